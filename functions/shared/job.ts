@@ -1,0 +1,90 @@
+import type { MediaKind } from './presets.ts';
+
+/** The public lifecycle of a job, as the API reports it (the original project's statuses plus the upload wait). */
+export const JobStatus = {
+  AwaitingUpload: 'awaiting_upload',
+  Queued: 'queued',
+  Processing: 'processing',
+  Done: 'done',
+  Failed: 'failed',
+} as const;
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+/**
+ * Stored on a job whose bytes and preset match an earlier job's. It is never shown: the API reports the
+ * earlier (canonical) job's status, result and outputs for it.
+ */
+export const DUPLICATE = 'duplicate' as const;
+export type StoredStatus = JobStatus | typeof DUPLICATE;
+
+export const TERMINAL_STATUSES: readonly StoredStatus[] = [JobStatus.Done, JobStatus.Failed];
+export const isTerminal = (status: StoredStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+export interface JobOutput {
+  name: string;
+  key: string;
+  content_type: string;
+}
+
+export const WebhookStatus = {
+  Pending: 'pending',
+  Retrying: 'retrying',
+  Delivered: 'delivered',
+  Failed: 'failed',
+  Refused: 'refused',
+} as const;
+export type WebhookStatus = (typeof WebhookStatus)[keyof typeof WebhookStatus];
+
+export interface WebhookState {
+  message_id: string;
+  status: WebhookStatus;
+  attempts: number;
+  last_error?: string;
+  last_status_code?: number;
+  delivered_at?: string;
+}
+
+export interface Job {
+  id: string;
+  status: StoredStatus;
+  file_name: string;
+  /** Declared by the client; the processors trust `detected_type` (sniffed from the bytes) instead. */
+  content_type: string;
+  /** Declared by the client and signed into the upload URL; ingest checks the stored object against it. */
+  size: number;
+  preset: string;
+  callback_url?: string;
+  /** SHA-256 the client declared (hex); S3 verifies the upload against it. */
+  sha256?: string;
+  upload_key: string;
+  upload_method: 'presigned_put' | 'direct';
+  file_hash?: string;
+  detected_type?: string;
+  media_kind?: MediaKind;
+  attempts: number;
+  result?: Record<string, unknown>;
+  outputs?: JobOutput[];
+  error?: string;
+  error_code?: string;
+  duplicate_of?: string;
+  /** Jobs recorded as duplicates of this one: they are told when this one finishes. */
+  duplicates?: Set<string>;
+  /** When the job's processing message was handed to its queue. */
+  enqueued_at?: string;
+  webhook?: WebhookState;
+  created_at: string;
+  updated_at: string;
+  /** DynamoDB TTL (epoch seconds): a job whose upload never arrives expires. */
+  ttl?: number;
+}
+
+export const UPLOAD_PREFIX = 'uploads/';
+export const RESULTS_PREFIX = 'results/';
+
+/** Object keys are made by the server from the job id, never from the client's file name. */
+export const uploadKeyFor = (jobId: string): string => `${UPLOAD_PREFIX}${jobId}`;
+export const resultKeyFor = (jobId: string, name: string, extension: string): string =>
+  `${RESULTS_PREFIX}${jobId}/${name}.${extension}`;
+
+const UPLOAD_KEY = /^uploads\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const jobIdFromUploadKey = (key: string): string | undefined => UPLOAD_KEY.exec(key)?.[1];

@@ -1,0 +1,244 @@
+import { EventEmitter } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Event } from 'aws-lambda';
+import { startFauxqs } from 'fauxqs';
+import S3rver from 's3rver';
+import { inject, vi } from 'vitest';
+
+/** The credentials s3rver insists on; the other emulators accept anything. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export const REGION = 'us-east-1';
+
+export interface S3Emulator {
+  endpoint: string;
+  /** Every S3 notification s3rver emits, in AWS's event shape. */
+  events: EventEmitter<{ event: [S3Event] }>;
+  nextEvent(filter?: (event: S3Event) => boolean, timeoutMs?: number): Promise<S3Event>;
+  close(): Promise<void>;
+}
+
+export const startS3 = async (): Promise<S3Emulator> => {
+  const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
+  const { port } = await server.run();
+  const events = new EventEmitter<{ event: [S3Event] }>();
+  server.on('event', (event: S3Event) => events.emit('event', event));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    events,
+    nextEvent: (filter = () => true, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          events.off('event', listener);
+          reject(new Error(`no matching S3 event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const listener = (event: S3Event) => {
+          if (!filter(event)) return;
+          clearTimeout(timer);
+          events.off('event', listener);
+          resolve(event);
+        };
+        events.on('event', listener);
+      }),
+    close: async () => {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+};
+
+export interface SqsEmulator {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+export const startSqs = async (): Promise<SqsEmulator> => {
+  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  return { endpoint: `http://127.0.0.1:${server.port}`, close: () => server.stop() };
+};
+
+export interface QueuePair {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+}
+
+export interface TestEnvironment {
+  s3: S3Emulator;
+  sqsEndpoint: string;
+  clients: { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient };
+  tableName: string;
+  uploadsBucket: string;
+  resultsBucket: string;
+  queues: { image: QueuePair; video: QueuePair; webhook: QueuePair; ingestDlqUrl: string };
+  /** Receives whatever is visible on a queue now (up to `max`), leaving it in flight. */
+  receive(queueUrl: string, max?: number, waitSeconds?: number): Promise<import('@aws-sdk/client-sqs').Message[]>;
+  /** Approximate visible + in-flight messages, as SQS reports them. */
+  depth(queueUrl: string): Promise<{ visible: number; inFlight: number }>;
+  close(): Promise<void>;
+}
+
+export interface TestEnvironmentOptions {
+  maxAttempts?: number;
+  webhookMaxAttempts?: number;
+  /** Extra environment variables for the functions under test. */
+  env?: Record<string, string>;
+}
+
+let counter = 0;
+
+/**
+ * Real S3, SQS and DynamoDB APIs for one test file: s3rver and fauxqs in this process, a table in the
+ * run's shared DynamoDB Local, all named uniquely, and the functions' environment pointed at them the
+ * way a Lambda's environment would be (the AWS SDK reads AWS_ENDPOINT_URL_<SERVICE>). Import the
+ * handler under test only after this resolves: handlers parse their configuration at module load.
+ */
+export const createTestEnvironment = async (options: TestEnvironmentOptions = {}): Promise<TestEnvironment> => {
+  const { maxAttempts = 3, webhookMaxAttempts = 4 } = options;
+  const suffix = `${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  const [s3, sqsServer] = await Promise.all([startS3(), startSqs()]);
+  const dynamodbEndpoint = inject('dynamodbEndpoint');
+
+  const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
+  const clients = {
+    s3: new S3Client({
+      ...common,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    sqs: new SQSClient({ ...common, endpoint: sqsServer.endpoint, useQueueUrlAsEndpoint: false }),
+    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamodbEndpoint }),
+  };
+
+  const tableName = `jobs-${suffix}`;
+  const uploadsBucket = `uploads-${suffix}`.toLowerCase();
+  const resultsBucket = `results-${suffix}`.toLowerCase();
+
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  await clients.dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    }),
+  );
+  await Promise.all([
+    clients.s3.send(new CreateBucketCommand({ Bucket: uploadsBucket })),
+    clients.s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
+  ]);
+
+  const createQueue = async (name: string, maxReceiveCount: number, visibilityTimeout = 30): Promise<QueuePair> => {
+    const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq-${suffix}` }));
+    const dlqUrl = dlq.QueueUrl ?? '';
+    const dlqAttributes = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+    );
+    const queue = await clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${name}-${suffix}`,
+        Attributes: {
+          VisibilityTimeout: String(visibilityTimeout),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
+            maxReceiveCount,
+          }),
+        },
+      }),
+    );
+    const url = queue.QueueUrl ?? '';
+    const attributes = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    );
+    return { url, arn: attributes.Attributes?.QueueArn ?? '', dlqUrl };
+  };
+
+  const [image, video, webhook, ingestDlq] = await Promise.all([
+    createQueue('image', maxAttempts + 2),
+    createQueue('video', maxAttempts + 2),
+    createQueue('webhook', webhookMaxAttempts),
+    clients.sqs.send(new CreateQueueCommand({ QueueName: `ingest-dlq-${suffix}` })),
+  ]);
+
+  const env: Record<string, string> = {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    S3_FORCE_PATH_STYLE: 'true',
+    JOBS_TABLE: tableName,
+    UPLOADS_BUCKET: uploadsBucket,
+    RESULTS_BUCKET: resultsBucket,
+    IMAGE_QUEUE_URL: image.url,
+    VIDEO_QUEUE_URL: video.url,
+    WEBHOOK_QUEUE_URL: webhook.url,
+    MAX_ATTEMPTS: String(maxAttempts),
+    WEBHOOK_MAX_ATTEMPTS: String(webhookMaxAttempts),
+    RETRY_BASE_SECONDS: '0',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_DEV: 'true',
+    ...options.env,
+  };
+  for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
+
+  const receive: TestEnvironment['receive'] = async (queueUrl, max = 10, waitSeconds = 0) => {
+    const response = await clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+    return response.Messages ?? [];
+  };
+
+  const depth: TestEnvironment['depth'] = async (queueUrl) => {
+    const response = await clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return {
+      visible: Number(response.Attributes?.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(response.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+  };
+
+  return {
+    s3,
+    sqsEndpoint: sqsServer.endpoint,
+    clients,
+    tableName,
+    uploadsBucket,
+    resultsBucket,
+    queues: { image, video, webhook, ingestDlqUrl: ingestDlq.QueueUrl ?? '' },
+    receive,
+    depth,
+    close: async () => {
+      vi.unstubAllEnvs();
+      clients.s3.destroy();
+      clients.sqs.destroy();
+      clients.dynamodb.destroy();
+      await Promise.all([s3.close(), sqsServer.close()]);
+    },
+  };
+};
