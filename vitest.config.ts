@@ -10,5 +10,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Two known, harmless notices: the SDK's Node 22 announcement (Lambdas run nodejs22.x) and Powertools
+    // noting an invocation that recorded no metric.
+    onConsoleLog: (log) =>
+      log.includes('No application metrics to publish') || log.includes('NodeVersionSupportWarning') ? false : undefined,
   },
 });

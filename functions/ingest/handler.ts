@@ -1,2 +1,73 @@
-// PLACEHOLDER: replaced by the real handler; exists so that CDK synth has an entry to bundle.
-export const handler = async (): Promise<void> => {};
+import { z } from 'zod';
+import { dynamodb, s3, sqs } from '#shared/aws-clients';
+import { envString, loadConfig } from '#shared/config';
+import { Dispatcher } from '#shared/dispatch';
+import { jobIdFromUploadKey } from '#shared/job';
+import { JobStore } from '#shared/job-store';
+import { withObservability } from '#shared/middleware';
+import { logger } from '#shared/observability';
+import { ingestUpload } from './ingest-upload.ts';
+
+const config = loadConfig(
+  z.object({
+    JOBS_TABLE: envString(),
+    UPLOADS_BUCKET: envString(),
+    IMAGE_QUEUE_URL: envString(),
+    VIDEO_QUEUE_URL: envString(),
+    WEBHOOK_QUEUE_URL: envString(),
+  }),
+);
+
+const store = new JobStore(dynamodb, config.JOBS_TABLE);
+const deps = {
+  s3,
+  store,
+  uploadsBucket: config.UPLOADS_BUCKET,
+  dispatcher: new Dispatcher(sqs, store, {
+    image: config.IMAGE_QUEUE_URL,
+    video: config.VIDEO_QUEUE_URL,
+    webhook: config.WEBHOOK_QUEUE_URL,
+  }),
+};
+
+const s3EventSchema = z.object({
+  Records: z.array(
+    z.object({
+      eventName: z.string(),
+      s3: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string() }) }),
+    }),
+  ),
+});
+
+/** Keys in S3 notifications are URL-encoded, with '+' for spaces. */
+const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
+
+/**
+ * S3 ObjectCreated on uploads/ → ingest. A record that fails makes the invocation throw, so Lambda's
+ * asynchronous retries run it again (ingest is idempotent) and then hand the event to the ingest
+ * dead-letter queue, whose consumer fails the job instead of leaving it waiting.
+ */
+export const handler = withObservability(async (event: unknown): Promise<void> => {
+  const parsed = s3EventSchema.safeParse(event);
+  if (!parsed.success) {
+    logger.error('not an S3 notification; dropping it', { issues: parsed.error.issues });
+    return;
+  }
+  const failures: unknown[] = [];
+  for (const record of parsed.data.Records) {
+    if (record.s3.bucket.name !== config.UPLOADS_BUCKET || !record.eventName.startsWith('ObjectCreated:')) continue;
+    const jobId = jobIdFromUploadKey(decodeKey(record.s3.object.key));
+    if (!jobId) {
+      logger.warn('object key is not a job upload; ignoring it', { key: record.s3.object.key });
+      continue;
+    }
+    try {
+      const { outcome } = await ingestUpload(deps, jobId);
+      logger.info('ingested', { job_id: jobId, outcome });
+    } catch (error) {
+      logger.error('ingest failed', { job_id: jobId, error });
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} upload(s) could not be ingested`);
+});

@@ -1,0 +1,179 @@
+import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import type { Dispatcher } from '#shared/dispatch';
+import { type Job, JobStatus } from '#shared/job';
+import type { JobFailure, JobStore, UploadFacts } from '#shared/job-store';
+import { countJob, JobMetric, logger } from '#shared/observability';
+import { findPreset, maxBytesFor, mediaKindOf } from '#shared/presets';
+import { digestUpload, sniffMediaType } from './digest-upload.ts';
+
+export interface IngestDeps {
+  s3: S3Client;
+  store: JobStore;
+  dispatcher: Dispatcher;
+  uploadsBucket: string;
+}
+
+export interface IngestOutcome {
+  /**
+   * queued: first upload of these bytes with this preset, sent to its processor;
+   * duplicate: the same bytes and preset as `canonical`, which is processed once for both;
+   * refused: the upload cannot be processed, the job failed with a readable error;
+   * ignored: nothing to do (a redelivered or late event, an object that is not a job's upload).
+   */
+  outcome: 'queued' | 'duplicate' | 'refused' | 'ignored';
+  job?: Job;
+  canonical?: Job;
+}
+
+const refusal = (code: string, message: string): JobFailure => ({ code, message });
+
+/**
+ * Decides what an uploaded object becomes: hashes and sniffs it, refuses what its preset cannot take,
+ * and makes one job per file + preset through a conditional put on the idempotency key. Safe to run
+ * again for the same upload: S3 may deliver an event twice, late, or after the API already ingested
+ * a direct upload.
+ */
+export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<IngestOutcome> => {
+  const job = await deps.store.get(jobId);
+  if (!job) {
+    logger.warn('object under uploads/ has no job; ignoring it', { job_id: jobId });
+    return { outcome: 'ignored' };
+  }
+  if (job.status === JobStatus.Queued && !job.enqueued_at) {
+    // An earlier run queued the job but stopped before the message was sent: finish its work.
+    await deps.dispatcher.enqueueProcessing(job);
+    return { outcome: 'queued', job };
+  }
+  if (job.status !== JobStatus.AwaitingUpload) return { outcome: 'ignored', job };
+
+  const preset = findPreset(job.preset);
+  if (!preset) {
+    return refuse(deps, job, refusal('Upload::UnknownPreset', `preset "${job.preset}" no longer exists`));
+  }
+
+  let body: AsyncIterable<Uint8Array>;
+  try {
+    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.uploadsBucket, Key: job.upload_key }));
+    body = object.Body as AsyncIterable<Uint8Array>;
+  } catch (error) {
+    if (error instanceof NoSuchKey || (error instanceof Error && error.name === 'NoSuchKey')) {
+      logger.warn('upload event for an object that no longer exists', { job_id: jobId });
+      return { outcome: 'ignored', job };
+    }
+    throw error;
+  }
+  const digest = await digestUpload(body);
+  const facts: Partial<UploadFacts> = { file_hash: digest.sha256 };
+
+  if (digest.size === 0) {
+    return refuse(deps, job, refusal('Upload::Empty', 'the uploaded file is empty (0 bytes)'), facts);
+  }
+  if (digest.size !== job.size) {
+    return refuse(
+      deps,
+      job,
+      refusal(
+        'Upload::SizeMismatch',
+        `the uploaded file has ${digest.size} bytes but the upload was created for ${job.size}; create a new upload with the file's real size`,
+      ),
+      facts,
+    );
+  }
+  if (job.sha256 && job.sha256 !== digest.sha256) {
+    return refuse(
+      deps,
+      job,
+      refusal('Upload::ChecksumMismatch', 'the uploaded bytes do not match the sha256 given when the upload was created'),
+      facts,
+    );
+  }
+
+  const detectedType = await sniffMediaType(digest.head);
+  const kind = detectedType ? mediaKindOf(detectedType) : undefined;
+  if (!detectedType || !kind) {
+    return refuse(
+      deps,
+      job,
+      refusal(
+        'Upload::UnrecognizedType',
+        `the file is not an image or video this service can process (its content was recognised as ${detectedType ?? 'nothing known'}, whatever its name says); supported: ${preset.accept.join(', ')}`,
+      ),
+      { ...facts, detected_type: detectedType },
+    );
+  }
+  if (!(preset.accept as readonly string[]).includes(detectedType)) {
+    return refuse(
+      deps,
+      job,
+      refusal(
+        'Upload::TypeNotAccepted',
+        `the file is ${detectedType}, which preset "${job.preset}" does not accept; it accepts ${preset.accept.join(', ')}`,
+      ),
+      { ...facts, detected_type: detectedType },
+    );
+  }
+  const limit = maxBytesFor(kind);
+  if (digest.size > limit) {
+    return refuse(
+      deps,
+      job,
+      refusal('Upload::TooLarge', `the ${kind} has ${digest.size} bytes; ${kind}s may have at most ${limit}`),
+      { ...facts, detected_type: detectedType },
+    );
+  }
+
+  const accepted: UploadFacts = { file_hash: digest.sha256, detected_type: detectedType, media_kind: kind };
+  return claimAndQueue(deps, job, accepted);
+};
+
+const claimAndQueue = async (deps: IngestDeps, job: Job, facts: UploadFacts): Promise<IngestOutcome> => {
+  // Two rounds at most: a failed holder hands the key over, and the hand-over itself can race another upload.
+  for (let round = 0; round < 3; round++) {
+    const claim = await deps.store.claimDedupKey(facts.file_hash, job.preset, job.id);
+    if (claim.claimed) {
+      const queued = await deps.store.markQueued(job.id, facts);
+      if (!queued) return { outcome: 'ignored', job };
+      await deps.dispatcher.enqueueProcessing(queued);
+      logger.info('upload accepted and queued', { job_id: job.id, media_kind: facts.media_kind });
+      return { outcome: 'queued', job: queued };
+    }
+
+    const holder = await deps.store.get(claim.holder);
+    if (!holder || holder.status === JobStatus.Failed) {
+      // A failed job never absorbs a new upload of the same bytes: the new upload takes the key over.
+      await deps.store.takeOverDedupKey(facts.file_hash, job.preset, claim.holder, job.id);
+      continue;
+    }
+    return linkAsDuplicate(deps, job, holder, facts);
+  }
+  throw new Error(`could not settle the idempotency key for job ${job.id}`);
+};
+
+const linkAsDuplicate = async (deps: IngestDeps, job: Job, holder: Job, facts: UploadFacts): Promise<IngestOutcome> => {
+  // Link on the canonical job first: a single-item update is atomic, so either the canonical job's
+  // completion sees this duplicate, or this call sees the completion and announces it itself.
+  const canonical = (await deps.store.linkDuplicate(holder.id, job.id)) ?? holder;
+  const duplicate = await deps.store.markDuplicate(job.id, holder.id, facts);
+  if (!duplicate) return { outcome: 'ignored', job, canonical };
+  countJob(JobMetric.Duplicate);
+  logger.info('upload is a duplicate', { job_id: job.id, duplicate_of: holder.id });
+  if (canonical.status === JobStatus.Done || canonical.status === JobStatus.Failed) {
+    await deps.dispatcher.announceToDuplicate(job.id, canonical);
+  }
+  return { outcome: 'duplicate', job: duplicate, canonical };
+};
+
+const refuse = async (
+  deps: IngestDeps,
+  job: Job,
+  failure: JobFailure,
+  facts?: Partial<UploadFacts>,
+): Promise<IngestOutcome> => {
+  const failed = await deps.store.markUploadRefused(job.id, failure, facts);
+  if (!failed) return { outcome: 'ignored', job };
+  countJob(JobMetric.Failed);
+  logger.info('upload refused', { job_id: job.id, error_code: failure.code });
+  await deps.dispatcher.announceOutcome(failed);
+  return { outcome: 'refused', job: failed };
+};
+

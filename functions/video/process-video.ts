@@ -1,0 +1,51 @@
+import { PermanentMediaError } from '../shared/errors.ts';
+import type { PosterSpec } from '../shared/presets.ts';
+import { type ExtractedPoster, extractPoster } from './extract-poster.ts';
+import { probeVideo, type VideoMetadata } from './probe-video.ts';
+import { BinaryTimeoutError } from './run-binary.ts';
+
+export interface ProcessVideoOptions {
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** The preset limits' `video_max_duration_seconds`. */
+  maxDurationSeconds: number;
+  /** Budget for probe and poster together: the poster gets whatever the probe left over. */
+  timeoutMs: number;
+}
+
+export interface ProcessedVideo {
+  metadata: VideoMetadata;
+  poster: ExtractedPoster;
+}
+
+const formatSeconds = (seconds: number): string => `${Number(seconds.toFixed(1))} s`;
+
+/**
+ * Probes a local video, refuses it when it runs longer than the cap (`Media::TooLong`), and
+ * extracts its poster. Every refusal is a PermanentMediaError; timeouts and tool crashes are
+ * not, so the message can be retried.
+ */
+export const processVideo = async (
+  path: string,
+  poster: PosterSpec,
+  options: ProcessVideoOptions,
+): Promise<ProcessedVideo> => {
+  const deadline = Date.now() + options.timeoutMs;
+  const metadata = await probeVideo(path, { ffprobePath: options.ffprobePath, timeoutMs: options.timeoutMs });
+
+  if (metadata.duration > options.maxDurationSeconds) {
+    throw new PermanentMediaError(
+      'Media::TooLong',
+      `the video lasts ${formatSeconds(metadata.duration)}, longer than the ${formatSeconds(options.maxDurationSeconds)} allowed`,
+    );
+  }
+
+  const remainingMs = deadline - Date.now();
+  if (remainingMs <= 0) throw new BinaryTimeoutError(options.ffmpegPath, options.timeoutMs, '');
+  const extracted = await extractPoster(path, poster, {
+    ffmpegPath: options.ffmpegPath,
+    duration: metadata.duration,
+    timeoutMs: remainingMs,
+  });
+  return { metadata, poster: extracted };
+};

@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { basename, resolve } from 'node:path';
+import { AppError } from '../shared/errors.ts';
+
+/**
+ * Running ffmpeg and ffprobe on untrusted uploads. Crafted HLS and concat playlists have turned
+ * these tools into SSRF and local-file-read gadgets (CVE-2016-1897, CVE-2016-1898, CVE-2017-9993),
+ * so every run goes through here: an argument array and no shell, stdin closed, an empty
+ * environment, a deadline enforced with SIGKILL, and bounded output. Callers open their single
+ * input with {@link hardenedInputArgs}, which restricts protocols to `file` and demuxers to the
+ * MP4 and Matroska families.
+ */
+
+/**
+ * Demuxers the pipeline accepts, as `-format_whitelist` names. FFmpeg matches a demuxer when any
+ * of its comma-separated names is listed: `mp4` admits the whole `mov,mp4,m4a,3gp,3g2,mj2`
+ * demuxer and `webm` admits `matroska,webm`, so every alias is listed to make that explicit.
+ * Playlists (hls, concat), image sequences and raw formats are refused before they are parsed.
+ */
+export const ALLOWED_DEMUXERS = ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2', 'matroska', 'webm'] as const;
+
+/** Arguments every ffmpeg run starts with: no stdin interaction, errors only on stderr. */
+export const FFMPEG_BASE_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+
+/** ffprobe never reads stdin (and gets none here): it has no `-nostdin`. */
+export const FFPROBE_BASE_ARGS: readonly string[] = ['-hide_banner', '-loglevel', 'error'];
+
+/**
+ * The input options and input URL for one local file. The path is made absolute and prefixed
+ * with `file:` so that neither a leading `-` nor a `scheme:` in it can change its meaning.
+ * Both the 2018 ffmpeg of `@ffmpeg-installer` and the 2023 ffprobe of `@ffprobe-installer`
+ * accept `-protocol_whitelist` and `-format_whitelist` as input options.
+ */
+export const hardenedInputArgs = (
+  path: string,
+): { options: readonly string[]; url: string } => ({
+  options: ['-protocol_whitelist', 'file', '-format_whitelist', ALLOWED_DEMUXERS.join(',')],
+  url: `file:${resolve(path)}`,
+});
+
+const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_STDERR_BYTES = 64 * 1024;
+const STDERR_TAIL_CHARS = 2048;
+
+/** A URL anywhere in the arguments means a caller bypassed {@link hardenedInputArgs}. */
+const URL_PATTERN = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+export interface RunBinaryOptions {
+  /** Wall-clock budget; the process is killed with SIGKILL when it runs out. */
+  timeoutMs: number;
+  /** stdout beyond this kills the process. @default 4 MiB */
+  maxStdoutBytes?: number;
+  /** Only the last this-many bytes of stderr are kept. @default 64 KiB */
+  maxStderrBytes?: number;
+}
+
+export interface BinaryResult {
+  stdout: Buffer;
+  /** The last `maxStderrBytes` of stderr (warnings, with `-loglevel error` usually empty). */
+  stderr: string;
+}
+
+const toolName = (binaryPath: string): string => basename(binaryPath);
+
+/**
+ * The binary could not be started: a missing file or, typically for the ffprobe installer
+ * package whose install script npm 11 skips, a mode without the execute bit for this user.
+ */
+export class BinaryUnavailableError extends AppError {
+  constructor(binaryPath: string, cause: unknown) {
+    const reason = cause instanceof Error && 'code' in cause ? String(cause.code) : 'spawn failed';
+    super('Media::ToolUnavailable', `could not start ${toolName(binaryPath)} (${reason})`, { cause });
+  }
+}
+
+/** The process outlived its deadline and was killed. Not permanent by itself: a retry may finish. */
+export class BinaryTimeoutError extends AppError {
+  readonly timeoutMs: number;
+  readonly stderrTail: string;
+  constructor(binaryPath: string, timeoutMs: number, stderrTail: string) {
+    super('Media::ToolTimeout', `${toolName(binaryPath)} did not finish within ${timeoutMs} ms and was killed`);
+    this.timeoutMs = timeoutMs;
+    this.stderrTail = stderrTail;
+  }
+}
+
+/** The process wrote more to stdout than its caller allowed and was killed. */
+export class BinaryOutputTooLargeError extends AppError {
+  readonly maxStdoutBytes: number;
+  constructor(binaryPath: string, maxStdoutBytes: number) {
+    super(
+      'Media::ToolOutputTooLarge',
+      `${toolName(binaryPath)} wrote more than ${maxStdoutBytes} bytes to stdout and was killed`,
+    );
+    this.maxStdoutBytes = maxStdoutBytes;
+  }
+}
+
+/**
+ * The process exited unsuccessfully. The message stays generic (it may reach a job record);
+ * `stderrTail` holds the last couple of KB of stderr for logs and for callers that classify
+ * the failure, and {@link summariseStderr} turns it into a short readable reason.
+ */
+export class BinaryExitError extends AppError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderrTail: string;
+  constructor(binaryPath: string, exitCode: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    super('Media::ToolFailed', `${toolName(binaryPath)} ${how}`);
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.stderrTail = stderrTail;
+  }
+}
+
+const tailOf = (text: string, chars: number): string => (text.length > chars ? text.slice(-chars) : text).trim();
+
+/**
+ * Runs a binary with an argument array (never a shell), stdin closed and an empty environment
+ * (ffmpeg honours variables such as `FFREPORT` and `http_proxy`). Resolves once the process has
+ * exited with code 0 and its pipes are drained.
+ */
+export const runBinary = (
+  binaryPath: string,
+  args: readonly string[],
+  options: RunBinaryOptions,
+): Promise<BinaryResult> => {
+  const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+  const maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+  const offending = args.find((arg) => URL_PATTERN.test(arg));
+  if (offending !== undefined) {
+    return Promise.reject(new AppError('Media::UrlRefused', 'refusing to pass a URL to a media tool'));
+  }
+  if (!(options.timeoutMs > 0)) {
+    return Promise.reject(new BinaryTimeoutError(binaryPath, options.timeoutMs, ''));
+  }
+
+  return new Promise<BinaryResult>((resolvePromise, reject) => {
+    const child = spawn(binaryPath, [...args], {
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { AV_LOG_FORCE_NOCOLOR: '1' },
+      windowsHide: true,
+    });
+
+    const stdoutChunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderrChunks: Buffer[] = [];
+    let stderrBytes = 0;
+    let failure: Error | undefined;
+
+    const stderrText = (): string => Buffer.concat(stderrChunks).toString('utf8');
+    const kill = (error: Error): void => {
+      failure ??= error;
+      child.kill('SIGKILL');
+    };
+
+    const timer = setTimeout(() => {
+      kill(new BinaryTimeoutError(binaryPath, options.timeoutMs, tailOf(stderrText(), STDERR_TAIL_CHARS)));
+    }, options.timeoutMs);
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (failure) return;
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxStdoutBytes) {
+        kill(new BinaryOutputTooLargeError(binaryPath, maxStdoutBytes));
+        return;
+      }
+      stdoutChunks.push(chunk);
+    });
+
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderrChunks.push(chunk);
+      stderrBytes += chunk.length;
+      if (stderrBytes > 2 * maxStderrBytes) {
+        // Compact now and then rather than on every chunk: keep only the last maxStderrBytes.
+        const kept = Buffer.concat(stderrChunks).subarray(-maxStderrBytes);
+        stderrChunks = [kept];
+        stderrBytes = kept.length;
+      }
+    });
+
+    let settled = false;
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
+
+    child.on('error', (error) => {
+      // spawn failures (ENOENT, EACCES) land here; 'close' may or may not follow.
+      fail(failure ?? new BinaryUnavailableError(binaryPath, error));
+    });
+
+    child.on('close', (exitCode, signal) => {
+      if (settled) return;
+      if (failure) {
+        fail(failure);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      const stderr = Buffer.concat(stderrChunks).subarray(-maxStderrBytes).toString('utf8');
+      if (exitCode !== 0) {
+        reject(new BinaryExitError(binaryPath, exitCode, signal, tailOf(stderr, STDERR_TAIL_CHARS)));
+        return;
+      }
+      resolvePromise({ stdout: Buffer.concat(stdoutChunks, stdoutBytes), stderr });
+    });
+  });
+};
+
+/**
+ * A short, readable reason from an ffmpeg/ffprobe stderr tail, for messages that reach users:
+ * log prefixes such as `[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d…]` are dropped and the input's local
+ * path becomes `input`. At most the last three distinct lines, at most 300 characters.
+ */
+export const summariseStderr = (stderrTail: string, inputPath?: string): string => {
+  const absolute = inputPath ? resolve(inputPath) : undefined;
+  const lines = stderrTail
+    .split(/\r?\n/)
+    .map((line) => {
+      let cleaned = line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').trim();
+      if (absolute) cleaned = cleaned.split(`file:${absolute}`).join('input').split(absolute).join('input');
+      return cleaned;
+    })
+    .filter((line) => line.length > 0 && !/^Last message repeated/.test(line));
+  const distinct = [...new Set(lines)].slice(-3);
+  const summary = distinct.join('; ');
+  return summary.length > 300 ? `${summary.slice(0, 297)}...` : summary;
+};

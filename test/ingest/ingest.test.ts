@@ -1,0 +1,252 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '#shared/job';
+import type { JobStore } from '#shared/job-store';
+import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
+import { newJob } from '#test/jobs';
+import { lambdaContext } from '#test/lambda-context';
+import { makeJpeg, makeMp4 } from '#test/media';
+
+let env: TestEnvironment;
+let store: JobStore;
+let handler: (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<void>;
+let jpeg: Buffer;
+
+beforeAll(async () => {
+  env = await createTestEnvironment();
+  ({ handler } = await import('../../functions/ingest/handler.ts'));
+  const { JobStore } = await import('#shared/job-store');
+  const { dynamodb } = await import('#shared/aws-clients');
+  store = new JobStore(dynamodb, env.tableName);
+  jpeg = await makeJpeg(64, 48);
+});
+afterAll(() => env.close());
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** Creates a job for `bytes` as the API would, uploads them, and returns the S3 event s3rver emitted. */
+const upload = async (bytes: Buffer, overrides: Partial<Job> = {}): Promise<{ job: Job; event: S3Event }> => {
+  const job = newJob({ size: bytes.length, ...overrides });
+  await store.create(job);
+  const event = env.s3.nextEvent((e) => e.Records[0]?.s3.object.key === job.upload_key);
+  await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+  return { job, event: await event };
+};
+
+const ingest = (event: S3Event) => handler(event, lambdaContext('ingest'));
+
+const drain = async (queueUrl: string) => {
+  const bodies: unknown[] = [];
+  for (let round = 0; round < 5; round++) {
+    const messages = await env.receive(queueUrl, 10);
+    if (messages.length === 0) break;
+    bodies.push(...messages.map((message) => JSON.parse(message.Body ?? '{}')));
+  }
+  return bodies;
+};
+
+describe('ingest', () => {
+  it('hashes an accepted image, queues it for the image processor, and records what the bytes are', async () => {
+    // Prepare
+    const { job, event } = await upload(jpeg, { file_name: 'holiday.png', content_type: 'image/png' });
+
+    // Act
+    await ingest(event);
+
+    // Assess
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'queued',
+      file_hash: sha256(jpeg),
+      detected_type: 'image/jpeg',
+      media_kind: 'image',
+      enqueued_at: expect.any(String),
+    });
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+  });
+
+  it('sends a video to the video queue', async () => {
+    const { job, event } = await upload(await makeMp4(1), { content_type: 'video/mp4', file_name: 'clip.mp4' });
+
+    await ingest(event);
+
+    expect(await store.get(job.id)).toMatchObject({ status: 'queued', detected_type: 'video/mp4', media_kind: 'video' });
+    expect(await drain(env.queues.video.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+  });
+
+  it('changes nothing when S3 delivers the same event again', async () => {
+    const bytes = await makeJpeg(40, 40, 1);
+    const { job, event } = await upload(bytes);
+    await ingest(event);
+    const first = await store.get(job.id);
+    await drain(env.queues.image.url);
+
+    await ingest(event);
+
+    expect(await store.get(job.id)).toEqual(first);
+    expect(await drain(env.queues.image.url)).toEqual([]);
+  });
+
+  it('makes the same bytes with the same preset one job, and processes them once', async () => {
+    // Prepare
+    const bytes = await makeJpeg(50, 50, 2);
+    const first = await upload(bytes);
+    await ingest(first.event);
+    const second = await upload(bytes, { file_name: 'copy.jpg' });
+
+    // Act
+    await ingest(second.event);
+
+    // Assess
+    expect(await store.get(second.job.id)).toMatchObject({ status: 'duplicate', duplicate_of: first.job.id });
+    expect((await store.get(first.job.id))?.duplicates).toEqual(new Set([second.job.id]));
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: first.job.id }]);
+  });
+
+  it('treats the same bytes with another preset as a separate job', async () => {
+    const bytes = await makeJpeg(50, 50, 3);
+    const a = await upload(bytes, { preset: 'default' });
+    const b = await upload(bytes, { preset: 'square-webp' });
+
+    await ingest(a.event);
+    await ingest(b.event);
+
+    expect((await store.get(b.job.id))?.status).toBe('queued');
+    expect(await drain(env.queues.image.url)).toHaveLength(2);
+  });
+
+  it('processes ten concurrent uploads of the same file once', async () => {
+    // Prepare
+    const bytes = await makeJpeg(60, 60, 4);
+    const uploads = [];
+    for (let i = 0; i < 10; i++) uploads.push(await upload(bytes, { file_name: `copy-${i}.jpg` }));
+
+    // Act
+    await Promise.all(uploads.map(({ event }) => ingest(event)));
+
+    // Assess
+    const jobs = await Promise.all(uploads.map(({ job }) => store.get(job.id)));
+    const queued = jobs.filter((job) => job?.status === 'queued');
+    expect(queued).toHaveLength(1);
+    const canonicalId = queued[0]?.id;
+    expect(jobs.filter((job) => job?.status === 'duplicate' && job.duplicate_of === canonicalId)).toHaveLength(9);
+    expect((await store.get(canonicalId ?? ''))?.duplicates?.size).toBe(9);
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: canonicalId }]);
+  });
+
+  it('tells a duplicate of an already finished job at once, through the webhook queue', async () => {
+    // Prepare
+    const bytes = await makeJpeg(30, 30, 5);
+    const first = await upload(bytes);
+    await ingest(first.event);
+    await store.startAttempt(first.job.id, 3);
+    await store.complete(first.job.id, { width: 30 }, []);
+    await drain(env.queues.image.url);
+    const second = await upload(bytes, { callback_url: 'https://example.com/hook' });
+
+    // Act
+    await ingest(second.event);
+
+    // Assess
+    expect(await drain(env.queues.webhook.url)).toEqual([
+      { kind: 'webhook', job_id: second.job.id, source_job_id: first.job.id, status: 'done', attempts: 1 },
+    ]);
+  });
+
+  it('lets a new upload take over from a failed job with the same bytes', async () => {
+    const bytes = await makeJpeg(30, 30, 6);
+    const first = await upload(bytes);
+    await ingest(first.event);
+    await store.startAttempt(first.job.id, 3);
+    await store.fail(first.job.id, { code: 'Media::Corrupt', message: 'broken' }, ['processing']);
+    await drain(env.queues.image.url);
+    const second = await upload(bytes);
+
+    await ingest(second.event);
+
+    expect((await store.get(second.job.id))?.status).toBe('queued');
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: second.job.id }]);
+  });
+
+  it('finishes the work of a run that queued a job but stopped before sending its message', async () => {
+    const { job, event } = await upload(await makeJpeg(20, 20, 7));
+    await store.markQueued(job.id, { file_hash: 'f'.repeat(64), detected_type: 'image/jpeg', media_kind: 'image' });
+
+    await ingest(event);
+
+    expect((await store.get(job.id))?.enqueued_at).toEqual(expect.any(String));
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+  });
+
+  describe('refuses what cannot be processed, failing the job with a readable error', () => {
+    const cases: Array<{ name: string; bytes: () => Promise<Buffer>; job?: Partial<Job>; code: string; error: RegExp }> =
+      [
+        { name: 'an empty file', bytes: async () => Buffer.alloc(0), code: 'Upload::Empty', error: /empty/ },
+        {
+          name: 'a text file named .jpg',
+          bytes: async () => Buffer.from('just some text, not a picture\n'.repeat(20)),
+          job: { file_name: 'notes.jpg' },
+          code: 'Upload::UnrecognizedType',
+          error: /not an image or video/,
+        },
+        {
+          name: 'a file whose size differs from the declared one',
+          bytes: async () => makeJpeg(20, 20, 8),
+          job: { size: 99 },
+          code: 'Upload::SizeMismatch',
+          error: /has \d+ bytes but the upload was created for 99/,
+        },
+        {
+          name: 'a video under an images-only preset',
+          bytes: () => makeMp4(1),
+          job: { preset: 'avatar', content_type: 'image/jpeg' },
+          code: 'Upload::TypeNotAccepted',
+          error: /video\/mp4, which preset "avatar" does not accept/,
+        },
+        {
+          name: 'bytes that do not match the declared sha256',
+          bytes: async () => makeJpeg(20, 20, 9),
+          job: { sha256: '0'.repeat(64) },
+          code: 'Upload::ChecksumMismatch',
+          error: /do not match the sha256/,
+        },
+      ];
+
+    it.each(cases)('$name', async ({ bytes, job: overrides, code, error }) => {
+      // Prepare
+      const content = await bytes();
+      const { job, event } = await upload(content, {
+        callback_url: 'https://example.com/hook',
+        ...overrides,
+        size: overrides?.size ?? content.length,
+      });
+
+      // Act
+      await ingest(event);
+
+      // Assess
+      const failed = await store.get(job.id);
+      expect(failed).toMatchObject({ status: 'failed', error_code: code, error: expect.stringMatching(error) });
+      expect(failed?.ttl).toBeUndefined();
+      expect(await drain(env.queues.webhook.url)).toEqual([
+        { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 0 },
+      ]);
+    });
+  });
+
+  it('ignores objects that are not a job upload and events for unknown jobs', async () => {
+    const unknown = randomUUID();
+    const event = env.s3.nextEvent((e) => e.Records[0]?.s3.object.key === `uploads/${unknown}`);
+    await env.clients.s3.send(
+      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: `uploads/${unknown}`, Body: Buffer.from('x') }),
+    );
+
+    await expect(ingest(await event)).resolves.toBeUndefined();
+    await expect(
+      ingest({
+        Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: env.uploadsBucket }, object: { key: 'elsewhere/a' } } }],
+      } as unknown as S3Event),
+    ).resolves.toBeUndefined();
+  });
+});
