@@ -1,2 +1,19 @@
-// PLACEHOLDER: replaced by the real handler; exists so that CDK synth has an entry to bundle.
-export const handler = async (): Promise<void> => {};
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamodb, sqs } from '#shared/aws-clients';
+import { envString, loadConfig } from '#shared/config';
+import { Dispatcher } from '#shared/dispatch';
+import { JobStore } from '#shared/job-store';
+import { withObservability } from '#shared/middleware';
+import { processSqsBatch } from '#shared/sqs-batch';
+import { settleDeadLetter } from './settle-dead-letter.ts';
+
+const config = loadConfig(z.object({ JOBS_TABLE: envString(), WEBHOOK_QUEUE_URL: envString() }));
+const store = new JobStore(dynamodb, config.JOBS_TABLE);
+const deps = { store, dispatcher: new Dispatcher(sqs, store, { webhook: config.WEBHOOK_QUEUE_URL }) };
+
+/** Image, video and ingest dead-letter queues → failed jobs with a readable error (and their webhooks). */
+export const handler = withObservability(
+  (event: SQSEvent, context): Promise<SQSBatchResponse> =>
+    processSqsBatch(event, context, (record) => settleDeadLetter(deps, record.body)),
+);

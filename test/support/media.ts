@@ -16,7 +16,13 @@ export const ffprobePath: string = require('@ffprobe-installer/ffprobe').path;
  */
 export const makeJpeg = async (width: number, height: number, seed = 0): Promise<Buffer> => {
   const noise = await sharp({
-    create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128 + (seed % 50), sigma: 40 } },
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: { r: 0, g: 0, b: 0 },
+      noise: { type: 'gaussian', mean: 128 + (seed % 50), sigma: 40 },
+    },
   })
     .png()
     .toBuffer();

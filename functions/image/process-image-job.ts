@@ -1,0 +1,48 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { PermanentMediaError } from '#shared/errors';
+import { type Job, resultKeyFor } from '#shared/job';
+import { readObject, storeOutput } from '#shared/media-objects';
+import type { ProcessedMedia } from '#shared/process-job';
+import { findPreset, type MediaLimits } from '#shared/presets';
+import { renderImageVariants } from './render-image-variants.ts';
+
+export interface ImageJobDeps {
+  s3: S3Client;
+  uploadsBucket: string;
+  resultsBucket: string;
+  limits: MediaLimits;
+}
+
+/** Renders the preset's variants of a job's upload and stores them under results/{job_id}/. */
+export const createImageJobProcessor =
+  (deps: ImageJobDeps) =>
+  async (job: Job): Promise<ProcessedMedia> => {
+    const preset = findPreset(job.preset);
+    if (!preset?.image) {
+      throw new PermanentMediaError('Job::PresetUnavailable', `preset "${job.preset}" has no image variants`);
+    }
+    const input = await readObject(deps.s3, deps.uploadsBucket, job.upload_key, deps.limits.image_max_bytes);
+    const rendered = await renderImageVariants(input, preset.image.variants, { maxPixels: deps.limits.image_max_pixels });
+
+    const stored = await Promise.all(
+      rendered.variants.map(async (variant) => {
+        const key = resultKeyFor(job.id, variant.name, variant.extension);
+        await storeOutput(deps.s3, deps.resultsBucket, key, variant.data, variant.contentType);
+        return { variant, key };
+      }),
+    );
+    return {
+      result: {
+        width: rendered.original.width,
+        height: rendered.original.height,
+        format: rendered.original.format,
+        variants: Object.fromEntries(
+          stored.map(({ variant, key }) => [
+            variant.name,
+            { key, width: variant.width, height: variant.height, format: variant.format, bytes: variant.bytes },
+          ]),
+        ),
+      },
+      outputs: stored.map(({ variant, key }) => ({ name: variant.name, key, content_type: variant.contentType })),
+    };
+  };

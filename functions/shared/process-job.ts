@@ -1,0 +1,140 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { Dispatcher } from './dispatch.ts';
+import { processMessageSchema } from './dispatch.ts';
+import { AppError, describeError, isPermanent } from './errors.ts';
+import { type Job, JobStatus, type JobOutput } from './job.ts';
+import type { JobFailure, JobStore } from './job-store.ts';
+import { countJob, JobMetric, logger, recordProcessingTime } from './observability.ts';
+import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from './retry.ts';
+
+/** What a processor made of a job: the `result` the API shows and the objects behind `result_urls`. */
+export interface ProcessedMedia {
+  result: Record<string, unknown>;
+  outputs: JobOutput[];
+}
+
+export interface JobRunnerDeps {
+  store: JobStore;
+  dispatcher: Dispatcher;
+  sqs: SQSClient;
+  /** The queue the records come from, for delaying a retry. */
+  queueUrl: string;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  process(job: Job): Promise<ProcessedMedia>;
+}
+
+/** Thrown to make the batch processor report the record as failed, after its retry was scheduled. */
+export class RetryScheduledError extends AppError {
+  constructor(jobId: string, delaySeconds: number, options: { cause: unknown }) {
+    super('Processing::RetryScheduled', `job ${jobId} will be retried in ${delaySeconds} s`, options);
+  }
+}
+
+/**
+ * Runs one processing attempt for an SQS record, shared by the image and video functions:
+ * - the attempt is counted on the job before any work, so crashes and timeouts count too;
+ * - success → done; a permanent failure (corrupt, unsupported, over a cap) → failed at once;
+ * - a transient failure with attempts left → back to queued, and the message comes back after an
+ *   exponential backoff with full jitter (its visibility is changed, then the record is reported failed);
+ * - no attempts left → failed with the last error.
+ * Every terminal outcome is announced to the webhook queue, for the job and its duplicates.
+ */
+export const createJobRunner =
+  (deps: JobRunnerDeps) =>
+  async (record: SQSRecord): Promise<void> => {
+    const message = processMessageSchema.safeParse(safeJson(record.body));
+    if (!message.success) {
+      logger.error('malformed processing message; dropping it', { body: record.body.slice(0, 200) });
+      return;
+    }
+    const jobId = message.data.job_id;
+    logger.appendKeys({ job_id: jobId });
+
+    const job = await deps.store.startAttempt(jobId, deps.maxAttempts);
+    if (!job) {
+      await settleUnstartable(deps, jobId);
+      return;
+    }
+
+    const started = Date.now();
+    try {
+      const processed = await deps.process(job);
+      const done = await deps.store.complete(jobId, processed.result, processed.outputs);
+      if (!done) {
+        logger.warn('job changed state while it was processed; its outcome was not recorded');
+        return;
+      }
+      recordProcessingTime(Date.now() - started);
+      countJob(JobMetric.Done);
+      logger.info('job done', { attempts: done.attempts, duration_ms: Date.now() - started });
+      await deps.dispatcher.announceOutcome(done);
+    } catch (error) {
+      const failure = describeError(error);
+      if (isPermanent(error)) {
+        logger.info('job failed permanently', { error_code: failure.code, error_message: failure.message });
+        await failAndAnnounce(deps, jobId, failure);
+        return;
+      }
+      logger.warn('attempt failed', { attempts: job.attempts, error });
+      if (job.attempts >= deps.maxAttempts) {
+        await failAndAnnounce(deps, jobId, {
+          code: failure.code,
+          message: `gave up after ${job.attempts} attempts: ${failure.message}`,
+        });
+        return;
+      }
+      // The job shows `queued` with the last attempt's error until the next attempt starts.
+      await deps.store.deferRetry(jobId, failure);
+      const delay = fullJitterDelaySeconds(job.attempts, deps.backoff);
+      await delayRedelivery(deps.sqs, deps.queueUrl, record.receiptHandle, delay);
+      throw new RetryScheduledError(jobId, delay, { cause: error });
+    }
+  };
+
+const failAndAnnounce = async (deps: JobRunnerDeps, jobId: string, failure: JobFailure): Promise<void> => {
+  const failed = await deps.store.fail(jobId, failure, [JobStatus.Processing]);
+  if (!failed) return;
+  countJob(JobMetric.Failed);
+  await deps.dispatcher.announceOutcome(failed);
+};
+
+/**
+ * The attempt could not start: the message is stale (the job already finished, or never was queued),
+ * or every attempt was used by deliveries that crashed or timed out before recording anything.
+ */
+const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<void> => {
+  const job = await deps.store.get(jobId);
+  if (!job) {
+    logger.warn('processing message for an unknown job; dropping it');
+    return;
+  }
+  if (job.status === JobStatus.Done || job.status === JobStatus.Failed) {
+    // A redelivery after the outcome was recorded: make sure it was announced (webhook ids dedupe).
+    await deps.dispatcher.announceOutcome(job);
+    return;
+  }
+  if ((job.status === JobStatus.Queued || job.status === JobStatus.Processing) && job.attempts >= deps.maxAttempts) {
+    const last = job.error ?? 'the processor stopped (crashed or timed out) before finishing';
+    const failed = await deps.store.fail(
+      jobId,
+      { code: job.error_code ?? 'Processing::AttemptsExhausted', message: `gave up after ${job.attempts} attempts: ${last}` },
+      [JobStatus.Queued, JobStatus.Processing],
+    );
+    if (failed) {
+      countJob(JobMetric.Failed);
+      await deps.dispatcher.announceOutcome(failed);
+    }
+    return;
+  }
+  logger.warn('processing message for a job that is not queued; dropping it', { status: job.status });
+};
+
+const safeJson = (body: string): unknown => {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+};

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { envInt, envString } from './config.ts';
+import { backoffEnv } from './retry.ts';
+
+/** The environment both processing functions (image and video) read. */
+export const processorEnv = z.object({
+  JOBS_TABLE: envString(),
+  UPLOADS_BUCKET: envString(),
+  RESULTS_BUCKET: envString(),
+  /** The function's own source queue: retries are delayed by changing its messages' visibility. */
+  QUEUE_URL: envString(),
+  WEBHOOK_QUEUE_URL: envString(),
+  MAX_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
+  ...backoffEnv,
+});

@@ -1,0 +1,17 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+/**
+ * Runs a record handler over an SQS batch and answers with the records that failed
+ * (ReportBatchItemFailures), so one bad record never makes the whole batch come back.
+ */
+export const processSqsBatch = (
+  event: SQSEvent,
+  context: Context,
+  recordHandler: (record: SQSRecord) => Promise<void>,
+): Promise<SQSBatchResponse> =>
+  processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
+    context,
+    // A batch whose every record failed is reported like any other: each one's retry is already scheduled.
+    throwOnFullBatchFailure: false,
+  });
