@@ -24,8 +24,11 @@ export const createImageJobProcessor =
     const input = await readObject(deps.s3, deps.uploadsBucket, job.upload_key, deps.limits.image_max_bytes);
     const rendered = await renderImageVariants(input, preset.image.variants, { maxPixels: deps.limits.image_max_pixels });
 
+    // Results list variants in the preset's order, whatever order they were rendered in.
+    const order = preset.image.variants.map((variant) => variant.name);
+    const variants = [...rendered.variants].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     const stored = await Promise.all(
-      rendered.variants.map(async (variant) => {
+      variants.map(async (variant) => {
         const key = resultKeyFor(job.id, variant.name, variant.extension);
         await storeOutput(deps.s3, deps.resultsBucket, key, variant.data, variant.contentType);
         return { variant, key };
@@ -36,12 +39,15 @@ export const createImageJobProcessor =
         width: rendered.original.width,
         height: rendered.original.height,
         format: rendered.original.format,
-        variants: Object.fromEntries(
-          stored.map(({ variant, key }) => [
-            variant.name,
-            { key, width: variant.width, height: variant.height, format: variant.format, bytes: variant.bytes },
-          ]),
-        ),
+        // An array, not a map: DynamoDB does not keep a map's key order, and the preset's order is meaningful.
+        variants: stored.map(({ variant, key }) => ({
+          name: variant.name,
+          key,
+          width: variant.width,
+          height: variant.height,
+          format: variant.format,
+          bytes: variant.bytes,
+        })),
       },
       outputs: stored.map(({ variant, key }) => ({ name: variant.name, key, content_type: variant.contentType })),
     };

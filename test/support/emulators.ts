@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
@@ -78,6 +84,8 @@ export interface TestEnvironment {
   queues: { image: QueuePair; video: QueuePair; webhook: QueuePair; ingestDlqUrl: string };
   /** Receives whatever is visible on a queue now (up to `max`), leaving it in flight. */
   receive(queueUrl: string, max?: number, waitSeconds?: number): Promise<import('@aws-sdk/client-sqs').Message[]>;
+  /** Receives and deletes every message visible now; returns their bodies, parsed. */
+  drain(queueUrl: string): Promise<unknown[]>;
   /** Approximate visible + in-flight messages, as SQS reports them. */
   depth(queueUrl: string): Promise<{ visible: number; inFlight: number }>;
   close(): Promise<void>;
@@ -210,6 +218,21 @@ export const createTestEnvironment = async (options: TestEnvironmentOptions = {}
     return response.Messages ?? [];
   };
 
+  const drain: TestEnvironment['drain'] = async (queueUrl) => {
+    const bodies: unknown[] = [];
+    for (;;) {
+      const messages = await receive(queueUrl, 10);
+      if (messages.length === 0) return bodies;
+      bodies.push(...messages.map((message) => JSON.parse(message.Body ?? 'null')));
+      await clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+  };
+
   const depth: TestEnvironment['depth'] = async (queueUrl) => {
     const response = await clients.sqs.send(
       new GetQueueAttributesCommand({
@@ -232,6 +255,7 @@ export const createTestEnvironment = async (options: TestEnvironmentOptions = {}
     resultsBucket,
     queues: { image, video, webhook, ingestDlqUrl: ingestDlq.QueueUrl ?? '' },
     receive,
+    drain,
     depth,
     close: async () => {
       vi.unstubAllEnvs();

@@ -1,0 +1,222 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '#shared/job';
+import type { JobStore } from '#shared/job-store';
+import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
+import { deliverOnce } from '#test/event-source';
+import { newJob } from '#test/jobs';
+import { makeJpeg } from '#test/media';
+
+let env: TestEnvironment;
+let store: JobStore;
+let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let deadLetterHandler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({ maxAttempts: 3 });
+  process.env.QUEUE_URL = env.queues.image.url;
+  ({ handler } = await import('../../functions/image/handler.ts'));
+  ({ handler: deadLetterHandler } = await import('../../functions/dead-letter/handler.ts'));
+  const { JobStore } = await import('#shared/job-store');
+  const { dynamodb } = await import('#shared/aws-clients');
+  store = new JobStore(dynamodb, env.tableName);
+});
+afterAll(() => env.close());
+
+/** A job that ingest accepted and queued, with its upload stored (unless `bytes` is undefined). */
+const queuedImageJob = async (bytes: Buffer | undefined, overrides: Partial<Job> = {}): Promise<Job> => {
+  const job = newJob({
+    status: 'queued',
+    media_kind: 'image',
+    detected_type: 'image/jpeg',
+    size: bytes?.length ?? 1,
+    enqueued_at: new Date().toISOString(),
+    ...overrides,
+  });
+  await store.create(job);
+  if (bytes) {
+    await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+  }
+  await env.clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: env.queues.image.url,
+      MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
+    }),
+  );
+  return job;
+};
+
+const deliver = () => deliverOnce(env.clients.sqs, env.queues.image, handler);
+
+const webhookMessages = () => env.drain(env.queues.webhook.url) as Promise<Array<Record<string, unknown>>>;
+
+const download = async (key: string) => {
+  const object = await env.clients.s3.send(new GetObjectCommand({ Bucket: env.resultsBucket, Key: key }));
+  return { contentType: object.ContentType, bytes: Buffer.from((await object.Body?.transformToByteArray()) ?? []) };
+};
+
+describe('image processing', () => {
+  it('renders the default preset into three JPEG variants stored under the job, and announces done', async () => {
+    // Prepare
+    const job = await queuedImageJob(await makeJpeg(3000, 2000), { callback_url: 'https://example.com/hook' });
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([]);
+    const done = await store.get(job.id);
+    expect(done).toMatchObject({ status: 'done', attempts: 1, result: { width: 3000, height: 2000, format: 'jpeg' } });
+    expect(done?.result?.variants).toEqual([
+      { name: 'thumb', key: `results/${job.id}/thumb.jpg`, width: 150, height: 100, format: 'jpeg', bytes: expect.any(Number) },
+      { name: 'medium', key: `results/${job.id}/medium.jpg`, width: 800, height: 533, format: 'jpeg', bytes: expect.any(Number) },
+      { name: 'large', key: `results/${job.id}/large.jpg`, width: 1600, height: 1067, format: 'jpeg', bytes: expect.any(Number) },
+    ]);
+    const variants = done?.result?.variants as Array<{ name: string; width: number; bytes: number }>;
+    for (const output of done?.outputs ?? []) {
+      const stored = await download(output.key);
+      const variant = variants.find((candidate) => candidate.name === output.name);
+      expect(stored.contentType).toBe('image/jpeg');
+      expect(stored.bytes.length).toBe(variant?.bytes);
+      const metadata = await sharp(stored.bytes).metadata();
+      expect(metadata.format).toBe('jpeg');
+      expect(metadata.width).toBe(variant?.width);
+    }
+    expect(await webhookMessages()).toEqual([
+      { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'done', attempts: 1 },
+    ]);
+  });
+
+  it('fails a corrupt image at once, without retrying, with a readable error', async () => {
+    const jpeg = await makeJpeg(800, 600, 3);
+    const job = await queuedImageJob(jpeg.subarray(0, Math.floor(jpeg.length / 3)), { callback_url: 'https://example.com/hook' });
+
+    const { response } = await deliver();
+
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({ status: 'failed', attempts: 1, error_code: 'Media::Corrupt' });
+    expect(await webhookMessages()).toEqual([
+      { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 1 },
+    ]);
+  });
+
+  it('retries a transient fault with backoff, and succeeds once the fault is gone', async () => {
+    // Prepare: the upload is not there yet, an unexpected (not a media) fault
+    const bytes = await makeJpeg(400, 300, 4);
+    const job = await queuedImageJob(undefined, { size: bytes.length });
+
+    // Act: the first attempt fails and is scheduled again
+    const first = await deliver();
+
+    // Assess
+    expect(first.response?.batchItemFailures).toHaveLength(1);
+    expect(await store.get(job.id)).toMatchObject({ status: 'queued', attempts: 1, error: expect.any(String) });
+
+    // Act: the fault goes away; the redelivered message succeeds
+    await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+    const second = await deliver();
+
+    // Assess
+    expect(second.response?.batchItemFailures).toEqual([]);
+    const done = await store.get(job.id);
+    expect(done).toMatchObject({ status: 'done', attempts: 2 });
+    expect(done?.error).toBeUndefined();
+  });
+
+  it('fails a job whose transient fault outlasts the attempt limit, then refuses further attempts', async () => {
+    const job = await queuedImageJob(undefined);
+
+    const outcomes = [];
+    for (let delivery = 0; delivery < 3; delivery++) outcomes.push((await deliver()).response?.batchItemFailures.length);
+
+    expect(outcomes).toEqual([1, 1, 0]);
+    const failed = await store.get(job.id);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 3, error: expect.stringMatching(/^gave up after 3 attempts: /) });
+    expect((await deliver()).delivered).toEqual([]);
+  });
+
+  it('fails a job whose attempts were all used by deliveries that crashed', async () => {
+    // Prepare: three deliveries started (and counted) but never finished
+    const job = await queuedImageJob(await makeJpeg(100, 100, 5), { status: 'processing', attempts: 3 });
+
+    // Act
+    await deliver();
+
+    // Assess
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      error: 'gave up after 3 attempts: the processor stopped (crashed or timed out) before finishing',
+    });
+  });
+
+  it('does not process a finished job again when its message is delivered twice, but makes sure it was announced', async () => {
+    const job = await queuedImageJob(await makeJpeg(200, 100, 6), { callback_url: 'https://example.com/hook' });
+    await deliver();
+    await webhookMessages();
+    const done = await store.get(job.id);
+    await env.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.image.url, MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }) }),
+    );
+
+    await deliver();
+
+    expect(await store.get(job.id)).toEqual(done);
+    expect(await webhookMessages()).toEqual([
+      { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'done', attempts: 1 },
+    ]);
+  });
+
+  it('announces the outcome to every duplicate of the job', async () => {
+    const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+    const job = await queuedImageJob(await makeJpeg(120, 80, 7), { duplicates: new Set([a, b]) });
+
+    await deliver();
+
+    const announced = await webhookMessages();
+    expect(announced.map((message) => message.job_id).sort()).toEqual([a, b].sort());
+    expect(announced.every((message) => message.source_job_id === job.id && message.status === 'done')).toBe(true);
+  });
+
+  it('turns a processing message that reached the dead-letter queue into a failed job', async () => {
+    // Prepare: a job whose deliveries kept crashing; SQS moved its message to the DLQ
+    const job = newJob({ status: 'processing', attempts: 2, media_kind: 'image', callback_url: 'https://example.com/hook' });
+    await store.create(job);
+    await env.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.image.dlqUrl, MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }) }),
+    );
+
+    // Act
+    const { response } = await deliverOnce(env.clients.sqs, { url: env.queues.image.dlqUrl, arn: 'dlq' }, deadLetterHandler);
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      error_code: 'Processing::DeadLettered',
+      error: expect.stringContaining('crashed or timed out on every delivery (2 attempts counted)'),
+    });
+    expect(await webhookMessages()).toEqual([
+      { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 2 },
+    ]);
+  });
+
+  it('turns an upload event that ingest gave up on into a failed job, leaving queued jobs alone', async () => {
+    const stuck = newJob();
+    const onItsWay = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
+    await Promise.all([store.create(stuck), store.create(onItsWay)]);
+    const s3Event = (key: string) => ({ Records: [{ s3: { bucket: { name: env.uploadsBucket }, object: { key } } }] });
+    for (const job of [stuck, onItsWay]) {
+      await env.clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: env.queues.ingestDlqUrl, MessageBody: JSON.stringify(s3Event(job.upload_key)) }),
+      );
+    }
+
+    await deliverOnce(env.clients.sqs, { url: env.queues.ingestDlqUrl, arn: 'dlq' }, deadLetterHandler);
+
+    expect(await store.get(stuck.id)).toMatchObject({ status: 'failed', error_code: 'Upload::IngestFailed' });
+    expect((await store.get(onItsWay.id))?.status).toBe('queued');
+  });
+});
