@@ -13,6 +13,8 @@ export default defineConfig({
     // Two known, harmless notices: the SDK's Node 22 announcement (Lambdas run nodejs22.x) and Powertools
     // noting an invocation that recorded no metric.
     onConsoleLog: (log) =>
-      log.includes('No application metrics to publish') || log.includes('NodeVersionSupportWarning') ? false : undefined,
+      log.includes('No application metrics to publish') || log.includes('NodeVersionSupportWarning')
+        ? false
+        : undefined,
   },
 });

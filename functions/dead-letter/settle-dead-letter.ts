@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Dispatcher } from '#shared/dispatch';
 import { processMessageSchema } from '#shared/dispatch';
-import { type Job, jobIdFromUploadKey, JobStatus } from '#shared/job';
+import { type Job, JobStatus, jobIdFromUploadKey } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
 import { countJob, JobMetric, logger } from '#shared/observability';
 

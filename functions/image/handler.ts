@@ -1,17 +1,20 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import sharp from 'sharp';
 import { dynamodb, s3, sqs } from '#shared/aws-clients';
 import { loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
+import { presetsConfig } from '#shared/presets';
 import { createJobRunner } from '#shared/process-job';
 import { processorEnv } from '#shared/processor-config';
-import { presetsConfig } from '#shared/presets';
 import { backoffPolicyFrom } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { createImageJobProcessor } from './process-image-job.ts';
 
 const config = loadConfig(processorEnv);
+// Every input is a new file: libvips' operation cache would only hold memory between jobs.
+sharp.cache(false);
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
 
 const runJob = createJobRunner({

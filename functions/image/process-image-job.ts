@@ -2,8 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
 import { readObject, storeOutput } from '#shared/media-objects';
-import type { ProcessedMedia } from '#shared/process-job';
 import { findPreset, type MediaLimits } from '#shared/presets';
+import type { ProcessedMedia } from '#shared/process-job';
 import { renderImageVariants } from './render-image-variants.ts';
 
 export interface ImageJobDeps {
@@ -22,7 +22,9 @@ export const createImageJobProcessor =
       throw new PermanentMediaError('Job::PresetUnavailable', `preset "${job.preset}" has no image variants`);
     }
     const input = await readObject(deps.s3, deps.uploadsBucket, job.upload_key, deps.limits.image_max_bytes);
-    const rendered = await renderImageVariants(input, preset.image.variants, { maxPixels: deps.limits.image_max_pixels });
+    const rendered = await renderImageVariants(input, preset.image.variants, {
+      maxPixels: deps.limits.image_max_pixels,
+    });
 
     // Results list variants in the preset's order, whatever order they were rendered in.
     const order = preset.image.variants.map((variant) => variant.name);
@@ -49,6 +51,10 @@ export const createImageJobProcessor =
           bytes: variant.bytes,
         })),
       },
-      outputs: stored.map(({ variant, key }) => ({ name: variant.name, key, content_type: variant.contentType })),
+      outputs: stored.map(({ variant, key }) => ({
+        name: variant.name,
+        key,
+        content_type: variant.contentType,
+      })),
     };
   };

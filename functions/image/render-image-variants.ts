@@ -75,11 +75,12 @@ type Size = { width: number; height: number };
  * Renders every variant of one uploaded image: EXIF orientation applied, metadata stripped (no EXIF,
  * GPS, XMP or ICC; colours are converted to sRGB), always re-encoded, first frame only for animations.
  *
- * The input is decoded once, at the shrink-on-load scale the most demanding variant needs (libjpeg and
- * libwebp decode straight to 1/2, 1/4 or 1/8 scale), into raw pixels at least as large as every variant
- * on both axes; each variant is then resized from those pixels and encoded concurrently. `inside` fits
- * the box without enlarging; `cover` fills the box exactly (enlarging a smaller original) and crops with
- * sharp's attention strategy, which keeps the most salient region (skin, saturation, edges).
+ * The input is decoded once, at the shrink-on-load scale the most demanding variant needs (libjpeg
+ * decodes straight to 1/2, 1/4 or 1/8 scale, libwebp to any scale), into raw pixels at least as large
+ * as every variant on both axes; each variant is then resized from those pixels and encoded
+ * concurrently. `inside` fits the box without enlarging; `cover` fills the box exactly (enlarging a
+ * smaller original) and crops with sharp's attention strategy, which keeps the most salient region
+ * (skin, saturation, edges).
  *
  * @throws PermanentMediaError `Media::TooManyPixels`, `Media::Corrupt` or `Media::Unsupported` when the
  *   file can never be processed; anything else (out of memory, say) propagates as it is.

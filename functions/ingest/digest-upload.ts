@@ -22,7 +22,11 @@ export const digestUpload = async (body: AsyncIterable<Uint8Array>): Promise<Upl
     hash.update(chunk);
     size += chunk.byteLength;
     if (headLength < SNIFF_BYTES) {
-      const part = Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, SNIFF_BYTES - headLength));
+      const part = Buffer.from(
+        chunk.buffer,
+        chunk.byteOffset,
+        Math.min(chunk.byteLength, SNIFF_BYTES - headLength),
+      );
       headChunks.push(Buffer.from(part));
       headLength += part.byteLength;
     }

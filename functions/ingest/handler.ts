@@ -55,7 +55,8 @@ export const handler = withObservability(async (event: unknown): Promise<void> =
   }
   const failures: unknown[] = [];
   for (const record of parsed.data.Records) {
-    if (record.s3.bucket.name !== config.UPLOADS_BUCKET || !record.eventName.startsWith('ObjectCreated:')) continue;
+    if (record.s3.bucket.name !== config.UPLOADS_BUCKET || !record.eventName.startsWith('ObjectCreated:'))
+      continue;
     const jobId = jobIdFromUploadKey(decodeKey(record.s3.object.key));
     if (!jobId) {
       logger.warn('object key is not a job upload; ignoring it', { key: record.s3.object.key });
@@ -69,5 +70,6 @@ export const handler = withObservability(async (event: unknown): Promise<void> =
       failures.push(error);
     }
   }
-  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} upload(s) could not be ingested`);
+  if (failures.length > 0)
+    throw new AggregateError(failures, `${failures.length} upload(s) could not be ingested`);
 });

@@ -53,7 +53,9 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
 
   let body: AsyncIterable<Uint8Array>;
   try {
-    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.uploadsBucket, Key: job.upload_key }));
+    const object = await deps.s3.send(
+      new GetObjectCommand({ Bucket: deps.uploadsBucket, Key: job.upload_key }),
+    );
     body = object.Body as AsyncIterable<Uint8Array>;
   } catch (error) {
     if (error instanceof NoSuchKey || (error instanceof Error && error.name === 'NoSuchKey')) {
@@ -83,7 +85,10 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
     return refuse(
       deps,
       job,
-      refusal('Upload::ChecksumMismatch', 'the uploaded bytes do not match the sha256 given when the upload was created'),
+      refusal(
+        'Upload::ChecksumMismatch',
+        'the uploaded bytes do not match the sha256 given when the upload was created',
+      ),
       facts,
     );
   }
@@ -149,7 +154,12 @@ const claimAndQueue = async (deps: IngestDeps, job: Job, facts: UploadFacts): Pr
   throw new Error(`could not settle the idempotency key for job ${job.id}`);
 };
 
-const linkAsDuplicate = async (deps: IngestDeps, job: Job, holder: Job, facts: UploadFacts): Promise<IngestOutcome> => {
+const linkAsDuplicate = async (
+  deps: IngestDeps,
+  job: Job,
+  holder: Job,
+  facts: UploadFacts,
+): Promise<IngestOutcome> => {
   // Link on the canonical job first: a single-item update is atomic, so either the canonical job's
   // completion sees this duplicate, or this call sees the completion and announces it itself.
   const canonical = (await deps.store.linkDuplicate(holder.id, job.id)) ?? holder;
@@ -176,4 +186,3 @@ const refuse = async (
   await deps.dispatcher.announceOutcome(failed);
   return { outcome: 'refused', job: failed };
 };
-

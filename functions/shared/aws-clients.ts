@@ -27,7 +27,10 @@ export const s3 = new S3Client({ forcePathStyle: clientConfig.S3_FORCE_PATH_STYL
 
 /** Signs URLs for the host the caller will use; the same client as `s3` unless S3_PUBLIC_ENDPOINT is set. */
 export const s3Presigner = clientConfig.S3_PUBLIC_ENDPOINT
-  ? new S3Client({ forcePathStyle: clientConfig.S3_FORCE_PATH_STYLE, endpoint: clientConfig.S3_PUBLIC_ENDPOINT })
+  ? new S3Client({
+      forcePathStyle: clientConfig.S3_FORCE_PATH_STYLE,
+      endpoint: clientConfig.S3_PUBLIC_ENDPOINT,
+    })
   : s3;
 
 // Queue URLs carry the emulator's own host name (fauxqs: sqs.us-east-1.localhost): route by endpoint instead.

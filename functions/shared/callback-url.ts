@@ -10,7 +10,8 @@ export interface AddressPolicy {
   allowLoopback: boolean;
 }
 
-const invalid = (message: string) => new ValidationError('Request::InvalidCallbackUrl', message, 'callback_url');
+const invalid = (message: string) =>
+  new ValidationError('Request::InvalidCallbackUrl', message, 'callback_url');
 
 /** The hostname without the brackets the URL syntax puts around IPv6 literals and without a trailing root dot. */
 export const bareHostname = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
@@ -28,13 +29,17 @@ export const parseCallbackUrl = (raw: string, options: AddressPolicy): URL => {
   try {
     url = new URL(raw);
   } catch {
-    throw invalid('callback_url must be an absolute http:// or https:// URL, such as https://example.com/hooks');
+    throw invalid(
+      'callback_url must be an absolute http:// or https:// URL, such as https://example.com/hooks',
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw invalid(`callback_url must use http:// or https://, not ${url.protocol}//`);
   }
   if (url.username !== '' || url.password !== '') {
-    throw invalid('callback_url must not contain credentials (user:password@); verify the webhook signature instead');
+    throw invalid(
+      'callback_url must not contain credentials (user:password@); verify the webhook signature instead',
+    );
   }
   const host = bareHostname(url);
   if (host === '') throw invalid('callback_url must name a host');
@@ -44,7 +49,10 @@ export const parseCallbackUrl = (raw: string, options: AddressPolicy): URL => {
     );
   }
   // Names that resolve to loopback by definition (RFC 6761): refused now rather than at every delivery.
-  if (!options.allowLoopback && (host.toLowerCase() === 'localhost' || host.toLowerCase().endsWith('.localhost'))) {
+  if (
+    !options.allowLoopback &&
+    (host.toLowerCase() === 'localhost' || host.toLowerCase().endsWith('.localhost'))
+  ) {
     throw invalid('callback_url must point to a public host, not localhost');
   }
   return url;
@@ -71,7 +79,8 @@ const isForbiddenIPv6 = (address: ipaddr.IPv6, options: AddressPolicy): boolean 
   // ::ffff:a.b.c.d reaches the IPv4 host: judge it as that host.
   if (address.isIPv4MappedAddress()) return isForbiddenIPv4(address.toIPv4Address(), options);
   // Loopback behind a NAT64 gateway is the gateway's own, never ours: refused even when loopback is allowed.
-  if (address.match(NAT64_WELL_KNOWN)) return isForbiddenIPv4(embeddedIPv4(address), { allowLoopback: false });
+  if (address.match(NAT64_WELL_KNOWN))
+    return isForbiddenIPv4(embeddedIPv4(address), { allowLoopback: false });
   const range = address.range();
   if (range === 'loopback') return !options.allowLoopback;
   // Outside 2000::/3 (IPv4-compatible ::a.b.c.d, unspecified, link-local, unique-local incl. fd00:ec2::254,

@@ -6,10 +6,15 @@ import { ConfigError } from './errors.ts';
  * receives a typed object and a misconfigured function fails on its first invocation with a list of
  * what is wrong instead of deep inside a request.
  */
-export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> => {
+export const loadConfig = <S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> => {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`,
+    );
     throw new ConfigError(`invalid function configuration: ${problems.join('; ')}`);
   }
   return parsed.data;

@@ -82,13 +82,17 @@ export class Dispatcher {
   async sendWebhookMessages(messages: WebhookMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const queueUrl = this.queues.webhook;
-    if (!queueUrl) throw new AppError('Dispatch::NoWebhookQueue', 'this function has no webhook queue configured');
+    if (!queueUrl)
+      throw new AppError('Dispatch::NoWebhookQueue', 'this function has no webhook queue configured');
     for (let start = 0; start < messages.length; start += 10) {
       const batch = messages.slice(start, start + 10);
       const response = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: batch.map((message, index) => ({ Id: String(index), MessageBody: JSON.stringify(message) })),
+          Entries: batch.map((message, index) => ({
+            Id: String(index),
+            MessageBody: JSON.stringify(message),
+          })),
         }),
       );
       if (response.Failed && response.Failed.length > 0) {
@@ -102,7 +106,11 @@ export class Dispatcher {
 
   private processingQueue(kind: MediaKind | undefined): string {
     const queueUrl = kind === 'image' ? this.queues.image : kind === 'video' ? this.queues.video : undefined;
-    if (!queueUrl) throw new AppError('Dispatch::NoQueue', `no processing queue is configured for ${kind ?? 'unknown'} media`);
+    if (!queueUrl)
+      throw new AppError(
+        'Dispatch::NoQueue',
+        `no processing queue is configured for ${kind ?? 'unknown'} media`,
+      );
     return queueUrl;
   }
 }

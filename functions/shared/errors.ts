@@ -42,7 +42,8 @@ export class ConfigError extends AppError {
   }
 }
 
-export const isPermanent = (error: unknown): error is PermanentMediaError => error instanceof PermanentMediaError;
+export const isPermanent = (error: unknown): error is PermanentMediaError =>
+  error instanceof PermanentMediaError;
 
 /** A message safe to store on a job or log: the error's own text for AppErrors, a generic one otherwise. */
 export const describeError = (error: unknown): { code: string; message: string } => {

@@ -196,7 +196,12 @@ export class JobStore {
   }
 
   /** Hands the key from a failed job to a new upload of the same bytes, so a failure never blocks a re-upload. */
-  async takeOverDedupKey(fileHash: string, preset: string, fromJobId: string, toJobId: string): Promise<boolean> {
+  async takeOverDedupKey(
+    fileHash: string,
+    preset: string,
+    fromJobId: string,
+    toJobId: string,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
@@ -217,7 +222,11 @@ export class JobStore {
   /** The job holding a file + preset, if any (used by direct uploads to answer with the existing job). */
   async findByContent(fileHash: string, preset: string): Promise<string | undefined> {
     const response = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: dedupKey(fileHash, preset) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: dedupKey(fileHash, preset) },
+        ConsistentRead: true,
+      }),
     );
     const holder = response.Item?.job_id;
     return typeof holder === 'string' ? holder : undefined;
@@ -259,7 +268,12 @@ export class JobStore {
   ): Promise<Job | undefined> {
     try {
       const response = await this.client.send(
-        new UpdateCommand({ ...input, TableName: this.tableName, Key: { pk: jobId }, ReturnValues: 'ALL_NEW' }),
+        new UpdateCommand({
+          ...input,
+          TableName: this.tableName,
+          Key: { pk: jobId },
+          ReturnValues: 'ALL_NEW',
+        }),
       );
       return response.Attributes ? toJob(response.Attributes) : undefined;
     } catch (error) {
@@ -268,7 +282,6 @@ export class JobStore {
     }
   }
 }
-
 
 const factsOf = (facts: Partial<UploadFacts> | undefined): Record<string, unknown> => ({
   file_hash: facts?.file_hash,

@@ -3,7 +3,14 @@ import presetsFile from '../../presets.json' with { type: 'json' };
 import { ConfigError } from './errors.ts';
 
 /** Media types the pipeline can process at all; a preset accepts a subset. */
-export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif', 'image/tiff'] as const;
+export const IMAGE_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/avif',
+  'image/gif',
+  'image/tiff',
+] as const;
 export const VIDEO_TYPES = ['video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska'] as const;
 export type MediaType = (typeof IMAGE_TYPES)[number] | (typeof VIDEO_TYPES)[number];
 export type MediaKind = 'image' | 'video';
@@ -53,7 +60,8 @@ const preset = z
     if (new Set(names).size !== names.length) {
       ctx.addIssue({ code: 'custom', message: 'variant names must be unique' });
     }
-    if (names.includes('poster')) ctx.addIssue({ code: 'custom', message: '"poster" is reserved for videos' });
+    if (names.includes('poster'))
+      ctx.addIssue({ code: 'custom', message: '"poster" is reserved for videos' });
   });
 
 export const presetsFileSchema = z.strictObject({

@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { Dispatcher } from './dispatch.ts';
 import { processMessageSchema } from './dispatch.ts';
 import { AppError, describeError, isPermanent } from './errors.ts';
-import { type Job, JobStatus, type JobOutput } from './job.ts';
+import { type Job, type JobOutput, JobStatus } from './job.ts';
 import type { JobFailure, JobStore } from './job-store.ts';
 import { countJob, JobMetric, logger, recordProcessingTime } from './observability.ts';
 import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from './retry.ts';
@@ -115,11 +115,17 @@ const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<vo
     await deps.dispatcher.announceOutcome(job);
     return;
   }
-  if ((job.status === JobStatus.Queued || job.status === JobStatus.Processing) && job.attempts >= deps.maxAttempts) {
+  if (
+    (job.status === JobStatus.Queued || job.status === JobStatus.Processing) &&
+    job.attempts >= deps.maxAttempts
+  ) {
     const last = job.error ?? 'the processor stopped (crashed or timed out) before finishing';
     const failed = await deps.store.fail(
       jobId,
-      { code: job.error_code ?? 'Processing::AttemptsExhausted', message: `gave up after ${job.attempts} attempts: ${last}` },
+      {
+        code: job.error_code ?? 'Processing::AttemptsExhausted',
+        message: `gave up after ${job.attempts} attempts: ${last}`,
+      },
       [JobStatus.Queued, JobStatus.Processing],
     );
     if (failed) {

@@ -14,7 +14,10 @@ export const backoffEnv = {
   RETRY_MAX_SECONDS: envInt(900, { max: 43_200 }),
 };
 
-export const backoffPolicyFrom = (config: { RETRY_BASE_SECONDS: number; RETRY_MAX_SECONDS: number }): BackoffPolicy => ({
+export const backoffPolicyFrom = (config: {
+  RETRY_BASE_SECONDS: number;
+  RETRY_MAX_SECONDS: number;
+}): BackoffPolicy => ({
   baseSeconds: config.RETRY_BASE_SECONDS,
   maxSeconds: config.RETRY_MAX_SECONDS,
 });
@@ -41,6 +44,10 @@ export const delayRedelivery = async (
   seconds: number,
 ): Promise<void> => {
   await sqs.send(
-    new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout: seconds,
+    }),
   );
 };

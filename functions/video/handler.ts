@@ -1,13 +1,12 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { dynamodb, s3, sqs } from '#shared/aws-clients';
 import { envInt, envString, loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
+import { presetsConfig } from '#shared/presets';
 import { createJobRunner } from '#shared/process-job';
 import { processorEnv } from '#shared/processor-config';
-import { presetsConfig } from '#shared/presets';
 import { backoffPolicyFrom } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { createVideoJobProcessor } from './process-video-job.ts';

@@ -5,8 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
 import { downloadObject, storeOutput } from '#shared/media-objects';
-import type { ProcessedMedia } from '#shared/process-job';
 import { findPreset, type MediaLimits } from '#shared/presets';
+import type { ProcessedMedia } from '#shared/process-job';
 import { processVideo } from './process-video.ts';
 
 export interface VideoJobDeps {

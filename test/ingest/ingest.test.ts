@@ -31,7 +31,9 @@ const upload = async (bytes: Buffer, overrides: Partial<Job> = {}): Promise<{ jo
   const job = newJob({ size: bytes.length, ...overrides });
   await store.create(job);
   const event = env.s3.nextEvent((e) => e.Records[0]?.s3.object.key === job.upload_key);
-  await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+  await env.clients.s3.send(
+    new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
+  );
   return { job, event: await event };
 };
 
@@ -59,11 +61,18 @@ describe('ingest', () => {
   });
 
   it('sends a video to the video queue', async () => {
-    const { job, event } = await upload(await makeMp4(1), { content_type: 'video/mp4', file_name: 'clip.mp4' });
+    const { job, event } = await upload(await makeMp4(1), {
+      content_type: 'video/mp4',
+      file_name: 'clip.mp4',
+    });
 
     await ingest(event);
 
-    expect(await store.get(job.id)).toMatchObject({ status: 'queued', detected_type: 'video/mp4', media_kind: 'video' });
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'queued',
+      detected_type: 'video/mp4',
+      media_kind: 'video',
+    });
     expect(await drain(env.queues.video.url)).toEqual([{ kind: 'process', job_id: job.id }]);
   });
 
@@ -122,7 +131,9 @@ describe('ingest', () => {
     const queued = jobs.filter((job) => job?.status === 'queued');
     expect(queued).toHaveLength(1);
     const canonicalId = queued[0]?.id;
-    expect(jobs.filter((job) => job?.status === 'duplicate' && job.duplicate_of === canonicalId)).toHaveLength(9);
+    expect(
+      jobs.filter((job) => job?.status === 'duplicate' && job.duplicate_of === canonicalId),
+    ).toHaveLength(9);
     expect((await store.get(canonicalId ?? ''))?.duplicates?.size).toBe(9);
     expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: canonicalId }]);
   });
@@ -163,7 +174,11 @@ describe('ingest', () => {
 
   it('finishes the work of a run that queued a job but stopped before sending its message', async () => {
     const { job, event } = await upload(await makeJpeg(20, 20, 7));
-    await store.markQueued(job.id, { file_hash: 'f'.repeat(64), detected_type: 'image/jpeg', media_kind: 'image' });
+    await store.markQueued(job.id, {
+      file_hash: 'f'.repeat(64),
+      detected_type: 'image/jpeg',
+      media_kind: 'image',
+    });
 
     await ingest(event);
 
@@ -172,38 +187,43 @@ describe('ingest', () => {
   });
 
   describe('refuses what cannot be processed, failing the job with a readable error', () => {
-    const cases: Array<{ name: string; bytes: () => Promise<Buffer>; job?: Partial<Job>; code: string; error: RegExp }> =
-      [
-        { name: 'an empty file', bytes: async () => Buffer.alloc(0), code: 'Upload::Empty', error: /empty/ },
-        {
-          name: 'a text file named .jpg',
-          bytes: async () => Buffer.from('just some text, not a picture\n'.repeat(20)),
-          job: { file_name: 'notes.jpg' },
-          code: 'Upload::UnrecognizedType',
-          error: /not an image or video/,
-        },
-        {
-          name: 'a file whose size differs from the declared one',
-          bytes: async () => makeJpeg(20, 20, 8),
-          job: { size: 99 },
-          code: 'Upload::SizeMismatch',
-          error: /has \d+ bytes but the upload was created for 99/,
-        },
-        {
-          name: 'a video under an images-only preset',
-          bytes: () => makeMp4(1),
-          job: { preset: 'avatar', content_type: 'image/jpeg' },
-          code: 'Upload::TypeNotAccepted',
-          error: /video\/mp4, which preset "avatar" does not accept/,
-        },
-        {
-          name: 'bytes that do not match the declared sha256',
-          bytes: async () => makeJpeg(20, 20, 9),
-          job: { sha256: '0'.repeat(64) },
-          code: 'Upload::ChecksumMismatch',
-          error: /do not match the sha256/,
-        },
-      ];
+    const cases: Array<{
+      name: string;
+      bytes: () => Promise<Buffer>;
+      job?: Partial<Job>;
+      code: string;
+      error: RegExp;
+    }> = [
+      { name: 'an empty file', bytes: async () => Buffer.alloc(0), code: 'Upload::Empty', error: /empty/ },
+      {
+        name: 'a text file named .jpg',
+        bytes: async () => Buffer.from('just some text, not a picture\n'.repeat(20)),
+        job: { file_name: 'notes.jpg' },
+        code: 'Upload::UnrecognizedType',
+        error: /not an image or video/,
+      },
+      {
+        name: 'a file whose size differs from the declared one',
+        bytes: async () => makeJpeg(20, 20, 8),
+        job: { size: 99 },
+        code: 'Upload::SizeMismatch',
+        error: /has \d+ bytes but the upload was created for 99/,
+      },
+      {
+        name: 'a video under an images-only preset',
+        bytes: () => makeMp4(1),
+        job: { preset: 'avatar', content_type: 'image/jpeg' },
+        code: 'Upload::TypeNotAccepted',
+        error: /video\/mp4, which preset "avatar" does not accept/,
+      },
+      {
+        name: 'bytes that do not match the declared sha256',
+        bytes: async () => makeJpeg(20, 20, 9),
+        job: { sha256: '0'.repeat(64) },
+        code: 'Upload::ChecksumMismatch',
+        error: /do not match the sha256/,
+      },
+    ];
 
     it.each(cases)('$name', async ({ bytes, job: overrides, code, error }) => {
       // Prepare
@@ -219,7 +239,11 @@ describe('ingest', () => {
 
       // Assess
       const failed = await store.get(job.id);
-      expect(failed).toMatchObject({ status: 'failed', error_code: code, error: expect.stringMatching(error) });
+      expect(failed).toMatchObject({
+        status: 'failed',
+        error_code: code,
+        error: expect.stringMatching(error),
+      });
       expect(failed?.ttl).toBeUndefined();
       expect(await drain(env.queues.webhook.url)).toEqual([
         { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 0 },
@@ -237,7 +261,12 @@ describe('ingest', () => {
     await expect(ingest(await event)).resolves.toBeUndefined();
     await expect(
       ingest({
-        Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: env.uploadsBucket }, object: { key: 'elsewhere/a' } } }],
+        Records: [
+          {
+            eventName: 'ObjectCreated:Put',
+            s3: { bucket: { name: env.uploadsBucket }, object: { key: 'elsewhere/a' } },
+          },
+        ],
       } as unknown as S3Event),
     ).resolves.toBeUndefined();
   });

@@ -38,7 +38,9 @@ const queuedImageJob = async (bytes: Buffer | undefined, overrides: Partial<Job>
   });
   await store.create(job);
   if (bytes) {
-    await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+    await env.clients.s3.send(
+      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
+    );
   }
   await env.clients.sqs.send(
     new SendMessageCommand({
@@ -55,13 +57,18 @@ const webhookMessages = () => env.drain(env.queues.webhook.url) as Promise<Array
 
 const download = async (key: string) => {
   const object = await env.clients.s3.send(new GetObjectCommand({ Bucket: env.resultsBucket, Key: key }));
-  return { contentType: object.ContentType, bytes: Buffer.from((await object.Body?.transformToByteArray()) ?? []) };
+  return {
+    contentType: object.ContentType,
+    bytes: Buffer.from((await object.Body?.transformToByteArray()) ?? []),
+  };
 };
 
 describe('image processing', () => {
   it('renders the default preset into three JPEG variants stored under the job, and announces done', async () => {
     // Prepare
-    const job = await queuedImageJob(await makeJpeg(3000, 2000), { callback_url: 'https://example.com/hook' });
+    const job = await queuedImageJob(await makeJpeg(3000, 2000), {
+      callback_url: 'https://example.com/hook',
+    });
 
     // Act
     const { response } = await deliver();
@@ -69,11 +76,36 @@ describe('image processing', () => {
     // Assess
     expect(response?.batchItemFailures).toEqual([]);
     const done = await store.get(job.id);
-    expect(done).toMatchObject({ status: 'done', attempts: 1, result: { width: 3000, height: 2000, format: 'jpeg' } });
+    expect(done).toMatchObject({
+      status: 'done',
+      attempts: 1,
+      result: { width: 3000, height: 2000, format: 'jpeg' },
+    });
     expect(done?.result?.variants).toEqual([
-      { name: 'thumb', key: `results/${job.id}/thumb.jpg`, width: 150, height: 100, format: 'jpeg', bytes: expect.any(Number) },
-      { name: 'medium', key: `results/${job.id}/medium.jpg`, width: 800, height: 533, format: 'jpeg', bytes: expect.any(Number) },
-      { name: 'large', key: `results/${job.id}/large.jpg`, width: 1600, height: 1067, format: 'jpeg', bytes: expect.any(Number) },
+      {
+        name: 'thumb',
+        key: `results/${job.id}/thumb.jpg`,
+        width: 150,
+        height: 100,
+        format: 'jpeg',
+        bytes: expect.any(Number),
+      },
+      {
+        name: 'medium',
+        key: `results/${job.id}/medium.jpg`,
+        width: 800,
+        height: 533,
+        format: 'jpeg',
+        bytes: expect.any(Number),
+      },
+      {
+        name: 'large',
+        key: `results/${job.id}/large.jpg`,
+        width: 1600,
+        height: 1067,
+        format: 'jpeg',
+        bytes: expect.any(Number),
+      },
     ]);
     const variants = done?.result?.variants as Array<{ name: string; width: number; bytes: number }>;
     for (const output of done?.outputs ?? []) {
@@ -92,12 +124,18 @@ describe('image processing', () => {
 
   it('fails a corrupt image at once, without retrying, with a readable error', async () => {
     const jpeg = await makeJpeg(800, 600, 3);
-    const job = await queuedImageJob(jpeg.subarray(0, Math.floor(jpeg.length / 3)), { callback_url: 'https://example.com/hook' });
+    const job = await queuedImageJob(jpeg.subarray(0, Math.floor(jpeg.length / 3)), {
+      callback_url: 'https://example.com/hook',
+    });
 
     const { response } = await deliver();
 
     expect(response?.batchItemFailures).toEqual([]);
-    expect(await store.get(job.id)).toMatchObject({ status: 'failed', attempts: 1, error_code: 'Media::Corrupt' });
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error_code: 'Media::Corrupt',
+    });
     expect(await webhookMessages()).toEqual([
       { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 1 },
     ]);
@@ -113,10 +151,16 @@ describe('image processing', () => {
 
     // Assess
     expect(first.response?.batchItemFailures).toHaveLength(1);
-    expect(await store.get(job.id)).toMatchObject({ status: 'queued', attempts: 1, error: expect.any(String) });
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      error: expect.any(String),
+    });
 
     // Act: the fault goes away; the redelivered message succeeds
-    await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+    await env.clients.s3.send(
+      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
+    );
     const second = await deliver();
 
     // Assess
@@ -130,11 +174,16 @@ describe('image processing', () => {
     const job = await queuedImageJob(undefined);
 
     const outcomes = [];
-    for (let delivery = 0; delivery < 3; delivery++) outcomes.push((await deliver()).response?.batchItemFailures.length);
+    for (let delivery = 0; delivery < 3; delivery++)
+      outcomes.push((await deliver()).response?.batchItemFailures.length);
 
     expect(outcomes).toEqual([1, 1, 0]);
     const failed = await store.get(job.id);
-    expect(failed).toMatchObject({ status: 'failed', attempts: 3, error: expect.stringMatching(/^gave up after 3 attempts: /) });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      error: expect.stringMatching(/^gave up after 3 attempts: /),
+    });
     expect((await deliver()).delivered).toEqual([]);
   });
 
@@ -153,12 +202,17 @@ describe('image processing', () => {
   });
 
   it('does not process a finished job again when its message is delivered twice, but makes sure it was announced', async () => {
-    const job = await queuedImageJob(await makeJpeg(200, 100, 6), { callback_url: 'https://example.com/hook' });
+    const job = await queuedImageJob(await makeJpeg(200, 100, 6), {
+      callback_url: 'https://example.com/hook',
+    });
     await deliver();
     await webhookMessages();
     const done = await store.get(job.id);
     await env.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: env.queues.image.url, MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }) }),
+      new SendMessageCommand({
+        QueueUrl: env.queues.image.url,
+        MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
+      }),
     );
 
     await deliver();
@@ -177,19 +231,33 @@ describe('image processing', () => {
 
     const announced = await webhookMessages();
     expect(announced.map((message) => message.job_id).sort()).toEqual([a, b].sort());
-    expect(announced.every((message) => message.source_job_id === job.id && message.status === 'done')).toBe(true);
+    expect(announced.every((message) => message.source_job_id === job.id && message.status === 'done')).toBe(
+      true,
+    );
   });
 
   it('turns a processing message that reached the dead-letter queue into a failed job', async () => {
     // Prepare: a job whose deliveries kept crashing; SQS moved its message to the DLQ
-    const job = newJob({ status: 'processing', attempts: 2, media_kind: 'image', callback_url: 'https://example.com/hook' });
+    const job = newJob({
+      status: 'processing',
+      attempts: 2,
+      media_kind: 'image',
+      callback_url: 'https://example.com/hook',
+    });
     await store.create(job);
     await env.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: env.queues.image.dlqUrl, MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }) }),
+      new SendMessageCommand({
+        QueueUrl: env.queues.image.dlqUrl,
+        MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
+      }),
     );
 
     // Act
-    const { response } = await deliverOnce(env.clients.sqs, { url: env.queues.image.dlqUrl, arn: 'dlq' }, deadLetterHandler);
+    const { response } = await deliverOnce(
+      env.clients.sqs,
+      { url: env.queues.image.dlqUrl, arn: 'dlq' },
+      deadLetterHandler,
+    );
 
     // Assess
     expect(response?.batchItemFailures).toEqual([]);
@@ -207,10 +275,15 @@ describe('image processing', () => {
     const stuck = newJob();
     const onItsWay = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
     await Promise.all([store.create(stuck), store.create(onItsWay)]);
-    const s3Event = (key: string) => ({ Records: [{ s3: { bucket: { name: env.uploadsBucket }, object: { key } } }] });
+    const s3Event = (key: string) => ({
+      Records: [{ s3: { bucket: { name: env.uploadsBucket }, object: { key } } }],
+    });
     for (const job of [stuck, onItsWay]) {
       await env.clients.sqs.send(
-        new SendMessageCommand({ QueueUrl: env.queues.ingestDlqUrl, MessageBody: JSON.stringify(s3Event(job.upload_key)) }),
+        new SendMessageCommand({
+          QueueUrl: env.queues.ingestDlqUrl,
+          MessageBody: JSON.stringify(s3Event(job.upload_key)),
+        }),
       );
     }
 

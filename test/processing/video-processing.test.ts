@@ -38,9 +38,14 @@ const queuedVideoJob = async (bytes: Buffer, overrides: Partial<Job> = {}): Prom
     ...overrides,
   });
   await store.create(job);
-  await env.clients.s3.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }));
+  await env.clients.s3.send(
+    new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
+  );
   await env.clients.sqs.send(
-    new SendMessageCommand({ QueueUrl: env.queues.video.url, MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }) }),
+    new SendMessageCommand({
+      QueueUrl: env.queues.video.url,
+      MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
+    }),
   );
   return job;
 };
@@ -98,6 +103,10 @@ describe('video processing', () => {
     const { response } = await deliver();
 
     expect(response?.batchItemFailures).toEqual([]);
-    expect(await store.get(job.id)).toMatchObject({ status: 'failed', attempts: 1, error_code: 'Media::Corrupt' });
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error_code: 'Media::Corrupt',
+    });
   });
 });

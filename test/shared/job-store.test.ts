@@ -29,7 +29,9 @@ describe('job store', () => {
     const processing = await store.startAttempt(job.id, 3);
     expect(processing).toMatchObject({ status: 'processing', attempts: 1 });
 
-    const done = await store.complete(job.id, { width: 10 }, [{ name: 'thumb', key: 'k', content_type: 'image/jpeg' }]);
+    const done = await store.complete(job.id, { width: 10 }, [
+      { name: 'thumb', key: 'k', content_type: 'image/jpeg' },
+    ]);
     expect(done).toMatchObject({ status: 'done', result: { width: 10 } });
     expect(await store.startAttempt(job.id, 3)).toBeUndefined();
   });

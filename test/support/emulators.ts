@@ -83,7 +83,11 @@ export interface TestEnvironment {
   resultsBucket: string;
   queues: { image: QueuePair; video: QueuePair; webhook: QueuePair; ingestDlqUrl: string };
   /** Receives whatever is visible on a queue now (up to `max`), leaving it in flight. */
-  receive(queueUrl: string, max?: number, waitSeconds?: number): Promise<import('@aws-sdk/client-sqs').Message[]>;
+  receive(
+    queueUrl: string,
+    max?: number,
+    waitSeconds?: number,
+  ): Promise<import('@aws-sdk/client-sqs').Message[]>;
   /** Receives and deletes every message visible now; returns their bodies, parsed. */
   drain(queueUrl: string): Promise<unknown[]>;
   /** Approximate visible + in-flight messages, as SQS reports them. */
@@ -106,7 +110,9 @@ let counter = 0;
  * way a Lambda's environment would be (the AWS SDK reads AWS_ENDPOINT_URL_<SERVICE>). Import the
  * handler under test only after this resolves: handlers parse their configuration at module load.
  */
-export const createTestEnvironment = async (options: TestEnvironmentOptions = {}): Promise<TestEnvironment> => {
+export const createTestEnvironment = async (
+  options: TestEnvironmentOptions = {},
+): Promise<TestEnvironment> => {
   const { maxAttempts = 3, webhookMaxAttempts = 4 } = options;
   const suffix = `${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const [s3, sqsServer] = await Promise.all([startS3(), startSqs()]);
@@ -148,7 +154,11 @@ export const createTestEnvironment = async (options: TestEnvironmentOptions = {}
     clients.s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
   ]);
 
-  const createQueue = async (name: string, maxReceiveCount: number, visibilityTimeout = 30): Promise<QueuePair> => {
+  const createQueue = async (
+    name: string,
+    maxReceiveCount: number,
+    visibilityTimeout = 30,
+  ): Promise<QueuePair> => {
     const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq-${suffix}` }));
     const dlqUrl = dlq.QueueUrl ?? '';
     const dlqAttributes = await clients.sqs.send(
@@ -227,7 +237,10 @@ export const createTestEnvironment = async (options: TestEnvironmentOptions = {}
       await clients.sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+          Entries: messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle ?? '',
+          })),
         }),
       );
     }

@@ -21,11 +21,17 @@ export const freePort = (): Promise<number> =>
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 
-const waitUntilServing = async (endpoint: string, process: ChildProcess, deadlineMs: number): Promise<void> => {
+const waitUntilServing = async (
+  endpoint: string,
+  process: ChildProcess,
+  deadlineMs: number,
+): Promise<void> => {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',

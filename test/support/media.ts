@@ -31,7 +31,12 @@ export const makeJpeg = async (width: number, height: number, seed = 0): Promise
 
 export const makePng = async (width: number, height: number, alpha = true): Promise<Buffer> =>
   sharp({
-    create: { width, height, channels: alpha ? 4 : 3, background: { r: 200, g: 30, b: 90, alpha: alpha ? 0.5 : 1 } },
+    create: {
+      width,
+      height,
+      channels: alpha ? 4 : 3,
+      background: { r: 200, g: 30, b: 90, alpha: alpha ? 0.5 : 1 },
+    },
   })
     .png()
     .toBuffer();
