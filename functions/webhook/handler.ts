@@ -1,2 +1,139 @@
-// PLACEHOLDER: replaced by the real handler; exists so that CDK synth has an entry to bundle.
-export const handler = async (): Promise<void> => {};
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamodb, sqs } from '#shared/aws-clients';
+import { envBoolean, envInt, envString, loadConfig } from '#shared/config';
+import { webhookMessageSchema } from '#shared/dispatch';
+import { AppError } from '#shared/errors';
+import { JobStore } from '#shared/job-store';
+import { countJob, JobMetric, logger, metrics } from '#shared/observability';
+import { backoffEnv, backoffPolicyFrom, delayRedelivery } from '#shared/retry';
+import { sendJobWebhook } from './send-job-webhook.ts';
+
+const config = loadConfig(
+  z.object({
+    JOBS_TABLE: envString(),
+    /** This function's own queue: failed messages get their redelivery delayed on it. */
+    QUEUE_URL: envString(),
+    WEBHOOK_SECRET_ARN: envString(),
+    ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
+    /** Must equal the queue's redrive maxReceiveCount: the last allowed receive records `failed`. */
+    WEBHOOK_MAX_ATTEMPTS: envInt(8, { min: 1, max: 1_000 }),
+    WEBHOOK_TIMEOUT_SECONDS: envInt(10, { min: 1, max: 900 }),
+    ...backoffEnv,
+  }),
+);
+
+const store = new JobStore(dynamodb, config.JOBS_TABLE);
+const processor = new BatchProcessor(EventType.SQS);
+
+/** Secrets Manager is asked at most every five minutes per execution environment. */
+const SECRET_MAX_AGE_SECONDS = 300;
+
+const signingSecret = async (): Promise<string> => {
+  const secret = await getSecret<string>(config.WEBHOOK_SECRET_ARN, { maxAge: SECRET_MAX_AGE_SECONDS });
+  if (typeof secret !== 'string' || secret.trim() === '') {
+    throw new AppError('Webhook::NoSigningSecret', 'the webhook signing secret is missing or not a string');
+  }
+  return secret.trim();
+};
+
+const dependencies = {
+  store,
+  signingSecret,
+  delivery: {
+    allowLoopback: config.ALLOW_LOOPBACK_CALLBACKS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+  },
+  maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+  backoff: backoffPolicyFrom(config),
+};
+
+/** Makes the message visible again after `seconds`; a failure here only means SQS's own timeout applies. */
+const scheduleRedelivery = async (record: SQSRecord, seconds: number, jobId: string): Promise<void> => {
+  try {
+    await delayRedelivery(sqs, config.QUEUE_URL, record.receiptHandle, seconds);
+  } catch (error) {
+    logger.warn('could not change the message visibility', { job_id: jobId, error });
+  }
+};
+
+const handleRecord = async (record: SQSRecord): Promise<void> => {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    body = undefined;
+  }
+  const parsed = webhookMessageSchema.safeParse(body);
+  if (!parsed.success) {
+    // It can never succeed: acknowledged, so it does not cycle into the dead-letter queue as if it could.
+    logger.error('dropping a malformed webhook message', {
+      message_id: record.messageId,
+      issues: parsed.error.issues,
+    });
+    return;
+  }
+  const message = parsed.data;
+  const receiveCount = Math.max(1, Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
+  const outcome = await sendJobWebhook(message, receiveCount, dependencies);
+  const context = { job_id: message.job_id, source_job_id: message.source_job_id, attempt: receiveCount };
+
+  switch (outcome.kind) {
+    case 'delivered':
+      countJob(JobMetric.WebhookDelivered);
+      logger.info('webhook delivered', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        status_code: outcome.statusCode,
+        duration_ms: outcome.durationMs,
+      });
+      return;
+    case 'skipped':
+      logger.info('webhook not sent', { ...context, reason: outcome.reason });
+      return;
+    case 'refused':
+      countJob(JobMetric.WebhookFailed);
+      logger.warn('webhook destination refused', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        reason: outcome.error.message,
+        addresses: outcome.error.addresses,
+      });
+      return;
+    case 'retry':
+      logger.warn('webhook delivery failed, will retry', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        reason: outcome.error.message,
+        retry_in_seconds: outcome.delaySeconds,
+      });
+      await scheduleRedelivery(record, outcome.delaySeconds, message.job_id);
+      throw outcome.error;
+    case 'exhausted':
+      countJob(JobMetric.WebhookFailed);
+      logger.error('webhook delivery failed for the last time; the message goes to the dead-letter queue', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        reason: outcome.error.message,
+      });
+      // Visible at once, so the next receive moves it to the DLQ instead of it waiting out the visibility timeout.
+      await scheduleRedelivery(record, 0, message.job_id);
+      throw outcome.error;
+  }
+};
+
+const processBatch = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  processPartialResponse(event, handleRecord, processor, {
+    context,
+    // Every record failing is still a partial response: throwing would discard the per-record delays.
+    throwOnFullBatchFailure: false,
+  });
+
+export const handler = middy(processBatch)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

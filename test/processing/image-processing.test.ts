@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
-import { deliverOnce } from '#test/event-source';
 import { newJob } from '#test/jobs';
 import { makeJpeg } from '#test/media';
+import { deliverOnce } from '#test/sqs-events';
 
 let env: TestEnvironment;
 let store: JobStore;

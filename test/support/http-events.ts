@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 export interface HttpEventOptions {
   method: string;
@@ -23,7 +23,11 @@ export const httpEvent = (options: HttpEventOptions): APIGatewayProxyEventV2 => 
   const { method, path, body, pathParameters, queryString = '' } = options;
   const isBase64Encoded = options.isBase64Encoded ?? Buffer.isBuffer(body);
   const encodedBody =
-    body === undefined ? undefined : Buffer.isBuffer(body) ? body.toString(isBase64Encoded ? 'base64' : 'utf8') : body;
+    body === undefined
+      ? undefined
+      : Buffer.isBuffer(body)
+        ? body.toString(isBase64Encoded ? 'base64' : 'utf8')
+        : body;
   const headers: Record<string, string> = {
     accept: '*/*',
     host: 'abc123.execute-api.us-east-1.amazonaws.com',
@@ -61,7 +65,9 @@ export const httpEvent = (options: HttpEventOptions): APIGatewayProxyEventV2 => 
 };
 
 /** JSON request body with its content type. */
-export const jsonEvent = (options: Omit<HttpEventOptions, 'body'> & { json: unknown }): APIGatewayProxyEventV2 =>
+export const jsonEvent = (
+  options: Omit<HttpEventOptions, 'body'> & { json: unknown },
+): APIGatewayProxyEventV2 =>
   httpEvent({
     ...options,
     body: JSON.stringify(options.json),
@@ -90,22 +96,6 @@ export const multipartBody = (parts: MultipartPart[]): { body: Buffer; contentTy
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 };
 
-/** A Lambda context good enough for middy and Powertools. */
-export const lambdaContext = (): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'api',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api',
-  memoryLimitInMB: '512',
-  awsRequestId: randomUUID(),
-  logGroupName: '/aws/lambda/api',
-  logStreamName: '2026/01/01/[$LATEST]0123456789abcdef',
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
-
 export interface HttpResponse<T = unknown> {
   statusCode: number;
   headers: Record<string, string | number | boolean>;
@@ -113,7 +103,9 @@ export interface HttpResponse<T = unknown> {
 }
 
 /** Parses a handler's structured result, so tests assert on the JSON body. */
-export const readResponse = <T = Record<string, unknown>>(result: APIGatewayProxyStructuredResultV2): HttpResponse<T> => ({
+export const readResponse = <T = Record<string, unknown>>(
+  result: APIGatewayProxyStructuredResultV2,
+): HttpResponse<T> => ({
   statusCode: result.statusCode ?? 200,
   headers: result.headers ?? {},
   body: (result.body === undefined || result.body === '' ? undefined : JSON.parse(result.body)) as T,

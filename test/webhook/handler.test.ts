@@ -1,0 +1,411 @@
+import { randomUUID } from 'node:crypto';
+import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { WebhookMessage } from '#shared/dispatch';
+import type { Job } from '#shared/job';
+import type { JobStore } from '#shared/job-store';
+import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
+import { newJob } from '#test/jobs';
+import { lambdaContext } from '#test/lambda-context';
+import { type SecretsManagerEmulator, startSecretsManager } from '#test/secrets-manager';
+import { settleBatch, toSqsEvent } from '#test/sqs-events';
+import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
+
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+const SECRET = `whsec_${Buffer.from(randomUUID()).toString('base64')}`;
+const MAX_ATTEMPTS = 3;
+
+let env: TestEnvironment;
+let secrets: SecretsManagerEmulator;
+let receiver: WebhookReceiver;
+let store: JobStore;
+let handler: Handler;
+
+const importHandler = async (): Promise<Handler> =>
+  (await import('../../functions/webhook/handler.ts')).handler;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({ webhookMaxAttempts: MAX_ATTEMPTS });
+  [secrets, receiver] = await Promise.all([startSecretsManager(), startWebhookReceiver()]);
+  vi.stubEnv('QUEUE_URL', env.queues.webhook.url);
+  vi.stubEnv('WEBHOOK_SECRET_ARN', secrets.putSecret('media-pipeline/webhook-signing', SECRET));
+  vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.endpoint);
+  vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'true');
+  handler = await importHandler();
+  const { JobStore } = await import('#shared/job-store');
+  const { dynamodb } = await import('#shared/aws-clients');
+  store = new JobStore(dynamodb, env.tableName);
+});
+afterAll(async () => {
+  await env.close();
+  await Promise.all([secrets.close(), receiver.close()]);
+});
+beforeEach(() => receiver.reset());
+// Failed records come back at once (RETRY_BASE_SECONDS is 0): leave nothing for the next test to receive.
+afterEach(async () => {
+  await Promise.all(
+    [env.queues.webhook.url, env.queues.webhook.dlqUrl].map((QueueUrl) =>
+      env.clients.sqs.send(new PurgeQueueCommand({ QueueUrl })),
+    ),
+  );
+});
+
+const answer =
+  (statusCode: number) => (_request: CapturedRequest, response: import('node:http').ServerResponse) => {
+    response.writeHead(statusCode);
+    response.end();
+  };
+
+const finishedJob = async (overrides: Partial<Job> = {}): Promise<Job> => {
+  const job = newJob({
+    status: 'done',
+    attempts: 1,
+    media_kind: 'image',
+    result: { width: 1280, height: 720 },
+    callback_url: receiver.url(),
+    ...overrides,
+  });
+  await store.create(job);
+  return job;
+};
+
+const messageFor = (job: Job, overrides: Partial<WebhookMessage> = {}): WebhookMessage => ({
+  kind: 'webhook',
+  job_id: job.id,
+  source_job_id: job.id,
+  status: job.status as WebhookMessage['status'],
+  attempts: job.attempts,
+  ...overrides,
+});
+
+const enqueue = async (...messages: Array<WebhookMessage | string>): Promise<void> => {
+  for (const message of messages) {
+    await env.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.queues.webhook.url,
+        MessageBody: typeof message === 'string' ? message : JSON.stringify(message),
+      }),
+    );
+  }
+};
+
+/**
+ * One poll of the event source mapping: receive what is visible, invoke the handler with it, delete what
+ * succeeded. Returns the ids of the messages the handler failed.
+ */
+const poll = async (invoke: Handler = handler) => {
+  const messages = await env.receive(env.queues.webhook.url, 10);
+  expect(messages.length).toBeGreaterThan(0);
+  const event = toSqsEvent(messages, env.queues.webhook.arn);
+  const response = await invoke(event, lambdaContext('webhook'));
+  await settleBatch(env.clients.sqs, env.queues.webhook.url, event, response);
+  return {
+    event,
+    failed: response.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier),
+  };
+};
+
+const verify = (request: CapturedRequest | undefined): unknown =>
+  new Webhook(SECRET).verify(request?.body ?? '', request?.headers as Record<string, string>);
+
+describe('webhook handler', () => {
+  it('delivers a signed done payload to the callback URL and records the delivery', async () => {
+    // Prepare
+    const job = await finishedJob();
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(1);
+    const [request] = receiver.requests;
+    expect(request?.headers['webhook-id']).toBe(`msg_${job.id}_done_1`);
+    const payload = verify(request) as Record<string, unknown>;
+    expect(payload).toEqual({
+      type: 'media.job.done',
+      timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      job_id: job.id,
+      status: 'done',
+      result: { width: 1280, height: 720 },
+      error: null,
+    });
+    expect((await store.get(job.id))?.webhook).toEqual({
+      message_id: `msg_${job.id}_done_1`,
+      status: 'delivered',
+      attempts: 1,
+      last_status_code: 200,
+      delivered_at: expect.any(String),
+    });
+  });
+
+  it('reports a failed job with its error and no result', async () => {
+    // Prepare
+    const job = await finishedJob({
+      status: 'failed',
+      attempts: 2,
+      result: undefined,
+      error: 'the file is not a supported image',
+      error_code: 'Media::Unsupported',
+    });
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests[0]?.headers['webhook-id']).toBe(`msg_${job.id}_failed_2`);
+    expect(verify(receiver.requests[0])).toMatchObject({
+      type: 'media.job.failed',
+      job_id: job.id,
+      status: 'failed',
+      result: null,
+      error: 'the file is not a supported image',
+    });
+  });
+
+  it("tells a duplicate's callback the canonical job's outcome, naming the canonical job", async () => {
+    // Prepare
+    const canonical = await finishedJob({ callback_url: undefined, result: { width: 4000, height: 3000 } });
+    const duplicate = await finishedJob({
+      status: 'duplicate',
+      attempts: 0,
+      result: undefined,
+      duplicate_of: canonical.id,
+      callback_url: receiver.url('/duplicate-hooks'),
+    });
+    await enqueue(messageFor(canonical, { job_id: duplicate.id }));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests.map(({ path }) => path)).toEqual(['/duplicate-hooks']);
+    expect(receiver.requests[0]?.headers['webhook-id']).toBe(`msg_${duplicate.id}_done_1`);
+    expect(verify(receiver.requests[0])).toMatchObject({
+      type: 'media.job.done',
+      job_id: duplicate.id,
+      status: 'done',
+      result: { width: 4000, height: 3000 },
+      error: null,
+      duplicate_of: canonical.id,
+    });
+    expect((await store.get(duplicate.id))?.webhook).toMatchObject({ status: 'delivered' });
+    expect((await store.get(canonical.id))?.webhook).toBeUndefined();
+  });
+
+  it('retries a failed delivery with the same webhook id, recording retrying, then delivered', async () => {
+    // Prepare
+    const job = await finishedJob();
+    await enqueue(messageFor(job));
+    receiver.reply = answer(500);
+
+    // Act: the first receive meets a 500
+    const first = await poll();
+
+    // Assess
+    expect(first.failed).toEqual([first.event.Records[0]?.messageId]);
+    expect((await store.get(job.id))?.webhook).toEqual({
+      message_id: `msg_${job.id}_done_1`,
+      status: 'retrying',
+      attempts: 1,
+      last_error: 'the callback URL answered HTTP 500',
+      last_status_code: 500,
+    });
+
+    // Act: the message comes back (no backoff in tests) and the receiver has recovered
+    receiver.reply = answer(204);
+    const second = await poll();
+
+    // Assess
+    expect(second.failed).toEqual([]);
+    expect(second.event.Records[0]?.attributes.ApproximateReceiveCount).toBe('2');
+    const ids = receiver.requests.map(({ headers }) => headers['webhook-id']);
+    expect(ids).toEqual([`msg_${job.id}_done_1`, `msg_${job.id}_done_1`]);
+    for (const request of receiver.requests) expect(() => verify(request)).not.toThrow();
+    expect((await store.get(job.id))?.webhook).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+      last_status_code: 204,
+    });
+  });
+
+  it('gives up on the last allowed receive, records failed, and leaves the message to the dead-letter queue', async () => {
+    // Prepare
+    const job = await finishedJob();
+    const message = messageFor(job);
+    await enqueue(message);
+    receiver.reply = answer(503);
+
+    // Act
+    const polls = [];
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) polls.push(await poll());
+
+    // Assess: every receive failed its record; the job tells the story
+    for (const { event, failed } of polls) expect(failed).toEqual([event.Records[0]?.messageId]);
+    expect(receiver.requests).toHaveLength(MAX_ATTEMPTS);
+    const webhook = (await store.get(job.id))?.webhook;
+    expect(webhook).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS, last_status_code: 503 });
+    expect(webhook?.last_error).toContain('dead-letter queue');
+    expect(webhook?.last_error).toContain('HTTP 503');
+
+    // Assess: the next receive finds nothing, because SQS moved the message to the DLQ
+    expect(await env.receive(env.queues.webhook.url)).toEqual([]);
+    const dead = await env.receive(env.queues.webhook.dlqUrl);
+    expect(dead.map(({ Body }) => JSON.parse(Body ?? ''))).toEqual([message]);
+  });
+
+  it('fails only the records that failed in a batch', async () => {
+    // Prepare
+    const healthy = await finishedJob({ callback_url: receiver.url('/healthy') });
+    const broken = await finishedJob({ callback_url: receiver.url('/broken') });
+    await enqueue(messageFor(healthy), messageFor(broken));
+    receiver.reply = (request, response) => answer(request.path === '/broken' ? 500 : 200)(request, response);
+
+    // Act
+    const { event, failed } = await poll();
+
+    // Assess
+    expect(event.Records).toHaveLength(2);
+    const brokenRecord = event.Records.find(({ body }) => JSON.parse(body).job_id === broken.id);
+    expect(failed).toEqual([brokenRecord?.messageId]);
+    expect((await store.get(healthy.id))?.webhook?.status).toBe('delivered');
+    expect((await store.get(broken.id))?.webhook?.status).toBe('retrying');
+  });
+
+  it.each([
+    ['the instance metadata service', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
+    ['a private address', 'http://10.0.0.1/hooks'],
+    ['the IPv6 instance metadata service', 'http://[fd00:ec2::254]/latest/meta-data/'],
+  ])('refuses %s, records refused and acknowledges the message', async (_case, callbackUrl) => {
+    // Prepare
+    const job = await finishedJob({ callback_url: callbackUrl });
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+    expect((await store.get(job.id))?.webhook).toEqual({
+      message_id: `msg_${job.id}_done_1`,
+      status: 'refused',
+      attempts: 1,
+      last_error: expect.stringContaining('public address'),
+    });
+    expect(await env.depth(env.queues.webhook.url)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('does not send again a webhook already delivered for the same message', async () => {
+    // Prepare
+    const job = await finishedJob();
+    await store.recordWebhook(job.id, {
+      message_id: `msg_${job.id}_done_1`,
+      status: 'delivered',
+      attempts: 1,
+      last_status_code: 200,
+      delivered_at: new Date().toISOString(),
+    });
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it("gives a retried job's new outcome a new webhook id, and drops the earlier outcome's late message", async () => {
+    // Prepare: the job failed on its first run and was announced
+    const job = await finishedJob({
+      status: 'failed',
+      result: undefined,
+      error: 'timed out',
+      error_code: 'X',
+    });
+    const firstOutcome = messageFor(job);
+    await enqueue(firstOutcome);
+    await poll();
+
+    // Prepare: it is retried and finishes (the store's own transitions)
+    await store.requeue(job.id, 3);
+    await store.startAttempt(job.id, 3);
+    const done = await store.complete(job.id, { width: 10 }, []);
+    expect(done).toMatchObject({ status: 'done', attempts: 2 });
+
+    // Act
+    await enqueue(messageFor(done as Job));
+    await poll();
+    await enqueue(firstOutcome);
+    const late = await poll();
+
+    // Assess
+    expect(late.failed).toEqual([]);
+    expect(receiver.requests.map(({ headers }) => headers['webhook-id'])).toEqual([
+      `msg_${job.id}_failed_1`,
+      `msg_${job.id}_done_2`,
+    ]);
+    expect(verify(receiver.requests[1])).toMatchObject({
+      status: 'done',
+      result: { width: 10 },
+      error: null,
+    });
+    expect((await store.get(job.id))?.webhook).toMatchObject({
+      message_id: `msg_${job.id}_done_2`,
+      status: 'delivered',
+    });
+  });
+
+  it('acknowledges messages that have nothing to deliver: malformed, unknown job, no callback URL', async () => {
+    // Prepare
+    const silent = await finishedJob({ callback_url: undefined });
+    await enqueue('not json', JSON.stringify({ kind: 'webhook', job_id: 'nope' }), messageFor(silent));
+    await enqueue(messageFor(newJob({ status: 'done' })));
+
+    // Act
+    const { event, failed } = await poll();
+
+    // Assess
+    expect(event.Records).toHaveLength(4);
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+    expect((await store.get(silent.id))?.webhook).toBeUndefined();
+  });
+});
+
+describe('webhook handler, with loopback callbacks not allowed (as deployed)', () => {
+  let strictHandler: Handler;
+
+  beforeAll(async () => {
+    vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'false');
+    // A fresh module graph: the handler reads its configuration once, at load.
+    vi.resetModules();
+    strictHandler = await importHandler();
+  });
+
+  it.each([
+    ['127.0.0.1', () => receiver.url()],
+    ['localhost', () => receiver.url('/hooks', 'localhost')],
+    ['[::ffff:127.0.0.1]', () => `http://[::ffff:127.0.0.1]:${receiver.port}/hooks`],
+  ])('refuses %s without sending anything', async (_case, callbackUrl) => {
+    // Prepare
+    const job = await finishedJob({ callback_url: callbackUrl() });
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll(strictHandler);
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+    expect((await store.get(job.id))?.webhook).toMatchObject({ status: 'refused', attempts: 1 });
+  });
+});
