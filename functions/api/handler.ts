@@ -1,2 +1,140 @@
-// PLACEHOLDER: replaced by the real handler; exists so that CDK synth has an entry to bundle.
-export const handler = async (): Promise<void> => {};
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamodb, s3, s3Presigner, sqs } from '#shared/aws-clients';
+import { envBoolean, envInt, envString, loadConfig } from '#shared/config';
+import { Dispatcher } from '#shared/dispatch';
+import { JobStore } from '#shared/job-store';
+import { withObservability } from '#shared/middleware';
+import { countJob, JobMetric, logger } from '#shared/observability';
+import { UnsupportedMediaTypeError } from './api-errors.ts';
+import { type CreateUploadDeps, createUpload } from './create-upload.ts';
+import {
+  assertDirectUploadFits,
+  DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
+  type DirectUploadDeps,
+  directUpload,
+} from './direct-upload.ts';
+import { httpErrors } from './http-errors.ts';
+import { type JobViewDeps, viewJob } from './job-view.ts';
+import { listPresets } from './list-presets.ts';
+import {
+  headerValue,
+  readJsonBody,
+  requestBodyBytes,
+  requestBodySize,
+  requestMediaType,
+} from './request-body.ts';
+import { parseFileDescription, parseJobId } from './request-schemas.ts';
+import { json } from './responses.ts';
+import { type RetryJobDeps, retryJob } from './retry-job.ts';
+import { createRouter, type PathParameters } from './routes.ts';
+
+const config = loadConfig(
+  z.object({
+    JOBS_TABLE: envString(),
+    UPLOADS_BUCKET: envString(),
+    RESULTS_BUCKET: envString(),
+    IMAGE_QUEUE_URL: envString(),
+    VIDEO_QUEUE_URL: envString(),
+    /** Ingest of a direct upload may announce a refused upload to the job's callback. */
+    WEBHOOK_QUEUE_URL: envString(),
+    MAX_ATTEMPTS: envInt(3, { min: 1, max: 100 }),
+    ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
+    /** SigV4 presigned URLs live at most 7 days (and no longer than the signing role's session). */
+    UPLOAD_URL_TTL_SECONDS: envInt(900, { min: 60, max: 604_800 }),
+    RESULT_URL_TTL_SECONDS: envInt(3600, { min: 60, max: 604_800 }),
+    /** See direct-upload.ts for why 4 MiB, and why it cannot go much higher. */
+    DIRECT_UPLOAD_MAX_BYTES: envInt(DEFAULT_DIRECT_UPLOAD_MAX_BYTES, { min: 1, max: 4_718_592 }),
+  }),
+);
+
+/** The JSON create body describes a file; it never carries one. */
+const MAX_JSON_BODY_BYTES = 16 * 1024;
+
+const store = new JobStore(dynamodb, config.JOBS_TABLE);
+const dispatcher = new Dispatcher(sqs, store, {
+  image: config.IMAGE_QUEUE_URL,
+  video: config.VIDEO_QUEUE_URL,
+  webhook: config.WEBHOOK_QUEUE_URL,
+});
+const viewDeps: JobViewDeps = {
+  store,
+  presigner: s3Presigner,
+  resultsBucket: config.RESULTS_BUCKET,
+  resultUrlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
+  maxAttempts: config.MAX_ATTEMPTS,
+};
+
+const createUploadDeps: CreateUploadDeps = {
+  store,
+  presigner: s3Presigner,
+  uploadsBucket: config.UPLOADS_BUCKET,
+  uploadUrlTtlSeconds: config.UPLOAD_URL_TTL_SECONDS,
+};
+const directUploadDeps: DirectUploadDeps = {
+  s3,
+  store,
+  dispatcher,
+  uploadsBucket: config.UPLOADS_BUCKET,
+  maxBytes: config.DIRECT_UPLOAD_MAX_BYTES,
+  allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
+  view: viewDeps,
+};
+const retryDeps: RetryJobDeps = { store, dispatcher, maxAttempts: config.MAX_ATTEMPTS };
+
+const jobIdFrom = (parameters: PathParameters): string => {
+  const id = parseJobId(parameters.id);
+  logger.appendKeys({ job_id: id });
+  return id;
+};
+
+const createMedia = async (event: APIGatewayProxyEventV2) => {
+  const mediaType = requestMediaType(event);
+  if (mediaType === 'multipart/form-data') {
+    assertDirectUploadFits(requestBodySize(event), config.DIRECT_UPLOAD_MAX_BYTES);
+    const { created, job } = await directUpload(directUploadDeps, {
+      body: requestBodyBytes(event),
+      contentType: headerValue(event, 'content-type') ?? '',
+    });
+    if (created) countJob(JobMetric.Created);
+    return json(created ? 201 : 200, job);
+  }
+  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
+    throw new UnsupportedMediaTypeError(
+      'Request::UnsupportedMediaType',
+      `${mediaType ? `Content-Type ${mediaType} is not supported` : 'the request has no Content-Type'}; send application/json to announce a file, or multipart/form-data with the file itself`,
+    );
+  }
+  const description = parseFileDescription(readJsonBody(event, MAX_JSON_BODY_BYTES), {
+    allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
+  });
+  const created = await createUpload(createUploadDeps, description);
+  logger.appendKeys({ job_id: created.job_id });
+  logger.info('upload created', { preset: description.preset, media_kind: description.media_kind });
+  countJob(JobMetric.Created);
+  return json(201, created);
+};
+
+const route = createRouter({
+  'POST /api/media': createMedia,
+  'GET /api/media/{id}': async (_event, parameters) =>
+    json(200, await viewJob(viewDeps, jobIdFrom(parameters))),
+  'POST /api/media/{id}/retry': async (_event, parameters) => {
+    const retried = await retryJob(retryDeps, jobIdFrom(parameters));
+    countJob(JobMetric.Retried);
+    logger.info('job re-queued', { attempts: retried.attempts });
+    return json(202, retried);
+  },
+  'GET /api/presets': async () =>
+    json(200, listPresets({ directUploadMaxBytes: config.DIRECT_UPLOAD_MAX_BYTES })),
+});
+
+const dispatch = async (
+  event: APIGatewayProxyEventV2,
+  _context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  const { handler, parameters } = route(event);
+  return handler(event, parameters);
+};
+
+export const handler = withObservability(dispatch).use(httpErrors());

@@ -1,6 +1,12 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AppError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
+import {
+  AppError,
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '#shared/errors';
 import { logger } from '#shared/observability';
 import { ServiceUnavailableError, UnsupportedMediaTypeError } from './api-errors.ts';
 import { type ErrorBody, json } from './responses.ts';
@@ -33,7 +39,9 @@ export const toErrorResponse = (error: unknown, requestId: string): APIGatewayPr
   const status = httpStatusOf(error);
   if (status !== undefined && error instanceof AppError) {
     const field = fieldOf(error);
-    const body: ErrorBody = { error: { code: error.code, message: error.message, ...(field ? { field } : {}) } };
+    const body: ErrorBody = {
+      error: { code: error.code, message: error.message, ...(field ? { field } : {}) },
+    };
     const response = json(status, body);
     if (status === 503) response.headers = { ...response.headers, 'retry-after': '30' };
     return response;

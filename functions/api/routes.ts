@@ -1,0 +1,89 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { NotFoundError } from '#shared/errors';
+import type { HttpResponse } from './responses.ts';
+
+export type PathParameters = Readonly<Record<string, string | undefined>>;
+export type RouteHandler = (
+  event: APIGatewayProxyEventV2,
+  parameters: PathParameters,
+) => Promise<HttpResponse>;
+
+/** Routes keyed like API Gateway's route keys, without a trailing slash: `GET /api/media/{id}`. */
+export type RouteTable = Readonly<Record<string, RouteHandler>>;
+
+const withoutTrailingSlash = (path: string): string =>
+  path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+
+const splitRouteKey = (routeKey: string): { method: string; path: string } => {
+  const space = routeKey.indexOf(' ');
+  return space < 0
+    ? { method: routeKey, path: '' }
+    : { method: routeKey.slice(0, space), path: routeKey.slice(space + 1) };
+};
+
+/**
+ * The stack declares each route with and without its trailing slash (the original project's URLs end in
+ * one; many clients drop it), so both route keys lead to the same handler.
+ */
+export const normaliseRouteKey = (routeKey: string, requestMethod: string): string => {
+  const { method, path } = splitRouteKey(routeKey);
+  return `${method === 'ANY' ? requestMethod : method} ${withoutTrailingSlash(path)}`;
+};
+
+const templatePattern = (template: string): RegExp => {
+  const source = template
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment)?.[1];
+      return parameter ? `(?<${parameter}>[^/]+)` : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${source}$`);
+};
+
+const decodeSegment = (value: string): string => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+};
+
+/**
+ * Picks the handler for an event by its route key. A catch-all route (`$default`, `ANY /{proxy+}`) has
+ * no template to go by, so then the request's own method and path are matched against the table.
+ */
+export const createRouter = (routes: RouteTable) => {
+  const templates = Object.keys(routes).map((key) => {
+    const { method, path } = splitRouteKey(key);
+    return { key, method, pattern: templatePattern(path) };
+  });
+  const described = Object.keys(routes)
+    .map((key) => `${key}/`)
+    .join(', ');
+
+  return (event: APIGatewayProxyEventV2): { handler: RouteHandler; parameters: PathParameters } => {
+    const requestMethod = event.requestContext.http.method.toUpperCase();
+    const handler = routes[normaliseRouteKey(event.routeKey, requestMethod)];
+    if (handler) return { handler, parameters: event.pathParameters ?? {} };
+
+    const isCatchAll = event.routeKey === '$default' || event.routeKey.includes('+}');
+    if (isCatchAll) {
+      const path = withoutTrailingSlash(event.rawPath);
+      for (const { key, method, pattern } of templates) {
+        const match = method === requestMethod ? pattern.exec(path) : null;
+        const matched = match ? routes[key] : undefined;
+        if (match && matched) {
+          const parameters = Object.fromEntries(
+            Object.entries(match.groups ?? {}).map(([name, value]) => [name, decodeSegment(value)]),
+          );
+          return { handler: matched, parameters };
+        }
+      }
+    }
+    throw new NotFoundError(
+      'Request::UnknownRoute',
+      `there is no ${requestMethod} ${event.rawPath}; this API serves ${described}`,
+    );
+  };
+};
