@@ -7,6 +7,7 @@ import {
   hardenedInputArgs,
   runBinary,
   summariseStderr,
+  unsupportedFormatError,
 } from './run-binary.ts';
 
 export interface ExtractPosterOptions {
@@ -120,7 +121,11 @@ export const imageDimensions = (
     }
     return undefined;
   }
-  if (data.length < 30 || data.toString('latin1', 0, 4) !== 'RIFF' || data.toString('latin1', 8, 12) !== 'WEBP') {
+  if (
+    data.length < 30 ||
+    data.toString('latin1', 0, 4) !== 'RIFF' ||
+    data.toString('latin1', 8, 12) !== 'WEBP'
+  ) {
     return undefined;
   }
   const chunk = data.toString('latin1', 12, 16);
@@ -139,6 +144,8 @@ export const imageDimensions = (
 
 const decodeFailure = (error: unknown, path: string, atSecond: number): unknown => {
   if (!(error instanceof BinaryExitError) || error.signal !== null) return error;
+  const refused = unsupportedFormatError(error);
+  if (refused) return refused;
   const reason = summariseStderr(error.stderrTail, path);
   return new PermanentMediaError(
     'Media::Corrupt',

@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { PermanentMediaError } from '../shared/errors.ts';
 import {
   BinaryExitError,
+  BinaryOutputTooLargeError,
   FFPROBE_BASE_ARGS,
   hardenedInputArgs,
   runBinary,
   summariseStderr,
+  unsupportedFormatError,
 } from './run-binary.ts';
 
 /**
@@ -38,8 +40,8 @@ export interface ProbeOptions {
   timeoutMs: number;
 }
 
-// ffprobe's JSON is input from a tool that parsed an untrusted file: validate its shape, keep
-// unknown keys out, and treat every field as optional.
+// ffprobe's JSON is input from a tool that parsed an untrusted file: validate its shape, drop
+// unknown keys, and treat every field as optional.
 const numeric = z.union([z.string(), z.number()]).optional();
 const probeStream = z.object({
   index: z.number().optional(),
@@ -50,9 +52,13 @@ const probeStream = z.object({
   avg_frame_rate: z.string().optional(),
   r_frame_rate: z.string().optional(),
   duration: numeric,
-  disposition: z.object({ attached_pic: z.number().optional() }).optional(),
-  tags: z.record(z.string(), z.string()).optional(),
-  side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
+  // Optional extras never make a readable video unreadable: an odd shape reads as absent.
+  disposition: z.object({ attached_pic: z.number().optional() }).optional().catch(undefined),
+  tags: z.record(z.string(), z.string()).optional().catch(undefined),
+  side_data_list: z
+    .array(z.object({ rotation: z.number().optional() }))
+    .optional()
+    .catch(undefined),
 });
 const probeOutput = z.object({
   streams: z.array(probeStream).default([]),
@@ -61,7 +67,7 @@ const probeOutput = z.object({
       format_name: z.string().optional(),
       duration: numeric,
       bit_rate: numeric,
-      tags: z.record(z.string(), z.string()).optional(),
+      tags: z.record(z.string(), z.string()).optional().catch(undefined),
     })
     .optional(),
 });
@@ -129,22 +135,16 @@ const readDocType = async (path: string): Promise<string | undefined> => {
   }
 };
 
-/** `[hls @ 0x…] Format not on whitelist '…'`: the file is of a kind we never open. */
-const refusedFormat = (stderrTail: string): string | undefined => {
-  const match = /\[([^\]@]+?) @ 0x[0-9a-f]+\] Format not on whitelist/i.exec(stderrTail);
-  return match ? (match[1] ?? 'unknown') : undefined;
-};
-
 const probeFailure = (error: unknown, path: string): unknown => {
-  if (!(error instanceof BinaryExitError) || error.signal !== null) return error;
-  const refused = refusedFormat(error.stderrTail);
-  if (refused) {
-    return new PermanentMediaError(
-      'Media::UnsupportedFormat',
-      `the file is a ${refused.split(',')[0]} file; only MP4/QuickTime and Matroska/WebM videos are accepted`,
-      { cause: error },
-    );
+  if (error instanceof BinaryOutputTooLargeError) {
+    // Only a file with absurdly many streams or huge metadata tags makes ffprobe say this much.
+    return new PermanentMediaError('Media::Corrupt', 'the file carries too much metadata to be a video', {
+      cause: error,
+    });
   }
+  if (!(error instanceof BinaryExitError) || error.signal !== null) return error;
+  const refused = unsupportedFormatError(error);
+  if (refused) return refused;
   const reason = summariseStderr(error.stderrTail, path);
   return new PermanentMediaError(
     'Media::Corrupt',
@@ -186,28 +186,34 @@ export const probeVideo = async (path: string, options: ProbeOptions): Promise<V
     throw new PermanentMediaError('Media::Corrupt', 'the file could not be read as a video', { cause });
   }
   const parsed = probeOutput.safeParse(json);
-  if (!parsed.success || !parsed.data.format?.format_name) {
+  const formatName = parsed.success ? parsed.data.format?.format_name : undefined;
+  if (!parsed.success || !formatName) {
     throw new PermanentMediaError('Media::Corrupt', 'the file could not be read as a video');
   }
   const { streams, format } = parsed.data;
 
-  const video = streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
+  const video = streams.find(
+    (stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1,
+  );
   if (!video) {
-    throw new PermanentMediaError('Media::NoVideoStream', 'the file has no video stream (audio only or cover art only)');
+    throw new PermanentMediaError(
+      'Media::NoVideoStream',
+      'the file has no video stream (audio only or cover art only)',
+    );
   }
-  if (!video.codec_name || !positiveNumber(video.width) || !positiveNumber(video.height)) {
+  const width = positiveNumber(video.width);
+  const height = positiveNumber(video.height);
+  if (!video.codec_name || width === undefined || height === undefined) {
     throw new PermanentMediaError('Media::Corrupt', 'the video stream has no decodable codec or dimensions');
   }
   const duration =
-    positiveNumber(format.duration) ?? positiveNumber(video.duration) ?? durationTag(video.tags);
+    positiveNumber(format?.duration) ?? positiveNumber(video.duration) ?? durationTag(video.tags);
   if (duration === undefined) {
     throw new PermanentMediaError('Media::Corrupt', 'the duration of the video could not be determined');
   }
 
   const quarterTurns = Math.round(rotationOf(video) / 90);
   const sideways = Math.abs(quarterTurns) % 2 === 1;
-  const width = video.width as number;
-  const height = video.height as number;
   const audio = streams.find((stream) => stream.codec_type === 'audio' && stream.codec_name);
 
   const metadata: VideoMetadata = {
@@ -215,11 +221,11 @@ export const probeVideo = async (path: string, options: ProbeOptions): Promise<V
     height: sideways ? width : height,
     duration,
     codec: video.codec_name,
-    container: await containerOf(path, format.format_name, format.tags),
+    container: await containerOf(path, formatName, format?.tags),
   };
   const fps = frameRate(video.avg_frame_rate) ?? frameRate(video.r_frame_rate);
   if (fps !== undefined) metadata.frame_rate = fps;
-  const bitrate = positiveNumber(format.bit_rate);
+  const bitrate = positiveNumber(format?.bit_rate);
   if (bitrate !== undefined) metadata.bitrate = Math.round(bitrate);
   if (audio?.codec_name) metadata.audio_codec = audio.codec_name;
   return metadata;

@@ -18,7 +18,7 @@ export interface ProcessedVideo {
   poster: ExtractedPoster;
 }
 
-const formatSeconds = (seconds: number): string => `${Number(seconds.toFixed(1))} s`;
+const formatSeconds = (seconds: number): string => `${Number(seconds.toFixed(2))} s`;
 
 /**
  * Probes a local video, refuses it when it runs longer than the cap (`Media::TooLong`), and

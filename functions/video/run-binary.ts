@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { basename, resolve } from 'node:path';
-import { AppError } from '../shared/errors.ts';
+import { AppError, PermanentMediaError } from '../shared/errors.ts';
 
 /**
  * Running ffmpeg and ffprobe on untrusted uploads. Crafted HLS and concat playlists have turned
@@ -31,9 +31,7 @@ export const FFPROBE_BASE_ARGS: readonly string[] = ['-hide_banner', '-loglevel'
  * Both the 2018 ffmpeg of `@ffmpeg-installer` and the 2023 ffprobe of `@ffprobe-installer`
  * accept `-protocol_whitelist` and `-format_whitelist` as input options.
  */
-export const hardenedInputArgs = (
-  path: string,
-): { options: readonly string[]; url: string } => ({
+export const hardenedInputArgs = (path: string): { options: readonly string[]; url: string } => ({
   options: ['-protocol_whitelist', 'file', '-format_whitelist', ALLOWED_DEMUXERS.join(',')],
   url: `file:${resolve(path)}`,
 });
@@ -78,7 +76,10 @@ export class BinaryTimeoutError extends AppError {
   readonly timeoutMs: number;
   readonly stderrTail: string;
   constructor(binaryPath: string, timeoutMs: number, stderrTail: string) {
-    super('Media::ToolTimeout', `${toolName(binaryPath)} did not finish within ${timeoutMs} ms and was killed`);
+    super(
+      'Media::ToolTimeout',
+      `${toolName(binaryPath)} did not finish within ${timeoutMs} ms and was killed`,
+    );
     this.timeoutMs = timeoutMs;
     this.stderrTail = stderrTail;
   }
@@ -105,7 +106,12 @@ export class BinaryExitError extends AppError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stderrTail: string;
-  constructor(binaryPath: string, exitCode: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+  constructor(
+    binaryPath: string,
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+    stderrTail: string,
+  ) {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
     super('Media::ToolFailed', `${toolName(binaryPath)} ${how}`);
     this.exitCode = exitCode;
@@ -114,7 +120,8 @@ export class BinaryExitError extends AppError {
   }
 }
 
-const tailOf = (text: string, chars: number): string => (text.length > chars ? text.slice(-chars) : text).trim();
+const tailOf = (text: string, chars: number): string =>
+  (text.length > chars ? text.slice(-chars) : text).trim();
 
 /**
  * Runs a binary with an argument array (never a shell), stdin closed and an empty environment
@@ -230,4 +237,20 @@ export const summariseStderr = (stderrTail: string, inputPath?: string): string 
   const distinct = [...new Set(lines)].slice(-3);
   const summary = distinct.join('; ');
   return summary.length > 300 ? `${summary.slice(0, 297)}...` : summary;
+};
+
+/**
+ * `[hls @ 0x…] Format not on whitelist '…'`: the input is a kind of file the pipeline never
+ * opens (a playlist, an image sequence, another container). A PermanentMediaError
+ * `Media::UnsupportedFormat` naming the detected format, or undefined for any other failure.
+ */
+export const unsupportedFormatError = (error: BinaryExitError): PermanentMediaError | undefined => {
+  const match = /\[([^\]@]+?) @ 0x[0-9a-f]+\] Format not on whitelist/i.exec(error.stderrTail);
+  if (!match) return undefined;
+  const detected = (match[1] ?? 'unknown').split(',')[0];
+  return new PermanentMediaError(
+    'Media::UnsupportedFormat',
+    `the file is ${detected === 'hls' || detected === 'concat' ? `a ${detected} playlist` : `in ${detected} format`}; only MP4/QuickTime and Matroska/WebM videos are accepted`,
+    { cause: error },
+  );
 };

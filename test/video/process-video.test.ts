@@ -1,0 +1,82 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentMediaError } from '../../functions/shared/errors.ts';
+import { findPreset, type PosterSpec } from '../../functions/shared/presets.ts';
+import { processVideo } from '../../functions/video/process-video.ts';
+import { BinaryTimeoutError } from '../../functions/video/run-binary.ts';
+import { type ClipSet, ffmpegPath, ffprobePath, makeClips } from './clips.ts';
+
+const posterOf = (presetName: string): PosterSpec => {
+  const poster = findPreset(presetName)?.video?.poster;
+  if (!poster) throw new Error(`preset ${presetName} has no poster`);
+  return poster;
+};
+
+const options = { ffmpegPath, ffprobePath, maxDurationSeconds: 3600, timeoutMs: 20_000 };
+
+describe('processVideo', () => {
+  let clips: ClipSet;
+  beforeAll(async () => {
+    clips = await makeClips(['small-5s.mp4', 'audio-only.m4a']);
+  });
+  afterAll(async () => {
+    await clips?.cleanup();
+  });
+
+  it('returns the metadata and the preset poster', async () => {
+    // Act: square-webp asks for a 640 px JPEG at second 3.
+    const { metadata, poster } = await processVideo(
+      clips.path('small-5s.mp4'),
+      posterOf('square-webp'),
+      options,
+    );
+
+    // Assess
+    expect(metadata).toMatchObject({
+      width: 640,
+      height: 360,
+      codec: 'h264',
+      audio_codec: 'aac',
+      container: 'mp4',
+    });
+    expect(metadata.duration).toBeCloseTo(5, 1);
+    expect(poster).toMatchObject({ width: 640, height: 360, format: 'jpeg', at_second: 3 });
+    expect(await sharp(poster.data).metadata()).toMatchObject({ format: 'jpeg', width: 640, height: 360 });
+  });
+
+  it('refuses a video over the duration cap, naming both durations', async () => {
+    // Act
+    const error = await processVideo(clips.path('small-5s.mp4'), posterOf('default'), {
+      ...options,
+      maxDurationSeconds: 2,
+    }).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentMediaError);
+    expect(error).toMatchObject({ code: 'Media::TooLong' });
+    expect((error as Error).message).toMatch(/^the video lasts 5(\.0\d)? s, longer than the 2 s allowed$/);
+  });
+
+  it('passes on the probe refusal of a file without video', async () => {
+    // Act
+    const error = await processVideo(clips.path('audio-only.m4a'), posterOf('default'), options).catch(
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentMediaError);
+    expect(error).toMatchObject({ code: 'Media::NoVideoStream' });
+  });
+
+  it('spends one budget on probe and poster together', async () => {
+    // Act
+    const error = await processVideo(clips.path('small-5s.mp4'), posterOf('default'), {
+      ...options,
+      timeoutMs: 5,
+    }).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(BinaryTimeoutError);
+    expect(error).not.toBeInstanceOf(PermanentMediaError);
+  });
+});
