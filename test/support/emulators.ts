@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +12,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
-import { startFauxqs } from 'fauxqs';
-import S3rver from 's3rver';
 import { inject, vi } from 'vitest';
+import { startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 
-/** The credentials s3rver insists on; the other emulators accept anything. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-export const REGION = 'us-east-1';
+export { LOCAL_CREDENTIALS };
+export const REGION = LOCAL_REGION;
 
 export interface S3Emulator {
   endpoint: string;
@@ -28,14 +27,12 @@ export interface S3Emulator {
   close(): Promise<void>;
 }
 
+/** s3rver in this process, on a fresh directory, with a helper to await the next matching notification. */
 export const startS3 = async (): Promise<S3Emulator> => {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
-  const { port } = await server.run();
-  const events = new EventEmitter<{ event: [S3Event] }>();
-  server.on('event', (event: S3Event) => events.emit('event', event));
+  const { endpoint, events, stop } = await startLocalS3({ directory });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     events,
     nextEvent: (filter = () => true, timeoutMs = 5_000) =>
       new Promise((resolve, reject) => {
@@ -52,7 +49,7 @@ export const startS3 = async (): Promise<S3Emulator> => {
         events.on('event', listener);
       }),
     close: async () => {
-      await server.close();
+      await stop();
       await rm(directory, { recursive: true, force: true });
     },
   };
@@ -64,8 +61,8 @@ export interface SqsEmulator {
 }
 
 export const startSqs = async (): Promise<SqsEmulator> => {
-  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
-  return { endpoint: `http://127.0.0.1:${server.port}`, close: () => server.stop() };
+  const { endpoint, stop } = await startLocalSqs();
+  return { endpoint, close: stop };
 };
 
 export interface QueuePair {
