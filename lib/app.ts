@@ -1,0 +1,85 @@
+import { type App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Node } from 'constructs';
+import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
+
+export const STACK_ID = 'MediaPipeline';
+
+/**
+ * Reads the stack's settings from CDK context (cdk.json, or `-c key=value` on the command line, where
+ * every value arrives as a string). Anything absent takes the stack's default; anything malformed
+ * stops the synth with a message saying what to fix.
+ */
+export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps> => {
+  const settings: {
+    -readonly [K in keyof MediaPipelineStackProps]?: MediaPipelineStackProps[K];
+  } = {};
+  const origins = node.tryGetContext('allowedOrigins');
+  if (origins !== undefined) settings.allowedOrigins = parseOrigins(origins);
+  const maxAttempts = node.tryGetContext('maxAttempts');
+  if (maxAttempts !== undefined) settings.maxAttempts = parseCount('maxAttempts', maxAttempts, 20);
+  const webhookMaxAttempts = node.tryGetContext('webhookMaxAttempts');
+  if (webhookMaxAttempts !== undefined) {
+    settings.webhookMaxAttempts = parseCount('webhookMaxAttempts', webhookMaxAttempts, 1000);
+  }
+  const loopback = node.tryGetContext('allowLoopbackCallbacks');
+  if (loopback !== undefined)
+    settings.allowLoopbackCallbacks = parseBoolean('allowLoopbackCallbacks', loopback);
+  const retainData = node.tryGetContext('retainData');
+  if (retainData !== undefined) settings.retainData = parseBoolean('retainData', retainData);
+  return settings;
+};
+
+/** A list in cdk.json; on the command line a JSON list or comma-separated origins. */
+const parseOrigins = (value: unknown): string[] => {
+  const list =
+    typeof value === 'string'
+      ? value.trim().startsWith('[')
+        ? (JSON.parse(value) as unknown)
+        : value.split(',').map((origin) => origin.trim())
+      : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((o) => typeof o === 'string' && o !== '')) {
+    throw new Error(
+      `context allowedOrigins must be a non-empty list of origins, not ${JSON.stringify(value)}`,
+    );
+  }
+  for (const origin of list as string[]) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new Error(
+        `context allowedOrigins: ${origin} is not an origin like https://app.example.com (no path)`,
+      );
+    }
+  }
+  return list as string[];
+};
+
+const parseCount = (name: string, value: unknown, max: number): number => {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > max) {
+    throw new Error(`context ${name} must be an integer from 1 to ${max}, not ${JSON.stringify(value)}`);
+  }
+  return number;
+};
+
+const parseBoolean = (name: string, value: unknown): boolean => {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context ${name} must be true or false, not ${JSON.stringify(value)}`);
+};
+
+/**
+ * Defines the app: the stack with the settings from context, and cdk-nag's AWS Solutions checks,
+ * which fail the synth on any finding that is not acknowledged where it arises. The CDK app
+ * (bin/media-pipeline.ts) and the infrastructure tests both go through here, so the tests check what
+ * gets deployed.
+ */
+export const defineMediaPipeline = (app: App, props: MediaPipelineStackProps = {}): MediaPipelineStack => {
+  const stack = new MediaPipelineStack(app, STACK_ID, {
+    description: 'Serverless media pipeline: uploads, ingest, image and video processing, webhooks',
+    ...settingsFromContext(app.node),
+    ...props,
+  });
+  Tags.of(stack).add('project', 'media-pipeline');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+};

@@ -1,0 +1,165 @@
+import { Duration } from 'aws-cdk-lib';
+import { type Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/**
+ * AWS's guidance: a queue's visibility timeout is at least six times its consumer's timeout, so that
+ * a message is not handed to a second invocation while the first (or its retries) still works on it.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** A dead-letter queue keeps what reached it for SQS's maximum, 14 days: time to look and redrive. */
+export const DEAD_LETTER_RETENTION = Duration.days(14);
+
+export const visibilityTimeoutFor = (consumerTimeout: Duration): Duration =>
+  Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+
+export interface QueueConsumerOptions {
+  /** Messages per invocation. */
+  readonly batchSize: number;
+  /**
+   * How long to gather messages before invoking.
+   * @default - no batching window
+   */
+  readonly maxBatchingWindow?: Duration;
+}
+
+/**
+ * Subscribes `consumer` to `queue` with partial batch responses (the handlers return
+ * `batchItemFailures`), after checking that the queue's visibility timeout covers the consumer.
+ */
+const subscribe = (
+  queue: Queue,
+  visibilityTimeout: Duration,
+  consumer: LambdaFunction,
+  options: QueueConsumerOptions,
+): void => {
+  const needed = visibilityTimeoutFor(consumer.timeout ?? Duration.seconds(3));
+  if (visibilityTimeout.toSeconds() < needed.toSeconds()) {
+    throw new Error(
+      `${queue.node.path} has a visibility timeout of ${visibilityTimeout.toSeconds()} s, but its consumer ` +
+        `${consumer.node.path} needs at least ${needed.toSeconds()} s (${VISIBILITY_TIMEOUT_FACTOR}× its timeout)`,
+    );
+  }
+  consumer.addEventSource(
+    new SqsEventSource(queue, {
+      batchSize: options.batchSize,
+      maxBatchingWindow: options.maxBatchingWindow,
+      reportBatchItemFailures: true,
+    }),
+  );
+};
+
+export interface DeadLetterQueueProps {
+  /**
+   * Timeout of the function that will drain this queue, which sets its visibility timeout.
+   * @default - not drained by a function: SQS's default visibility timeout (30 s)
+   */
+  readonly consumerTimeout?: Duration;
+  /** What the alarm says when it fires. */
+  readonly alarmDescription: string;
+}
+
+/**
+ * A dead-letter queue: 14 days' retention, TLS-only, SQS-managed encryption, and an alarm as soon as
+ * anything is in it.
+ */
+export class DeadLetterQueue extends Construct {
+  readonly queue: Queue;
+  /** In alarm while the queue holds at least one message. */
+  readonly alarm: Alarm;
+  readonly visibilityTimeout: Duration;
+
+  constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
+    super(scope, id);
+    this.visibilityTimeout = props.consumerTimeout
+      ? visibilityTimeoutFor(props.consumerTimeout)
+      : Duration.seconds(30);
+    this.queue = new Queue(this, 'Queue', {
+      retentionPeriod: DEAD_LETTER_RETENTION,
+      visibilityTimeout: this.visibilityTimeout,
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+    });
+    this.alarm = this.queue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: Stats.MAXIMUM })
+      .createAlarm(this, 'NotEmpty', {
+        alarmDescription: props.alarmDescription,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+  }
+
+  /** Drains this queue into `consumer` (its timeout must fit the `consumerTimeout` this queue was made for). */
+  addConsumer(consumer: LambdaFunction, options: QueueConsumerOptions): void {
+    subscribe(this.queue, this.visibilityTimeout, consumer, options);
+  }
+}
+
+export interface QueueWithDeadLetterProps {
+  /**
+   * Timeout of the function that consumes the queue. The queue's visibility timeout is derived from it
+   * (×6): pass the same value to the function, so that one number sets both.
+   */
+  readonly consumerTimeout: Duration;
+  /** Receives after which SQS moves a message to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /**
+   * Timeout of the function that drains the dead-letter queue.
+   * @default - the dead-letter queue is not drained: its messages wait there for a redrive
+   */
+  readonly deadLetterConsumerTimeout?: Duration;
+  /** Says what it means when messages reach the dead-letter queue (the alarm's description). */
+  readonly deadLetterAlarmDescription: string;
+}
+
+/**
+ * A work queue with its dead-letter queue and redrive policy. Both are TLS-only and encrypted with
+ * SQS-managed keys; the dead-letter queue keeps messages 14 days and raises an alarm when not empty.
+ */
+export class QueueWithDeadLetter extends Construct {
+  readonly queue: Queue;
+  readonly deadLetter: DeadLetterQueue;
+  readonly visibilityTimeout: Duration;
+  readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: QueueWithDeadLetterProps) {
+    super(scope, id);
+    if (
+      !Number.isInteger(props.maxReceiveCount) ||
+      props.maxReceiveCount < 1 ||
+      props.maxReceiveCount > 1000
+    ) {
+      throw new Error(
+        `${this.node.path}: maxReceiveCount must be an integer from 1 to 1000, not ${props.maxReceiveCount}`,
+      );
+    }
+    this.maxReceiveCount = props.maxReceiveCount;
+    this.visibilityTimeout = visibilityTimeoutFor(props.consumerTimeout);
+    this.deadLetter = new DeadLetterQueue(this, 'DeadLetter', {
+      consumerTimeout: props.deadLetterConsumerTimeout,
+      alarmDescription: props.deadLetterAlarmDescription,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      visibilityTimeout: this.visibilityTimeout,
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.deadLetter.queue, maxReceiveCount: props.maxReceiveCount },
+    });
+  }
+
+  /** The dead-letter queue itself. */
+  get deadLetterQueue(): Queue {
+    return this.deadLetter.queue;
+  }
+
+  /** Subscribes the queue's consumer, with partial batch responses. */
+  addConsumer(consumer: LambdaFunction, options: QueueConsumerOptions): void {
+    subscribe(this.queue, this.visibilityTimeout, consumer, options);
+  }
+}

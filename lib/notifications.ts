@@ -1,0 +1,81 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { MediaFunction } from './constructs/media-function.ts';
+import { acknowledge } from './constructs/nag.ts';
+import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
+import type { Storage } from './storage.ts';
+
+/** One delivery attempt: connect, send, read a bounded response (the function's own limit is 10 s). */
+const WEBHOOK_TIMEOUT = Duration.seconds(30);
+
+export interface NotificationsProps {
+  readonly storage: Storage;
+  /**
+   * Deliveries of one webhook before it is given up; the webhook queue's maxReceiveCount, so SQS's
+   * count and the function's agree.
+   */
+  readonly webhookMaxAttempts: number;
+  /** Let callback URLs resolve to loopback addresses (local runs only; never in AWS). */
+  readonly allowLoopbackCallbacks: boolean;
+  /** Keep the signing secret when the stack is deleted (receivers have it configured). */
+  readonly retainData: boolean;
+}
+
+/**
+ * Signed webhooks (Standard Webhooks) to the callback URL of a finished job: the webhook queue and its
+ * dead-letter queue, the signing secret and the delivering function. The dead-letter queue is not
+ * drained: what reaches it stays 14 days for a redrive, and its alarm says so.
+ */
+export class Notifications extends Construct {
+  readonly webhookQueue: QueueWithDeadLetter;
+  readonly webhookSecret: Secret;
+  readonly webhookFunction: MediaFunction;
+
+  constructor(scope: Construct, id: string, props: NotificationsProps) {
+    super(scope, id);
+
+    // 32 alphanumerics are valid base64: the Standard Webhooks library reads the secret after `whsec_` as base64.
+    this.webhookSecret = new Secret(this, 'WebhookSecret', {
+      description:
+        'Signing key of the media pipeline webhooks (Standard Webhooks; share it as whsec_<value>)',
+      generateSecretString: { excludePunctuation: true, includeSpace: false, passwordLength: 32 },
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    acknowledge(
+      this.webhookSecret,
+      'AwsSolutions-SMG4',
+      'Webhook receivers verify signatures with this key, so rotating it is a change coordinated with them, not a schedule.',
+    );
+
+    this.webhookQueue = new QueueWithDeadLetter(this, 'WebhookQueue', {
+      consumerTimeout: WEBHOOK_TIMEOUT,
+      maxReceiveCount: props.webhookMaxAttempts,
+      deadLetterAlarmDescription:
+        'Webhooks gave up after every attempt; the messages wait 14 days in this queue for a redrive.',
+    });
+
+    this.webhookFunction = new MediaFunction(this, 'WebhookFunction', {
+      source: 'webhook',
+      serviceName: 'media-webhook',
+      description: 'Delivers signed job webhooks to callback URLs',
+      timeout: WEBHOOK_TIMEOUT,
+      environment: {
+        JOBS_TABLE: props.storage.jobsTable.tableName,
+        QUEUE_URL: this.webhookQueue.queue.queueUrl,
+        WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
+        ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
+        WEBHOOK_MAX_ATTEMPTS: String(props.webhookMaxAttempts),
+      },
+    });
+    props.storage.grantJobsReadWrite(this.webhookFunction);
+    this.webhookSecret.grantRead(this.webhookFunction);
+    this.webhookQueue.addConsumer(this.webhookFunction, { batchSize: 10 });
+  }
+
+  /** The queue other concerns send webhook requests to. */
+  get queue(): Queue {
+    return this.webhookQueue.queue;
+  }
+}

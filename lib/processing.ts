@@ -1,0 +1,122 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { presetsConfig } from '#shared/presets';
+import { MediaFunction } from './constructs/media-function.ts';
+import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
+import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
+import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
+import type { Storage } from './storage.ts';
+
+const IMAGE_TIMEOUT = Duration.seconds(60);
+const VIDEO_TIMEOUT = Duration.seconds(300);
+
+/** Lambda's ceiling for /tmp. */
+const MAX_EPHEMERAL_STORAGE = Size.mebibytes(10_240);
+
+/**
+ * The video function downloads the whole upload to /tmp (ffmpeg seeks in a file, and is never given a
+ * URL), so /tmp holds the largest accepted video (presets.json) plus room for ffmpeg's output.
+ */
+export const videoEphemeralStorage = (videoMaxBytes: number = presetsConfig.limits.video_max_bytes): Size => {
+  const mebibytes = Math.ceil(videoMaxBytes / 1024 ** 2) + 1024;
+  if (mebibytes > MAX_EPHEMERAL_STORAGE.toMebibytes()) {
+    throw new Error(
+      `presets.json allows videos of ${videoMaxBytes} bytes; the video function's /tmp cannot hold them`,
+    );
+  }
+  return Size.mebibytes(Math.max(mebibytes, 4096));
+};
+
+export interface ProcessingProps {
+  readonly storage: Storage;
+  /** Where the functions send the webhook of a finished job. */
+  readonly webhookQueue: IQueue;
+  /**
+   * Processing attempts of one job (the functions count them and fail the job after the last). SQS's
+   * maxReceiveCount is two more, so the dead-letter queue catches only crashes and timeouts.
+   */
+  readonly maxAttempts: number;
+  /** Timeout of the function that drains the dead-letter queues. */
+  readonly deadLetterConsumerTimeout: Duration;
+}
+
+/**
+ * The two processors, each behind its own queue: images with sharp (from the sharp layer) and videos
+ * with ffmpeg/ffprobe (from the ffmpeg layer). Each reads the upload, writes to the results bucket,
+ * updates the job and asks for its webhook.
+ */
+export class Processing extends Construct {
+  readonly imageQueue: QueueWithDeadLetter;
+  readonly videoQueue: QueueWithDeadLetter;
+  readonly imageFunction: MediaFunction;
+  readonly videoFunction: MediaFunction;
+  readonly sharpLayer: SharpLayer;
+  readonly ffmpegLayer: FfmpegLayer;
+
+  constructor(scope: Construct, id: string, props: ProcessingProps) {
+    super(scope, id);
+    const { storage } = props;
+    // The functions' own attempt counting decides a job's fate; the spare receives cover a crash or
+    // timeout on the last attempts, after which only the dead-letter queue can settle the job.
+    const maxReceiveCount = props.maxAttempts + 2;
+
+    this.sharpLayer = new SharpLayer(this, 'SharpLayer');
+    this.ffmpegLayer = new FfmpegLayer(this, 'FfmpegLayer');
+
+    this.imageQueue = new QueueWithDeadLetter(this, 'ImageQueue', {
+      consumerTimeout: IMAGE_TIMEOUT,
+      maxReceiveCount,
+      deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
+      deadLetterAlarmDescription:
+        'An image job crashed or timed out on every attempt (the dead-letter function fails it).',
+    });
+    this.videoQueue = new QueueWithDeadLetter(this, 'VideoQueue', {
+      consumerTimeout: VIDEO_TIMEOUT,
+      maxReceiveCount,
+      deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
+      deadLetterAlarmDescription:
+        'A video job crashed or timed out on every attempt (the dead-letter function fails it).',
+    });
+
+    const processorEnvironment = (queue: QueueWithDeadLetter) => ({
+      JOBS_TABLE: storage.jobsTable.tableName,
+      UPLOADS_BUCKET: storage.uploadsBucket.bucketName,
+      RESULTS_BUCKET: storage.resultsBucket.bucketName,
+      QUEUE_URL: queue.queue.queueUrl,
+      WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+      MAX_ATTEMPTS: String(props.maxAttempts),
+    });
+
+    this.imageFunction = new MediaFunction(this, 'ImageFunction', {
+      source: 'image',
+      serviceName: 'media-image',
+      description: 'Renders the image variants of a job (sharp)',
+      memorySize: 2048,
+      timeout: IMAGE_TIMEOUT,
+      externalModules: [SHARP_MODULE],
+      layers: [this.sharpLayer],
+      environment: processorEnvironment(this.imageQueue),
+    });
+
+    this.videoFunction = new MediaFunction(this, 'VideoFunction', {
+      source: 'video',
+      serviceName: 'media-video',
+      description: 'Extracts the poster and metadata of a video job (ffmpeg, ffprobe)',
+      memorySize: 3008,
+      timeout: VIDEO_TIMEOUT,
+      ephemeralStorageSize: videoEphemeralStorage(),
+      layers: [this.ffmpegLayer],
+      environment: { ...processorEnvironment(this.videoQueue), FFMPEG_PATH, FFPROBE_PATH },
+    });
+
+    for (const fn of [this.imageFunction, this.videoFunction]) {
+      storage.grantReadUploads(fn);
+      storage.grantWriteResults(fn);
+      storage.grantJobsReadWrite(fn);
+      props.webhookQueue.grantSendMessages(fn);
+    }
+    this.imageQueue.addConsumer(this.imageFunction, { batchSize: 4 });
+    this.videoQueue.addConsumer(this.videoFunction, { batchSize: 1 });
+  }
+}

@@ -1,0 +1,160 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type CorsRule,
+  HttpMethods,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge, objectWildcardFinding } from './constructs/nag.ts';
+
+/** Key prefixes the functions use (functions/shared/job.ts); the ingest notification filters on uploads/. */
+export const UPLOADS_PREFIX = 'uploads/';
+export const RESULTS_PREFIX = 'results/';
+
+export interface StorageProps {
+  /** Browser origins allowed to upload to and download from the buckets (S3 CORS). */
+  readonly allowedOrigins: readonly string[];
+  /**
+   * Keep the buckets, their access logs and the jobs table when the stack is deleted. When false they are
+   * destroyed with it, the buckets emptied first.
+   */
+  readonly retainData: boolean;
+}
+
+/**
+ * Where the pipeline keeps things: the uploads bucket (what clients send), the results bucket (what the
+ * pipeline makes; being another bucket, outputs can never trigger ingest again), the jobs table, and a
+ * bucket for both buckets' server access logs. Its grant methods are the only way functions get data
+ * access, each as narrow as the functions' code needs.
+ */
+export class Storage extends Construct {
+  readonly uploadsBucket: Bucket;
+  readonly resultsBucket: Bucket;
+  readonly jobsTable: Table;
+  readonly accessLogsBucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+    const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const autoDeleteObjects = !props.retainData;
+    const allowedOrigins = [...props.allowedOrigins];
+
+    this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // S3 log delivery writes only to buckets with S3-managed keys.
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(90) }],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+    acknowledge(
+      this.accessLogsBucket,
+      'AwsSolutions-S1',
+      'This bucket is the destination of the server access logs; logging its own access would log the log writes.',
+    );
+
+    const privateBucket = {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      removalPolicy,
+      autoDeleteObjects,
+    };
+    const cors = (allowedMethods: HttpMethods[]): CorsRule[] => [
+      { allowedOrigins, allowedMethods, allowedHeaders: ['*'], exposedHeaders: ['ETag'], maxAge: 3000 },
+    ];
+
+    // The role of CDK's deploy-time handler that writes the bucket's notification configuration: made
+    // here, rather than left to CDK, so that the managed policy CDK attaches to it is acknowledged on it.
+    const notificationsHandlerRole = new Role(this, 'UploadsNotificationsHandlerRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Deploy-time handler that sets the uploads bucket notifications',
+    });
+    acknowledge(
+      notificationsHandlerRole,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "CDK attaches AWSLambdaBasicExecutionRole to its bucket-notifications handler's role; the handler runs only during deployments.",
+    );
+
+    this.uploadsBucket = new Bucket(this, 'UploadsBucket', {
+      ...privateBucket,
+      notificationsHandlerRole,
+      serverAccessLogsPrefix: 'uploads-bucket/',
+      // Browsers upload with presigned PUT or POST and read ETag to confirm what arrived.
+      cors: cors([HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD]),
+      lifecycleRules: [
+        { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    this.resultsBucket = new Bucket(this, 'ResultsBucket', {
+      ...privateBucket,
+      serverAccessLogsPrefix: 'results-bucket/',
+      cors: cors([HttpMethods.GET, HttpMethods.HEAD]),
+    });
+
+    this.jobsTable = new Table(this, 'JobsTable', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      removalPolicy,
+    });
+  }
+
+  /** Read, write and conditional updates of job records. */
+  grantJobsReadWrite(fn: IFunction): void {
+    this.jobsTable.grantReadWriteData(fn);
+  }
+
+  /** GetObject (and HeadObject) on uploads/; ListBucket so that a missing upload reads as NoSuchKey, not AccessDenied. */
+  grantReadUploads(fn: IFunction): void {
+    this.grantObjects(fn, this.uploadsBucket, UPLOADS_PREFIX, ['s3:GetObject'], { listBucket: true });
+  }
+
+  /** PutObject on uploads/: direct uploads, and signing presigned PUT/POST uploads. */
+  grantPutUploads(fn: IFunction): void {
+    this.grantObjects(fn, this.uploadsBucket, UPLOADS_PREFIX, ['s3:PutObject'], { listBucket: false });
+  }
+
+  /** GetObject on results/ (presigned GET URLs are signed with this permission); ListBucket for 404s. */
+  grantReadResults(fn: IFunction): void {
+    this.grantObjects(fn, this.resultsBucket, RESULTS_PREFIX, ['s3:GetObject'], { listBucket: true });
+  }
+
+  /** PutObject on results/: the variants and posters. */
+  grantWriteResults(fn: IFunction): void {
+    this.grantObjects(fn, this.resultsBucket, RESULTS_PREFIX, ['s3:PutObject'], { listBucket: false });
+  }
+
+  private grantObjects(
+    fn: IFunction,
+    bucket: Bucket,
+    prefix: string,
+    actions: string[],
+    { listBucket }: { listBucket: boolean },
+  ): void {
+    const keyPattern = `${prefix}*`;
+    fn.addToRolePolicy(new PolicyStatement({ actions, resources: [bucket.arnForObjects(keyPattern)] }));
+    if (listBucket) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+    }
+    if (fn.role) {
+      acknowledge(
+        fn.role,
+        objectWildcardFinding(bucket, keyPattern),
+        `Object keys under ${prefix} are made per job at run time, so the permission names the prefix, not the keys.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { MediaFunction } from './constructs/media-function.ts';
+import { acknowledge } from './constructs/nag.ts';
+import type { Storage } from './storage.ts';
+
+/**
+ * The API's routes, each meant to serve its path with and without a trailing slash. A route path cannot
+ * end in a slash (CDK refuses it: "A route path must always start with a '/' and not end with a '/'"),
+ * and an HTTP API is reported to match `/api/media/` to the route `/api/media` (rawPath keeps the slash),
+ * so one route key covers both spellings and the API function dispatches on `routeKey`. Not verified
+ * against AWS from here: the e2e suite should request both spellings on a deployed stack.
+ */
+export const API_ROUTES: readonly { readonly method: HttpMethod; readonly path: string }[] = [
+  { method: HttpMethod.POST, path: '/api/media' },
+  { method: HttpMethod.GET, path: '/api/media/{id}' },
+  { method: HttpMethod.POST, path: '/api/media/{id}/retry' },
+  { method: HttpMethod.GET, path: '/api/presets' },
+];
+
+/** Stage-wide throttling: a ceiling against floods, far above what one user's browser does. */
+export const API_THROTTLE = { burstLimit: 200, rateLimit: 100 } as const;
+
+export interface UploadApiProps {
+  readonly storage: Storage;
+  readonly imageQueue: IQueue;
+  readonly videoQueue: IQueue;
+  /** Ingest of a direct upload, which runs in the API, may announce a refused upload to the job's callback. */
+  readonly webhookQueue: IQueue;
+  /** Origins allowed to call the API from a browser (CORS preflight). */
+  readonly allowedOrigins: readonly string[];
+  /** Processing attempts of a job; a retry request is refused once a job has used them. */
+  readonly maxAttempts: number;
+  /** Let callback URLs point at loopback addresses (local runs only). */
+  readonly allowLoopbackCallbacks: boolean;
+}
+
+/**
+ * The HTTP API: create an upload (presigned PUT, or a direct upload of a small file), read a job with
+ * presigned links to its outputs, retry a failed job, list the presets. One function serves every
+ * route (payload format 2.0).
+ */
+export class UploadApi extends Construct {
+  readonly apiFunction: MediaFunction;
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: UploadApiProps) {
+    super(scope, id);
+    const { storage } = props;
+
+    this.apiFunction = new MediaFunction(this, 'ApiFunction', {
+      source: 'api',
+      serviceName: 'media-api',
+      description: 'HTTP API of the media pipeline',
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      environment: {
+        JOBS_TABLE: storage.jobsTable.tableName,
+        UPLOADS_BUCKET: storage.uploadsBucket.bucketName,
+        RESULTS_BUCKET: storage.resultsBucket.bucketName,
+        IMAGE_QUEUE_URL: props.imageQueue.queueUrl,
+        VIDEO_QUEUE_URL: props.videoQueue.queueUrl,
+        WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+        MAX_ATTEMPTS: String(props.maxAttempts),
+        ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
+      },
+    });
+    storage.grantJobsReadWrite(this.apiFunction);
+    storage.grantPutUploads(this.apiFunction);
+    // A direct upload (a small file in a multipart form) is stored and ingested right away, by the same
+    // code as the ingest function: it reads the object back and may queue a job or a refusal webhook.
+    storage.grantReadUploads(this.apiFunction);
+    storage.grantReadResults(this.apiFunction);
+    for (const queue of [props.imageQueue, props.videoQueue, props.webhookQueue]) {
+      queue.grantSendMessages(this.apiFunction);
+    }
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Media pipeline API',
+      // The stage is made below, with throttling and access logs.
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: [...props.allowedOrigins],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+        allowHeaders: ['*'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
+    for (const route of API_ROUTES) {
+      this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration });
+    }
+    acknowledge(
+      this.httpApi,
+      'AwsSolutions-APIG4',
+      'The API has no identity provider yet: callers are anonymous and address jobs by unguessable ids; add an authorizer before exposing it beyond trusted clients.',
+    );
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { ...API_THROTTLE },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+  }
+
+  /** The API's base URL. */
+  get url(): string {
+    return this.stage.url;
+  }
+}

@@ -1,0 +1,755 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CfnResource } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MediaPipelineStack } from '#lib/media-pipeline-stack';
+import { PROJECT_ROOT } from '#lib/paths';
+import { type SynthesizedPipeline, synthesizePipeline } from './synthesize.ts';
+import { actionsOf, environmentOf, referencedId, references, TemplateQueries } from './template-queries.ts';
+
+/** Variables every function gets from MediaFunction, on top of its own. */
+const COMMON_ENVIRONMENT = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+
+const SERVICES = [
+  'media-api',
+  'media-ingest',
+  'media-image',
+  'media-video',
+  'media-webhook',
+  'media-dead-letter',
+];
+
+describe('MediaPipeline stack', () => {
+  // Prepare and Act, once for the file: synthesizing bundles every function with esbuild.
+  let synthesized: SynthesizedPipeline;
+  let stack: MediaPipelineStack;
+  let template: Template;
+  let queries: TemplateQueries;
+  const logicalId = (construct: IConstruct): string =>
+    stack.resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
+
+  beforeAll(() => {
+    synthesized = synthesizePipeline();
+    ({ stack, template } = synthesized);
+    queries = new TemplateQueries(template);
+  });
+  afterAll(() => synthesized?.cleanUp());
+
+  describe('functions', () => {
+    it('defines the six project functions on nodejs22.x and x86_64, with source maps and Powertools settings', () => {
+      // Assess
+      const functions = queries.projectFunctions();
+      expect([...functions.keys()].sort()).toEqual([...SERVICES].sort());
+      for (const [service, { properties }] of functions) {
+        expect(properties.Runtime, service).toBe('nodejs22.x');
+        expect(properties.Architectures, service).toEqual(['x86_64']);
+        expect(properties.Handler, service).toBe('index.handler');
+        expect(environmentOf(properties), service).toMatchObject({
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: service,
+          POWERTOOLS_METRICS_NAMESPACE: 'MediaPipeline',
+        });
+      }
+    });
+
+    it('runs no function of any kind on a runtime other than nodejs22.x, except CDK’s python notification handler', () => {
+      // Assess
+      const runtimes = queries.ofType('AWS::Lambda::Function').map(([, fn]) => String(fn.Properties.Runtime));
+      expect(runtimes.filter((runtime) => runtime.startsWith('nodejs') && runtime !== 'nodejs22.x')).toEqual(
+        [],
+      );
+    });
+
+    it.each([
+      { service: 'media-api', memory: 512, timeout: 10 },
+      { service: 'media-ingest', memory: 1024, timeout: 300 },
+      { service: 'media-image', memory: 2048, timeout: 60 },
+      { service: 'media-video', memory: 3008, timeout: 300 },
+      { service: 'media-webhook', memory: 256, timeout: 30 },
+      { service: 'media-dead-letter', memory: 256, timeout: 30 },
+    ])('sizes $service with $memory MB and $timeout s', ({ service, memory, timeout }) => {
+      // Assess
+      const { properties } = queries.projectFunction(service);
+      expect(properties.MemorySize).toBe(memory);
+      expect(properties.Timeout).toBe(timeout);
+    });
+
+    it('gives the video function room in /tmp for the largest video presets.json accepts', () => {
+      // Prepare
+      const presets = JSON.parse(readFileSync(join(PROJECT_ROOT, 'presets.json'), 'utf8')) as {
+        limits: { video_max_bytes: number };
+      };
+      // Assess
+      const { properties } = queries.projectFunction('media-video');
+      const ephemeralMiB = (properties.EphemeralStorage as { Size: number }).Size;
+      expect(ephemeralMiB * 1024 ** 2).toBeGreaterThan(presets.limits.video_max_bytes);
+      expect(ephemeralMiB).toBeGreaterThanOrEqual(4096);
+    });
+
+    it.each([
+      {
+        service: 'media-api',
+        variables: [
+          'JOBS_TABLE',
+          'UPLOADS_BUCKET',
+          'RESULTS_BUCKET',
+          'IMAGE_QUEUE_URL',
+          'VIDEO_QUEUE_URL',
+          'WEBHOOK_QUEUE_URL',
+          'MAX_ATTEMPTS',
+          'ALLOW_LOOPBACK_CALLBACKS',
+        ],
+      },
+      {
+        service: 'media-ingest',
+        variables: [
+          'JOBS_TABLE',
+          'UPLOADS_BUCKET',
+          'IMAGE_QUEUE_URL',
+          'VIDEO_QUEUE_URL',
+          'WEBHOOK_QUEUE_URL',
+        ],
+      },
+      {
+        service: 'media-image',
+        variables: [
+          'JOBS_TABLE',
+          'UPLOADS_BUCKET',
+          'RESULTS_BUCKET',
+          'QUEUE_URL',
+          'WEBHOOK_QUEUE_URL',
+          'MAX_ATTEMPTS',
+        ],
+      },
+      {
+        service: 'media-video',
+        variables: [
+          'JOBS_TABLE',
+          'UPLOADS_BUCKET',
+          'RESULTS_BUCKET',
+          'QUEUE_URL',
+          'WEBHOOK_QUEUE_URL',
+          'MAX_ATTEMPTS',
+          'FFMPEG_PATH',
+          'FFPROBE_PATH',
+        ],
+      },
+      {
+        service: 'media-webhook',
+        variables: [
+          'JOBS_TABLE',
+          'QUEUE_URL',
+          'WEBHOOK_SECRET_ARN',
+          'ALLOW_LOOPBACK_CALLBACKS',
+          'WEBHOOK_MAX_ATTEMPTS',
+        ],
+      },
+      { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL'] },
+    ])('gives $service exactly its environment', ({ service, variables }) => {
+      // Assess
+      const environment = environmentOf(queries.projectFunction(service).properties);
+      const own = Object.keys(environment).filter((name) => !COMMON_ENVIRONMENT.includes(name));
+      expect(own.sort()).toEqual([...variables].sort());
+    });
+
+    it('points each processor at its own queue, and passes the settings as the strings the functions parse', () => {
+      // Assess
+      const image = environmentOf(queries.projectFunction('media-image').properties);
+      const video = environmentOf(queries.projectFunction('media-video').properties);
+      const webhook = environmentOf(queries.projectFunction('media-webhook').properties);
+      const api = environmentOf(queries.projectFunction('media-api').properties);
+      expect(referencedId(image.QUEUE_URL)).toBe(logicalId(stack.processing.imageQueue.queue));
+      expect(referencedId(video.QUEUE_URL)).toBe(logicalId(stack.processing.videoQueue.queue));
+      expect(referencedId(webhook.QUEUE_URL)).toBe(logicalId(stack.notifications.webhookQueue.queue));
+      expect(image.MAX_ATTEMPTS).toBe('3');
+      expect(api.MAX_ATTEMPTS).toBe('3');
+      expect(api.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
+      expect(webhook.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
+      expect(webhook.WEBHOOK_MAX_ATTEMPTS).toBe('8');
+    });
+
+    it('keeps each function’s logs in its own log group, with a retention', () => {
+      // Assess
+      for (const service of SERVICES) {
+        const { properties } = queries.projectFunction(service);
+        const logGroupId = referencedId((properties.LoggingConfig as { LogGroup: unknown }).LogGroup);
+        expect(queries.get(logGroupId).Properties.RetentionInDays, service).toBe(30);
+      }
+    });
+  });
+
+  describe('queues', () => {
+    it('redrives image and video jobs after maxAttempts + 2 receives, webhooks after webhookMaxAttempts', () => {
+      // Assess
+      const cases = [
+        { queue: stack.processing.imageQueue, maxReceiveCount: 5 },
+        { queue: stack.processing.videoQueue, maxReceiveCount: 5 },
+        { queue: stack.notifications.webhookQueue, maxReceiveCount: 8 },
+      ];
+      for (const { queue, maxReceiveCount } of cases) {
+        expect(queries.get(logicalId(queue.queue)).Properties.RedrivePolicy).toEqual({
+          deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(queue.deadLetterQueue), 'Arn'] },
+          maxReceiveCount,
+        });
+      }
+    });
+
+    it('keeps dead letters for 14 days and raises an alarm as soon as one arrives', () => {
+      // Prepare
+      const deadLetterQueues = [
+        stack.processing.imageQueue.deadLetter,
+        stack.processing.videoQueue.deadLetter,
+        stack.notifications.webhookQueue.deadLetter,
+        stack.ingest.deadLetter,
+      ];
+      // Assess
+      for (const deadLetter of deadLetterQueues) {
+        const queueId = logicalId(deadLetter.queue);
+        expect(queries.get(queueId).Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+        expect(queries.get(logicalId(deadLetter.alarm)).Properties).toMatchObject({
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          EvaluationPeriods: 1,
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Namespace: 'AWS/SQS',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        });
+      }
+    });
+
+    it('encrypts every queue with SQS-managed keys and refuses requests without TLS', () => {
+      // Assess
+      const queues = queries.ofType('AWS::SQS::Queue');
+      // image, video and webhook queues with their dead-letter queues, and the ingest dead-letter queue
+      expect(queues).toHaveLength(7);
+      for (const [queueId, queue] of queues) {
+        expect(queue.Properties.SqsManagedSseEnabled, queueId).toBe(true);
+        const tlsOnly = queries
+          .ofType('AWS::SQS::QueuePolicy')
+          .filter(([, policy]) => references(policy.Properties.Queues, queueId))
+          .flatMap(([, policy]) => (policy.Properties.PolicyDocument as { Statement: unknown[] }).Statement)
+          .filter(
+            (statement) =>
+              Match.objectLike({
+                Effect: 'Deny',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }).test(statement).isSuccess,
+          );
+        expect(tlsOnly, queueId).toHaveLength(1);
+      }
+    });
+
+    it('gives every queue a visibility timeout of at least six times its consumer’s timeout', () => {
+      // Assess
+      const mappings = queries.ofType('AWS::Lambda::EventSourceMapping');
+      expect(mappings.length).toBeGreaterThan(0);
+      for (const [mappingId, mapping] of mappings) {
+        const queue = queries.get(referencedId(mapping.Properties.EventSourceArn));
+        const consumer = queries.get(referencedId(mapping.Properties.FunctionName));
+        const visibilityTimeout = Number(queue.Properties.VisibilityTimeout ?? 30);
+        expect(visibilityTimeout, mappingId).toBeGreaterThanOrEqual(
+          6 * Number(consumer.Properties.Timeout ?? 3),
+        );
+      }
+    });
+
+    it('reports batch item failures on every SQS event source, with each consumer’s batch size', () => {
+      // Prepare
+      const batchSizeOf = (service: string, queue: IConstruct) => {
+        const fnId = queries.projectFunction(service).logicalId;
+        const mapping = queries
+          .ofType('AWS::Lambda::EventSourceMapping')
+          .find(
+            ([, m]) =>
+              referencedId(m.Properties.FunctionName) === fnId &&
+              referencedId(m.Properties.EventSourceArn) === logicalId(queue),
+          );
+        return mapping?.[1].Properties.BatchSize;
+      };
+      // Assess
+      for (const [mappingId, mapping] of queries.ofType('AWS::Lambda::EventSourceMapping')) {
+        expect(mapping.Properties.FunctionResponseTypes, mappingId).toEqual(['ReportBatchItemFailures']);
+      }
+      expect(batchSizeOf('media-image', stack.processing.imageQueue.queue)).toBe(4);
+      expect(batchSizeOf('media-video', stack.processing.videoQueue.queue)).toBe(1);
+      expect(batchSizeOf('media-webhook', stack.notifications.webhookQueue.queue)).toBe(10);
+    });
+
+    it('drains the image, video and ingest dead-letter queues into the dead-letter function, not the webhook one', () => {
+      // Assess
+      const deadLetterFunctionId = queries.projectFunction('media-dead-letter').logicalId;
+      const drained = queries
+        .ofType('AWS::Lambda::EventSourceMapping')
+        .filter(([, mapping]) => referencedId(mapping.Properties.FunctionName) === deadLetterFunctionId)
+        .map(([, mapping]) => referencedId(mapping.Properties.EventSourceArn))
+        .sort();
+      expect(drained).toEqual(
+        [
+          logicalId(stack.processing.imageQueue.deadLetterQueue),
+          logicalId(stack.processing.videoQueue.deadLetterQueue),
+          logicalId(stack.ingest.deadLetter.queue),
+        ].sort(),
+      );
+      const webhookDeadLetterId = logicalId(stack.notifications.webhookQueue.deadLetterQueue);
+      const webhookDeadLetterConsumers = queries
+        .ofType('AWS::Lambda::EventSourceMapping')
+        .filter(([, mapping]) => referencedId(mapping.Properties.EventSourceArn) === webhookDeadLetterId);
+      expect(webhookDeadLetterConsumers).toEqual([]);
+    });
+  });
+
+  describe('ingest', () => {
+    it('is invoked for every object created under uploads/ in the uploads bucket, and for nothing else', () => {
+      // Assess
+      const notifications = queries.ofType('Custom::S3BucketNotifications');
+      expect(notifications).toHaveLength(1);
+      const [, notification] = notifications[0] ?? [];
+      expect(notification?.Properties).toMatchObject({
+        BucketName: { Ref: logicalId(stack.storage.uploadsBucket) },
+        NotificationConfiguration: {
+          LambdaFunctionConfigurations: [
+            {
+              Events: ['s3:ObjectCreated:*'],
+              Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+              LambdaFunctionArn: { 'Fn::GetAtt': [queries.projectFunction('media-ingest').logicalId, 'Arn'] },
+            },
+          ],
+        },
+      });
+      expect(notification?.Properties.NotificationConfiguration).not.toHaveProperty('QueueConfigurations');
+    });
+
+    it('lets S3 of this account invoke it for the uploads bucket only', () => {
+      // Assess
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 's3.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [queries.projectFunction('media-ingest').logicalId, 'Arn'] },
+        SourceArn: { 'Fn::GetAtt': [logicalId(stack.storage.uploadsBucket), 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      });
+    });
+
+    it('retries a failed event twice, then hands it to the ingest dead-letter queue', () => {
+      // Prepare
+      const { logicalId: ingestId, properties } = queries.projectFunction('media-ingest');
+      // Assess
+      expect(properties.DeadLetterConfig).toEqual({
+        TargetArn: { 'Fn::GetAtt': [logicalId(stack.ingest.deadLetter.queue), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: ingestId },
+        MaximumRetryAttempts: 2,
+      });
+    });
+  });
+
+  describe('storage', () => {
+    it('lets browsers PUT, POST, GET and HEAD uploads from the allowed origins and read the ETag', () => {
+      // Assess
+      expect(queries.get(logicalId(stack.storage.uploadsBucket)).Properties.CorsConfiguration).toEqual({
+        CorsRules: [
+          {
+            AllowedOrigins: ['*'],
+            AllowedMethods: ['PUT', 'POST', 'GET', 'HEAD'],
+            AllowedHeaders: ['*'],
+            ExposedHeaders: ['ETag'],
+            MaxAge: 3000,
+          },
+        ],
+      });
+    });
+
+    it('lets browsers only GET and HEAD results', () => {
+      // Assess
+      const rules = (
+        queries.get(logicalId(stack.storage.resultsBucket)).Properties.CorsConfiguration as {
+          CorsRules: { AllowedMethods: string[] }[];
+        }
+      ).CorsRules;
+      expect(rules.map((rule) => rule.AllowedMethods)).toEqual([['GET', 'HEAD']]);
+    });
+
+    it('keeps both buckets private, encrypted, TLS-only, access-logged and retained', () => {
+      for (const bucket of [stack.storage.uploadsBucket, stack.storage.resultsBucket]) {
+        // Prepare
+        const bucketId = logicalId(bucket);
+        const resource = queries.get(bucketId);
+        // Assess
+        expect(resource.Properties.PublicAccessBlockConfiguration, bucketId).toEqual({
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        });
+        expect(resource.Properties.BucketEncryption, bucketId).toEqual({
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        });
+        expect(resource.Properties.LoggingConfiguration, bucketId).toMatchObject({
+          DestinationBucketName: { Ref: logicalId(stack.storage.accessLogsBucket) },
+        });
+        expect(resource.DeletionPolicy, bucketId).toBe('Retain');
+        template.hasResourceProperties('AWS::S3::BucketPolicy', {
+          Bucket: { Ref: bucketId },
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: 's3:*',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('aborts incomplete multipart uploads after a day', () => {
+      // Assess
+      expect(queries.get(logicalId(stack.storage.uploadsBucket)).Properties.LifecycleConfiguration).toEqual({
+        Rules: [
+          {
+            Id: 'AbortIncompleteMultipartUploads',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            Status: 'Enabled',
+          },
+        ],
+      });
+    });
+
+    it('keys the jobs table by pk alone, on demand, with point-in-time recovery and a ttl attribute', () => {
+      // Assess
+      const table = queries.get(logicalId(stack.storage.jobsTable));
+      expect(table.Properties).toMatchObject({
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      });
+      expect(table.DeletionPolicy).toBe('Retain');
+    });
+  });
+
+  describe('layers and bundles', () => {
+    const layersOf = (service: string): string[] =>
+      ((queries.projectFunction(service).properties.Layers as unknown[] | undefined) ?? []).map(referencedId);
+
+    it('gives the video function the ffmpeg layer and the paths of its binaries', () => {
+      // Assess
+      expect(layersOf('media-video')).toEqual([logicalId(stack.processing.ffmpegLayer)]);
+      expect(environmentOf(queries.projectFunction('media-video').properties)).toMatchObject({
+        FFMPEG_PATH: '/opt/bin/ffmpeg',
+        FFPROBE_PATH: '/opt/bin/ffprobe',
+      });
+    });
+
+    it('gives the image function the sharp layer, and no other function any layer', () => {
+      // Assess
+      expect(layersOf('media-image')).toEqual([logicalId(stack.processing.sharpLayer)]);
+      for (const service of SERVICES.filter((s) => s !== 'media-image' && s !== 'media-video')) {
+        expect(layersOf(service), service).toEqual([]);
+      }
+    });
+
+    /** Where an asset (a function's Code, a layer's Content) is staged in the cloud assembly. */
+    const assetDirectory = (code: unknown): string =>
+      join(synthesized.outdir, `asset.${(code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+    const bundleDirectoryOf = (service: string): string =>
+      assetDirectory(queries.projectFunction(service).properties.Code);
+    const layerDirectoryOf = (layer: IConstruct): string =>
+      assetDirectory(queries.get(logicalId(layer)).Properties.Content);
+    /** The bundle and its source map. */
+    const bundleOf = (service: string): { code: string; sources: string[] } => {
+      const directory = bundleDirectoryOf(service);
+      const map = JSON.parse(readFileSync(join(directory, 'index.js.map'), 'utf8')) as { sources: string[] };
+      return { code: readFileSync(join(directory, 'index.js'), 'utf8'), sources: map.sources };
+    };
+    const NATIVE_MEDIA = /node_modules\/(sharp|@img|@ffmpeg-installer|@ffprobe-installer)\//;
+
+    it('keeps sharp and ffmpeg out of the API bundle', () => {
+      // Act
+      const api = bundleOf('media-api');
+      // Assess
+      expect(api.sources.length).toBeGreaterThan(0);
+      expect(api.sources.filter((source) => NATIVE_MEDIA.test(source))).toEqual([]);
+      expect(api.code).not.toMatch(/require\(["']sharp["']\)/);
+      expect(api.code).not.toMatch(/ffmpeg|ffprobe/i);
+    });
+
+    it('leaves sharp out of the image bundle, to be required from the layer', () => {
+      // Act
+      const image = bundleOf('media-image');
+      // Assess
+      expect(image.code).toMatch(/require\(["']sharp["']\)/);
+      expect(image.sources.filter((source) => NATIVE_MEDIA.test(source))).toEqual([]);
+    });
+
+    it('bundles the AWS SDK into the functions instead of relying on the runtime’s copy', () => {
+      // Act
+      const ingest = bundleOf('media-ingest');
+      // Assess
+      expect(ingest.sources.some((source) => source.includes('node_modules/@aws-sdk/client-s3/'))).toBe(true);
+    });
+
+    it('stages the layers’ binaries executable by any user', () => {
+      // Assess
+      for (const binary of ['ffmpeg', 'ffprobe']) {
+        const mode =
+          statSync(join(layerDirectoryOf(stack.processing.ffmpegLayer), 'bin', binary)).mode & 0o777;
+        expect(mode.toString(8), binary).toBe('755');
+      }
+      const sharpPackage = join(
+        layerDirectoryOf(stack.processing.sharpLayer),
+        'nodejs',
+        'node_modules',
+        'sharp',
+      );
+      expect(statSync(join(sharpPackage, 'package.json')).isFile()).toBe(true);
+    });
+
+    it.each(SERVICES)(
+      'loads the %s bundle in a bare Node process with only the environment the stack gives it',
+      (service) => {
+        // Prepare: Lambda's view of the function: its environment (deploy-time values stand in for
+        // references), and NODE_PATH to its layers' node_modules as Lambda sets it.
+        const { properties } = queries.projectFunction(service);
+        const environment = Object.fromEntries(
+          Object.entries(environmentOf(properties)).map(([name, value]) => [
+            name,
+            typeof value === 'string' ? value : `https://deploy-time.invalid/${name}`,
+          ]),
+        );
+        const layerNodeModules = ((properties.Layers as unknown[] | undefined) ?? []).map((layer) =>
+          join(assetDirectory(queries.get(referencedId(layer)).Properties.Content), 'nodejs', 'node_modules'),
+        );
+        const bundle = join(bundleDirectoryOf(service), 'index.js');
+        // Act
+        const run = spawnSync(
+          process.execPath,
+          [
+            '-e',
+            `const m = require(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') process.exit(3);`,
+          ],
+          {
+            cwd: tmpdir(),
+            encoding: 'utf8',
+            timeout: 20_000,
+            env: {
+              PATH: process.env.PATH,
+              AWS_REGION: 'us-east-1',
+              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+              NODE_PATH: layerNodeModules.join(':'),
+              ...environment,
+            },
+          },
+        );
+        // Assess
+        expect(run.stderr, service).not.toMatch(/Error/);
+        expect(run.status, service).toBe(0);
+      },
+    );
+  });
+
+  describe('HTTP API', () => {
+    it('routes the four API paths to the one API function, with payload format 2.0', () => {
+      // Prepare
+      const routes = queries.ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
+      const integrations = queries.ofType('AWS::ApiGatewayV2::Integration');
+      // Assess
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+        ['GET /api/media/{id}', 'GET /api/presets', 'POST /api/media', 'POST /api/media/{id}/retry'].sort(),
+      );
+      expect(integrations).toHaveLength(1);
+      const [integrationId, integration] = integrations[0] ?? [];
+      expect(integration?.Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [queries.projectFunction('media-api').logicalId, 'Arn'] },
+      });
+      for (const route of routes) expect(references(route.Target, String(integrationId))).toBe(true);
+    });
+
+    it.each([
+      ['POST', '/api/media'],
+      ['POST', '/api/media/'],
+      ['GET', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11'],
+      ['GET', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/'],
+      ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/retry'],
+      ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/retry/'],
+      ['GET', '/api/presets'],
+      ['GET', '/api/presets/'],
+    ])(
+      'serves %s %s through a declared route (an HTTP API matches a trailing slash to the route without it)',
+      (method, path) => {
+        // Prepare
+        const routeKeys = queries
+          .ofType('AWS::ApiGatewayV2::Route')
+          .map(([, route]) => String(route.Properties.RouteKey));
+        const matches = (routeKey: string): boolean => {
+          const [routeMethod, routePath = ''] = routeKey.split(' ');
+          const pattern = new RegExp(`^${routePath.replace(/\{\w+\}/g, '[^/]+')}/?$`);
+          return routeMethod === method && pattern.test(path);
+        };
+        // Assess
+        expect(routeKeys.filter(matches)).toHaveLength(1);
+        expect(routeKeys.every((key) => !key.endsWith('/'))).toBe(true);
+      },
+    );
+
+    it('answers CORS preflights for the allowed origins', () => {
+      // Assess
+      template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+        ProtocolType: 'HTTP',
+        CorsConfiguration: {
+          AllowOrigins: ['*'],
+          AllowMethods: Match.arrayWith(['GET', 'POST']),
+          AllowHeaders: ['*'],
+        },
+      });
+    });
+
+    it('throttles the default stage and writes access logs', () => {
+      // Assess
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
+        AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      });
+    });
+  });
+
+  describe('least privilege', () => {
+    const bucketId = (name: 'uploads' | 'results'): string =>
+      logicalId(name === 'uploads' ? stack.storage.uploadsBucket : stack.storage.resultsBucket);
+
+    it('lets the API put uploads and read results, never write results', () => {
+      // Assess
+      expect(queries.grants('media-api', 's3:PutObject', bucketId('uploads'))).toHaveLength(1);
+      expect(queries.grants('media-api', 's3:GetObject', bucketId('results'))).toHaveLength(1);
+      expect(queries.grants('media-api', 's3:PutObject', bucketId('results'))).toEqual([]);
+    });
+
+    it('lets the processors read uploads and write results, never write uploads', () => {
+      for (const service of ['media-image', 'media-video']) {
+        // Assess
+        expect(queries.grants(service, 's3:GetObject', bucketId('uploads')), service).toHaveLength(1);
+        expect(queries.grants(service, 's3:PutObject', bucketId('results')), service).toHaveLength(1);
+        expect(queries.grants(service, 's3:PutObject', bucketId('uploads')), service).toEqual([]);
+      }
+    });
+
+    it('lets ingest read uploads and write no object anywhere', () => {
+      // Assess
+      expect(queries.grants('media-ingest', 's3:GetObject', bucketId('uploads'))).toHaveLength(1);
+      const writes = queries
+        .statementsOf('media-ingest')
+        .filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:Put')));
+      expect(writes).toEqual([]);
+    });
+
+    it('gives the webhook and dead-letter functions no S3 access at all', () => {
+      for (const service of ['media-webhook', 'media-dead-letter']) {
+        // Assess
+        const s3 = queries.statementsOf(service).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+        expect(s3, service).toEqual([]);
+      }
+    });
+
+    it('lets only the webhook function read the signing secret', () => {
+      // Prepare
+      const secretId = logicalId(stack.notifications.webhookSecret);
+      // Assess
+      for (const service of SERVICES) {
+        const reads = queries.grants(service, 'secretsmanager:GetSecretValue', secretId);
+        expect(reads, service).toHaveLength(service === 'media-webhook' ? 1 : 0);
+      }
+      const secretsAnywhere = queries
+        .statementsOf('media-image')
+        .filter((statement) => actionsOf(statement).some((action) => action.startsWith('secretsmanager:')));
+      expect(secretsAnywhere).toEqual([]);
+    });
+
+    it('lets each function send only to the queues it feeds', () => {
+      // Prepare
+      const queueIds = {
+        image: logicalId(stack.processing.imageQueue.queue),
+        video: logicalId(stack.processing.videoQueue.queue),
+        webhook: logicalId(stack.notifications.webhookQueue.queue),
+      };
+      const sendsTo = (service: string): string[] =>
+        Object.entries(queueIds)
+          .filter(([, id]) => queries.grants(service, 'sqs:SendMessage', id).length > 0)
+          .map(([name]) => name)
+          .sort();
+      // Assess
+      expect(sendsTo('media-api')).toEqual(['image', 'video', 'webhook']);
+      expect(sendsTo('media-ingest')).toEqual(['image', 'video', 'webhook']);
+      expect(sendsTo('media-image')).toEqual(['webhook']);
+      expect(sendsTo('media-video')).toEqual(['webhook']);
+      expect(sendsTo('media-webhook')).toEqual([]);
+      expect(sendsTo('media-dead-letter')).toEqual(['webhook']);
+    });
+
+    it('grants no function a wildcard action or an unscoped resource', () => {
+      for (const service of SERVICES) {
+        for (const statement of queries.statementsOf(service)) {
+          // Assess
+          expect(
+            actionsOf(statement).filter((action) => action === '*' || action.endsWith(':*')),
+            service,
+          ).toEqual([]);
+          expect(JSON.stringify(statement.Resource), service).not.toBe('"*"');
+        }
+      }
+    });
+  });
+
+  it('generates a 32-character alphanumeric webhook secret', () => {
+    // Assess
+    expect(queries.get(logicalId(stack.notifications.webhookSecret)).Properties.GenerateSecretString).toEqual(
+      {
+        ExcludePunctuation: true,
+        IncludeSpace: false,
+        PasswordLength: 32,
+      },
+    );
+  });
+
+  it('passes cdk-nag’s AWS Solutions checks with every finding fixed or acknowledged where it arises', () => {
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    // Assess
+    const findings = report.violations.map(
+      (violation) =>
+        `${violation.ruleName}: ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
+    expect(findings).toEqual([]);
+  });
+
+  it.each([
+    'ApiUrl',
+    'UploadsBucketName',
+    'ResultsBucketName',
+    'JobsTableName',
+    'WebhookSecretArn',
+    'WebhookSecretName',
+    'ImageQueueUrl',
+    'VideoQueueUrl',
+    'WebhookQueueUrl',
+    'ImageDeadLetterQueueUrl',
+    'VideoDeadLetterQueueUrl',
+    'IngestDeadLetterQueueUrl',
+    'WebhookDeadLetterQueueUrl',
+  ])('exports the %s output', (name) => {
+    // Assess
+    template.hasOutput(name, { Value: Match.anyValue() });
+  });
+});
