@@ -22,8 +22,9 @@ const splitRouteKey = (routeKey: string): { method: string; path: string } => {
 };
 
 /**
- * The stack declares each route with and without its trailing slash (the original project's URLs end in
- * one; many clients drop it), so both route keys lead to the same handler.
+ * API Gateway refuses route keys that end in a slash and routes `/api/media/` to the `/api/media`
+ * route (the original project's URLs end in one; many clients drop it). Normalising here keeps the
+ * handler right for either route key, and for `ANY` routes.
  */
 export const normaliseRouteKey = (routeKey: string, requestMethod: string): string => {
   const { method, path } = splitRouteKey(routeKey);
