@@ -68,6 +68,10 @@ export interface FunctionSpec {
   memoryMb: number;
   /** ARN of the SQS dead-letter queue for asynchronous invocations (DeadLetterConfig.TargetArn), if any. */
   deadLetterTargetArn?: string;
+  /** Retries of a failed asynchronous invocation (EventInvokeConfig.MaximumRetryAttempts; Lambda's default 2). */
+  maximumRetryAttempts?: number;
+  /** Age after which an asynchronous event is dropped (EventInvokeConfig.MaximumEventAgeInSeconds; default 6 h). */
+  maximumEventAgeSeconds?: number;
 }
 
 export type InvokeOutcome =
@@ -94,4 +98,107 @@ export interface FunctionInvoker {
 /** A thing the runtime started and must stop on shutdown. */
 export interface Stoppable {
   stop(): Promise<void>;
+}
+
+/*
+ * Added for provisioning (local/provision.ts): what the template's wiring becomes, for the HTTP API
+ * emulation, the SQS pollers and the S3 notification bridge to consume.
+ */
+
+/** The runtime's substitute for Secrets Manager, as provisioning sees it. */
+export interface LocalSecrets {
+  /** A value imposed from outside (the runtime maps `WEBHOOK_SECRET` from its environment), or undefined. */
+  valueFor(logicalId: string): string | undefined;
+  /** Registers (or replaces) a secret in the Secrets Manager substitute under this name and ARN. */
+  register(secret: { name: string; arn: string; value: string }): void;
+}
+
+/** CORS of an HTTP API (the Api's CorsConfiguration): API Gateway answers preflights itself. */
+export interface HttpApiCorsSpec {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+}
+
+export interface HttpRouteSpec {
+  /** As in the template and as the function sees it in `event.routeKey`: `GET /api/media/{id}`, or `$default`. */
+  routeKey: string;
+  /** `GET`, `POST`, … or `ANY`; `ANY` for `$default`. */
+  method: string;
+  /** The route's path template (`/api/media/{id}`); undefined for `$default`. */
+  path?: string;
+  /**
+   * The request paths' spellings this route serves: its path and, as API Gateway matches it, the same
+   * path with a trailing slash (unless another route declares that spelling itself).
+   */
+  paths: string[];
+  functionLogicalId: string;
+  payloadFormatVersion: '1.0' | '2.0';
+  /** The integration's timeout (TimeoutInMillis; API Gateway's default and maximum is 30 s). */
+  timeoutMs: number;
+}
+
+/** The stack's HTTP API (API Gateway v2, protocol HTTP, Lambda proxy integrations). */
+export interface HttpApiSpec {
+  logicalId: string;
+  name: string;
+  /** The local base URL the runtime serves it on (what the Api's ApiEndpoint resolves to). */
+  baseUrl: string;
+  /** `$default` serves at the base URL; another stage name is the first path segment. */
+  stageName: string;
+  cors?: HttpApiCorsSpec;
+  routes: HttpRouteSpec[];
+}
+
+/** An SQS event source mapping: a poller that invokes the function with batches from the queue. */
+export interface EventSourceMappingSpec {
+  logicalId: string;
+  functionLogicalId: string;
+  queueLogicalId: string;
+  queueUrl: string;
+  queueArn: string;
+  /** Messages per invocation (SQS default 10). */
+  batchSize: number;
+  /** How long to gather a batch before invoking (default 0). */
+  maximumBatchingWindowSeconds: number;
+  /** FunctionResponseTypes has ReportBatchItemFailures: the handler returns `batchItemFailures`. */
+  reportBatchItemFailures: boolean;
+  enabled: boolean;
+}
+
+/** An S3 event notification to a function (asynchronous invocation), from CDK's Custom::S3BucketNotifications. */
+export interface BucketNotificationSpec {
+  bucketLogicalId: string;
+  bucketName: string;
+  /** As S3 names them: `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, … */
+  events: string[];
+  prefix?: string;
+  suffix?: string;
+  functionLogicalId: string;
+}
+
+/** What one stateful resource's provisioning did (a restart on existing data is all `unchanged`). */
+export interface ProvisionAction {
+  logicalId: string;
+  type: string;
+  action: 'created' | 'updated' | 'unchanged';
+  /** What was created or changed, for the log: `CORS rules`, `VisibilityTimeout 30 → 60`. */
+  detail?: string;
+}
+
+/** The stack as provisioned on the emulators, ready to run. */
+export interface ProvisionedStack {
+  /** What every resource's `Ref` and `Fn::GetAtt` resolve to locally. */
+  resources: Record<string, ResolvedResource>;
+  /** One per application function; CDK's deploy-time custom-resource providers are left out. */
+  functions: FunctionSpec[];
+  httpApi: HttpApiSpec | undefined;
+  eventSourceMappings: EventSourceMappingSpec[];
+  bucketNotifications: BucketNotificationSpec[];
+  /** The template's Outputs, resolved (AWS URLs of the HTTP API replaced by the local one). */
+  outputs: Record<string, string>;
+  actions: ProvisionAction[];
 }

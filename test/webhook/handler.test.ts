@@ -9,9 +9,9 @@ import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
-import { type SecretsManagerEmulator, startSecretsManager } from '#test/secrets-manager';
 import { settleBatch, toSqsEvent } from '#test/sqs-events';
 import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
+import { type SecretsManagerEmulator, startSecretsManager } from '../../local/secrets-manager.ts';
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
