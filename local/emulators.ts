@@ -20,7 +20,9 @@ export const freePort = (): Promise<number> =>
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 
@@ -31,7 +33,11 @@ export interface S3Emulator extends Stoppable {
 }
 
 /** s3rver keeps objects as files under `directory`, so they survive a restart. */
-export const startS3 = async (options: { directory: string; port?: number; host?: string }): Promise<S3Emulator> => {
+export const startS3 = async (options: {
+  directory: string;
+  port?: number;
+  host?: string;
+}): Promise<S3Emulator> => {
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
     address: options.host ?? '127.0.0.1',
@@ -66,10 +72,17 @@ export interface DynamoDbEmulator extends Stoppable {
  * DynamoDB Local (5–7 s and ~200 MB to start: start it once). With `dbPath` the tables live on disk
  * and survive a restart; without, in memory. `sharedDb` makes every access key and region one database.
  */
-export const startDynamoDb = async (options: { dbPath?: string; port?: number } = {}): Promise<DynamoDbEmulator> => {
+export const startDynamoDb = async (
+  options: { dbPath?: string; port?: number } = {},
+): Promise<DynamoDbEmulator> => {
   const port = options.port ?? (await freePort());
   if (options.dbPath) await mkdir(options.dbPath, { recursive: true });
-  const child = spawn({ port, sharedDb: true, stdio: 'ignore', ...(options.dbPath ? { path: options.dbPath } : {}) });
+  const child = spawn({
+    port,
+    sharedDb: true,
+    stdio: 'ignore',
+    ...(options.dbPath ? { path: options.dbPath } : {}),
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitUntilServing(endpoint, child, 60_000);
@@ -91,13 +104,20 @@ export const startDynamoDb = async (options: { dbPath?: string; port?: number } 
 };
 
 const waitUntilServing = async (endpoint: string, child: ChildProcess, deadlineMs: number): Promise<void> => {
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
   const started = Date.now();
   let lastError: unknown;
   try {
     while (Date.now() - started < deadlineMs) {
       if (child.exitCode !== null) {
-        throw new Error(`DynamoDB Local exited with code ${child.exitCode}: is Java 17 or newer installed (java -version)?`);
+        throw new Error(
+          `DynamoDB Local exited with code ${child.exitCode}: is Java 17 or newer installed (java -version)?`,
+        );
       }
       try {
         await client.send(new ListTablesCommand({}));

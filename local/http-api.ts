@@ -1,0 +1,547 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FunctionInvoker, HttpApiCorsSpec, HttpApiSpec, InvokeOutcome } from './types.ts';
+import { LOCAL_ACCOUNT } from './types.ts';
+
+/**
+ * An API Gateway v2 HTTP API on node:http, for the routes of an HttpApiSpec, each integrated with a
+ * function through payload format 2.0.
+ *
+ * What the "gateway" does itself, as API Gateway does:
+ * - routing: the most specific route wins (literal segments over `{param}`, `{param}` over
+ *   `{proxy+}`, a method over `ANY`, `$default` last); a trailing slash matches the route without it;
+ * - 404 `{"message":"Not Found"}` for no route; 413 `{"message":"Request Entity Too Large"}` over
+ *   10 MB (10485760 bytes); 413 `{"message":"Request Too Long"}` when the event exceeds Lambda's 6 MB
+ *   synchronous payload;
+ * - CORS from the spec: preflights answered without calling a function, Access-Control-* headers put
+ *   on responses (the function's own CORS headers are replaced, as API Gateway ignores them);
+ * - request bodies as text for text/*, application/json, application/xml and application/javascript,
+ *   base64 otherwise (multipart, form-urlencoded, binary, no Content-Type), as measured on AWS.
+ *
+ * Failures, chosen to match what a client of the deployed API sees:
+ * - the function threw, crashed or ran past its own timeout → 500 `{"message":"Internal Server Error"}`
+ *   (to API Gateway a Lambda timeout is a failed invocation like any other);
+ * - no answer within the route's integration timeout (30 s by default, API Gateway's maximum) → 503
+ *   `{"message":"Service Unavailable"}` while the function runs on;
+ * - a response that is not valid for payload 2.0, or over 6 MB → 500.
+ */
+
+export const HTTP_API_PAYLOAD_LIMIT = 10 * 1024 * 1024;
+export const LAMBDA_SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+export const INTEGRATION_TIMEOUT_MS = 30_000;
+
+/** A route the local runtime serves itself, outside the API (e.g. a web page at `/`). */
+export interface ExtraRoute {
+  /** `GET`, `POST`, … or `ANY`. */
+  method: string;
+  /** Exact path, e.g. `/`. */
+  path: string;
+  handle(request: IncomingMessage, response: ServerResponse): void | Promise<void>;
+}
+
+export interface HttpApiOptions {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Served before the API's routes. */
+  extraRoutes?: readonly ExtraRoute[];
+  /** Overrides every route's integration timeout. @default - the route's `timeoutMs`, else 30 s */
+  integrationTimeoutMs?: number;
+  /** Where the gateway reports what a client would not see (an invalid function response). */
+  log?: (message: string) => void;
+}
+
+export interface HttpApiServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface CompiledRoute {
+  routeKey: string;
+  functionLogicalId: string;
+  /** The integration's timeout, if the spec gives one. */
+  timeoutMs?: number;
+  method: string;
+  /** Path segments; undefined for `$default`. */
+  segments?: Segment[];
+  /** The route's own path ends with a slash: it wins over its slash-less twin for such requests. */
+  trailingSlash: boolean;
+}
+
+type Segment = { literal: string } | { param: string } | { greedy: string };
+
+interface RouteMatch {
+  route: CompiledRoute;
+  pathParameters: Record<string, string>;
+}
+
+const compileRoute = (route: HttpApiSpec['routes'][number]): CompiledRoute => {
+  const { routeKey, functionLogicalId, timeoutMs } = route;
+  if (routeKey === '$default')
+    return { routeKey, functionLogicalId, timeoutMs, method: 'ANY', trailingSlash: false };
+  const [method = 'ANY', path = '/'] = routeKey.trim().split(/\s+/, 2);
+  const segments = splitPath(path).map((segment): Segment => {
+    const variable = /^\{([^}]+)\}$/.exec(segment)?.[1];
+    if (!variable) return { literal: segment };
+    return variable.endsWith('+') ? { greedy: variable.slice(0, -1) } : { param: variable };
+  });
+  return {
+    routeKey,
+    functionLogicalId,
+    timeoutMs,
+    method: method.toUpperCase(),
+    segments,
+    trailingSlash: path.length > 1 && path.endsWith('/'),
+  };
+};
+
+const splitPath = (path: string): string[] => path.split('/').filter((segment) => segment !== '');
+
+const safeDecode = (value: string): string => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+};
+
+const matchPath = (segments: Segment[], requestSegments: string[]): Record<string, string> | undefined => {
+  const parameters: Record<string, string> = {};
+  for (const [index, segment] of segments.entries()) {
+    if ('greedy' in segment) {
+      const rest = requestSegments.slice(index);
+      if (rest.length === 0) return undefined;
+      parameters[segment.greedy] = rest.map(safeDecode).join('/');
+      return parameters;
+    }
+    const actual = requestSegments[index];
+    if (actual === undefined) return undefined;
+    if ('literal' in segment) {
+      if (segment.literal !== actual) return undefined;
+    } else parameters[segment.param] = safeDecode(actual);
+  }
+  return segments.length === requestSegments.length ? parameters : undefined;
+};
+
+/** Orders two matching routes: negative when `a` is more specific. */
+const compareSpecificity = (a: CompiledRoute, b: CompiledRoute, trailingSlash: boolean): number => {
+  const rank = (route: CompiledRoute): number[] => {
+    const segments = route.segments ?? [];
+    const greedy = segments.some((segment) => 'greedy' in segment) ? 1 : 0;
+    return [
+      route.segments ? 0 : 1,
+      greedy,
+      // Literal before parameter, position by position.
+      ...segments.map((segment) => ('literal' in segment ? 0 : 1)),
+    ];
+  };
+  const ra = rank(a);
+  const rb = rank(b);
+  for (let index = 0; index < Math.max(ra.length, rb.length); index++) {
+    // A longer (greedy) prefix is more specific.
+    const x = ra[index] ?? 2;
+    const y = rb[index] ?? 2;
+    if (x !== y) return x - y;
+  }
+  const byMethod = (a.method === 'ANY' ? 1 : 0) - (b.method === 'ANY' ? 1 : 0);
+  if (byMethod !== 0) return byMethod;
+  return (a.trailingSlash === trailingSlash ? 0 : 1) - (b.trailingSlash === trailingSlash ? 0 : 1);
+};
+
+const matchRoute = (
+  routes: readonly CompiledRoute[],
+  method: string,
+  path: string,
+): RouteMatch | undefined => {
+  const requestSegments = splitPath(path);
+  const matches: RouteMatch[] = [];
+  for (const route of routes) {
+    if (route.method !== 'ANY' && route.method !== method) continue;
+    if (!route.segments) {
+      matches.push({ route, pathParameters: {} });
+      continue;
+    }
+    const pathParameters = matchPath(route.segments, requestSegments);
+    if (pathParameters) matches.push({ route, pathParameters });
+  }
+  const trailingSlash = path.length > 1 && path.endsWith('/');
+  matches.sort((a, b) => compareSpecificity(a.route, b.route, trailingSlash));
+  return matches[0];
+};
+
+const TEXT_TYPES = new Set(['application/json', 'application/xml', 'application/javascript']);
+
+const isTextContent = (contentType: string | undefined): boolean => {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  return type !== undefined && (type.startsWith('text/') || TEXT_TYPES.has(type));
+};
+
+/** `12/Mar/2020:19:03:58 +0000`, as requestContext.time. */
+const apiGatewayTime = (date: Date): string => {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(
+    date.getUTCHours(),
+  )}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+};
+
+/** API Gateway's request ids look like `JKJaXmPLvHcESHA=`. */
+const newRequestId = (): string => `${randomBytes(10).toString('base64').slice(0, 15)}=`;
+
+/** Headers lower-cased with repeated ones joined by commas; cookies split out, as payload 2.0 does. */
+const collectHeaders = (request: IncomingMessage): { headers: Record<string, string>; cookies: string[] } => {
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  const raw = request.rawHeaders;
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = (raw[index] ?? '').toLowerCase();
+    const value = raw[index + 1] ?? '';
+    if (name === 'cookie') {
+      cookies.push(
+        ...value
+          .split(';')
+          .map((cookie) => cookie.trim())
+          .filter(Boolean),
+      );
+      continue;
+    }
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+  }
+  return { headers, cookies };
+};
+
+const queryParameters = (rawQueryString: string): Record<string, string> | undefined => {
+  if (rawQueryString === '') return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    parameters[name] = parameters[name] === undefined ? value : `${parameters[name]},${value}`;
+  }
+  return parameters;
+};
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  cookies: string[];
+  body: Buffer;
+}
+
+export class InvalidResponseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidResponseError';
+  }
+}
+
+/**
+ * A function's result as API Gateway reads it with payload format 2.0: a structured response when it
+ * has a `statusCode`; anything else is the JSON body of a 200.
+ */
+export const mapPayloadV2Response = (result: unknown): HttpResponse => {
+  if (typeof result === 'object' && result !== null && !Array.isArray(result) && 'statusCode' in result) {
+    const structured = result as Record<string, unknown>;
+    const statusCode = Number(structured.statusCode);
+    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
+      throw new InvalidResponseError(`invalid statusCode ${String(structured.statusCode)}`);
+    }
+    const headers: Record<string, string> = {};
+    const rawHeaders = structured.headers ?? {};
+    if (typeof rawHeaders !== 'object' || rawHeaders === null)
+      throw new InvalidResponseError('headers is not an object');
+    for (const [name, value] of Object.entries(rawHeaders)) {
+      if (value === null || value === undefined) continue;
+      if (typeof value === 'object') throw new InvalidResponseError(`header ${name} is not a scalar`);
+      headers[name.toLowerCase()] = String(value);
+    }
+    const cookies = structured.cookies ?? [];
+    if (!Array.isArray(cookies)) throw new InvalidResponseError('cookies is not an array');
+    const body = structured.body;
+    if (body !== undefined && body !== null && typeof body !== 'string') {
+      throw new InvalidResponseError('body is not a string');
+    }
+    const text = typeof body === 'string' ? body : '';
+    return {
+      statusCode,
+      headers,
+      cookies: cookies.map(String),
+      body: structured.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text),
+    };
+  }
+  const body = typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null');
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    body: Buffer.from(body),
+  };
+};
+
+const jsonMessage = (statusCode: number, message: string): HttpResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  cookies: [],
+  body: Buffer.from(JSON.stringify({ message })),
+});
+
+const originAllowed = (cors: HttpApiCorsSpec, origin: string): boolean =>
+  cors.allowOrigins.some((allowed) => {
+    if (allowed === '*') return true;
+    if (allowed.toLowerCase() === origin.toLowerCase()) return true;
+    // API Gateway accepts one wildcard for subdomains: https://*.example.com
+    const star = allowed.indexOf('*');
+    if (star < 0) return false;
+    const prefix = allowed.slice(0, star).toLowerCase();
+    const suffix = allowed.slice(star + 1).toLowerCase();
+    const lower = origin.toLowerCase();
+    return lower.length > prefix.length + suffix.length && lower.startsWith(prefix) && lower.endsWith(suffix);
+  });
+
+const allowOriginValue = (cors: HttpApiCorsSpec, origin: string): string =>
+  cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin;
+
+/** Headers API Gateway adds to a response to a CORS request (not a preflight). */
+const corsResponseHeaders = (
+  cors: HttpApiCorsSpec | undefined,
+  origin: string | undefined,
+): Record<string, string> => {
+  if (!cors || !origin || !originAllowed(cors, origin)) return {};
+  const headers: Record<string, string> = { 'access-control-allow-origin': allowOriginValue(cors, origin) };
+  if (cors.allowCredentials) headers['access-control-allow-credentials'] = 'true';
+  if (cors.exposeHeaders.length > 0) headers['access-control-expose-headers'] = cors.exposeHeaders.join(',');
+  if (headers['access-control-allow-origin'] !== '*') headers.vary = 'Origin';
+  return headers;
+};
+
+const preflightResponse = (cors: HttpApiCorsSpec, request: IncomingMessage): HttpResponse => {
+  const origin = request.headers.origin ?? '';
+  const method = (request.headers['access-control-request-method'] ?? '').toUpperCase();
+  const methodAllowed = cors.allowMethods.some(
+    (allowed) => allowed === '*' || allowed.toUpperCase() === method,
+  );
+  const response: HttpResponse = { statusCode: 204, headers: {}, cookies: [], body: Buffer.alloc(0) };
+  if (!originAllowed(cors, origin) || !methodAllowed) return response;
+  const requested = request.headers['access-control-request-headers'];
+  response.headers = {
+    'access-control-allow-origin': allowOriginValue(cors, origin),
+    'access-control-allow-methods': cors.allowMethods.join(','),
+    ...(cors.allowHeaders.length > 0
+      ? {
+          'access-control-allow-headers':
+            cors.allowHeaders.includes('*') && requested && cors.allowCredentials
+              ? requested
+              : cors.allowHeaders.join(','),
+        }
+      : {}),
+    ...(cors.maxAgeSeconds !== undefined ? { 'access-control-max-age': String(cors.maxAgeSeconds) } : {}),
+    ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+  };
+  if (response.headers['access-control-allow-origin'] !== '*') response.headers.vary = 'Origin';
+  return response;
+};
+
+/** Reads the body, or returns undefined once it passes `limit` (draining the rest). */
+const readBody = (request: IncomingMessage, limit: number): Promise<Buffer | undefined> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = Number(request.headers['content-length'] ?? 0) > limit;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      // Keep reading (and dropping) the rest, so that the client is not cut off before it sees the 413.
+      if (!tooLarge) chunks.push(chunk);
+    });
+    request.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+
+const send = (response: ServerResponse, reply: HttpResponse, extraHeaders: Record<string, string>): void => {
+  const headers: Record<string, string | string[]> = { ...reply.headers, ...extraHeaders };
+  if (reply.cookies.length > 0) headers['set-cookie'] = reply.cookies;
+  headers['content-length'] = String(reply.body.length);
+  delete headers['transfer-encoding'];
+  response.writeHead(reply.statusCode, headers);
+  response.end(reply.body);
+};
+
+const raceTimeout = <T>(promise: Promise<T>, ms: number): Promise<T | 'integration-timeout'> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve('integration-timeout'), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+
+/** Starts the HTTP API; `url` has no trailing slash. */
+export const startHttpApi = async (
+  spec: HttpApiSpec,
+  invoker: FunctionInvoker,
+  options: HttpApiOptions = {},
+): Promise<HttpApiServer> => {
+  const unsupported = spec.routes.filter((route) => route.payloadFormatVersion !== '2.0');
+  if (unsupported.length > 0) {
+    throw new Error(
+      `payload format 1.0 is not emulated (routes ${unsupported.map((route) => route.routeKey).join(', ')})`,
+    );
+  }
+  const routes = spec.routes.map(compileRoute);
+  const stage = spec.stageName || '$default';
+  const stagePrefix = stage === '$default' ? '' : `/${stage}`;
+  const log = options.log ?? ((message: string) => process.stderr.write(`[http-api] ${message}\n`));
+  const extraRoutes = options.extraRoutes ?? [];
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const method = (request.method ?? 'GET').toUpperCase();
+    const url = request.url ?? '/';
+    const queryIndex = url.indexOf('?');
+    const rawPath = queryIndex < 0 ? url : url.slice(0, queryIndex);
+    const rawQueryString = queryIndex < 0 ? '' : url.slice(queryIndex + 1);
+
+    const extra = extraRoutes.find(
+      (route) =>
+        (route.method.toUpperCase() === 'ANY' || route.method.toUpperCase() === method) &&
+        route.path === rawPath,
+    );
+    if (extra) {
+      await extra.handle(request, response);
+      return;
+    }
+
+    const origin = request.headers.origin;
+    const requestId = newRequestId();
+    const gatewayHeaders = { 'apigw-requestid': requestId };
+    if (method === 'OPTIONS' && spec.cors && origin && request.headers['access-control-request-method']) {
+      request.resume();
+      send(response, preflightResponse(spec.cors, request), gatewayHeaders);
+      return;
+    }
+    const reply = (answer: HttpResponse) => {
+      // With CORS configured, API Gateway ignores the integration's own CORS headers.
+      const headers = spec.cors
+        ? Object.fromEntries(
+            Object.entries(answer.headers).filter(([name]) => !name.startsWith('access-control-')),
+          )
+        : answer.headers;
+      send(
+        response,
+        { ...answer, headers },
+        { ...gatewayHeaders, ...corsResponseHeaders(spec.cors, origin) },
+      );
+    };
+
+    const body = await readBody(request, HTTP_API_PAYLOAD_LIMIT);
+    if (!body) {
+      log(`${method} ${rawPath}: body over API Gateway's 10 MB payload limit, refused with 413`);
+      return reply(jsonMessage(413, 'Request Entity Too Large'));
+    }
+
+    // A named stage is the first path segment; routes match what follows it.
+    const routePath = stagePrefix
+      ? rawPath === stagePrefix || rawPath.startsWith(`${stagePrefix}/`)
+        ? rawPath.slice(stagePrefix.length) || '/'
+        : undefined
+      : rawPath;
+    const match = routePath === undefined ? undefined : matchRoute(routes, method, routePath);
+    if (!match) return reply(jsonMessage(404, 'Not Found'));
+
+    const now = new Date();
+    const { headers, cookies } = collectHeaders(request);
+    const host = headers.host ?? 'localhost';
+    const domainName = host.replace(/:\d+$/, '');
+    const sourceIp = (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    headers['x-forwarded-for'] = headers['x-forwarded-for']
+      ? `${headers['x-forwarded-for']}, ${sourceIp}`
+      : sourceIp;
+    headers['x-forwarded-port'] = String(request.socket.localPort ?? '');
+    headers['x-forwarded-proto'] = 'http';
+    const queryStringParameters = queryParameters(rawQueryString);
+    const isBase64Encoded = body.length > 0 && !isTextContent(headers['content-type']);
+    const event = {
+      version: '2.0',
+      routeKey: match.route.routeKey,
+      rawPath,
+      rawQueryString,
+      ...(cookies.length > 0 ? { cookies } : {}),
+      headers,
+      ...(queryStringParameters ? { queryStringParameters } : {}),
+      requestContext: {
+        accountId: LOCAL_ACCOUNT,
+        apiId: 'local',
+        domainName,
+        domainPrefix: domainName.split('.')[0] ?? domainName,
+        http: {
+          method,
+          path: rawPath,
+          protocol: `HTTP/${request.httpVersion}`,
+          sourceIp,
+          userAgent: headers['user-agent'] ?? '',
+        },
+        requestId,
+        routeKey: match.route.routeKey,
+        stage,
+        time: apiGatewayTime(now),
+        timeEpoch: now.getTime(),
+      },
+      ...(body.length > 0 ? { body: body.toString(isBase64Encoded ? 'base64' : 'utf8') } : {}),
+      ...(Object.keys(match.pathParameters).length > 0 ? { pathParameters: match.pathParameters } : {}),
+      isBase64Encoded,
+    };
+    if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_SYNC_PAYLOAD_LIMIT) {
+      log(`${method} ${rawPath}: event over Lambda's 6 MB synchronous payload limit, refused with 413`);
+      return reply(jsonMessage(413, 'Request Too Long'));
+    }
+
+    const outcome = await raceTimeout<InvokeOutcome>(
+      invoker.invoke(match.route.functionLogicalId, event, { trigger: `http ${method} ${rawPath}` }),
+      options.integrationTimeoutMs ?? match.route.timeoutMs ?? INTEGRATION_TIMEOUT_MS,
+    );
+    if (outcome === 'integration-timeout') return reply(jsonMessage(503, 'Service Unavailable'));
+    if (!outcome.ok) return reply(jsonMessage(500, 'Internal Server Error'));
+    if (Buffer.byteLength(JSON.stringify(outcome.result) ?? '') > LAMBDA_SYNC_PAYLOAD_LIMIT) {
+      log(`${match.route.routeKey}: the function's response is over Lambda's 6 MB limit`);
+      return reply(jsonMessage(500, 'Internal Server Error'));
+    }
+    try {
+      return reply(mapPayloadV2Response(outcome.result));
+    } catch (error) {
+      log(`${match.route.routeKey}: invalid payload 2.0 response: ${(error as Error).message}`);
+      return reply(jsonMessage(500, 'Internal Server Error'));
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log(`${request.method} ${request.url}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!response.headersSent) send(response, jsonMessage(500, 'Internal Server Error'), {});
+      else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const hostForUrl = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+};

@@ -1,0 +1,93 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { startLocalRuntime } from './runtime.ts';
+
+/**
+ * `npm start`: the whole stack on this machine, from its synthesized template, on the embedded
+ * emulators. `npm run reset`: forget every job, object and message (the synth cache is kept).
+ */
+const settings = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    /** Presigned URLs carry the S3 port: a fixed one keeps them valid across restarts. */
+    S3_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+    WEBHOOK_SECRET: z.string().min(1).optional(),
+    MEDIA_PIPELINE_DATA_DIR: z.string().min(1).default('.local'),
+  })
+  .parse(process.env);
+
+const dataDir = resolve(settings.MEDIA_PIPELINE_DATA_DIR);
+
+/** The synth cache: rebuilding it costs a synth, and it holds no data. */
+const KEEP_ON_RESET = new Set(['cdk.out']);
+
+const reset = async (): Promise<void> => {
+  const entries = await readdir(dataDir).catch(() => []);
+  for (const entry of entries) {
+    if (!KEEP_ON_RESET.has(entry)) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
+  console.log(`Cleared local data in ${dataDir}`);
+};
+
+// The SDK announces that its 2027 releases need Node 22 (the deployed functions run nodejs22.x): not news here.
+const printWarning = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (!warning.message.includes('NodeVersionSupportWarning'))
+    for (const listener of printWarning) listener(warning);
+});
+
+const main = async (): Promise<void> => {
+  if (process.argv.includes('--reset')) {
+    await reset();
+    return;
+  }
+  const started = Date.now();
+  const runtime = await startLocalRuntime({
+    dataDir,
+    port: settings.PORT,
+    s3Port: settings.S3_PORT ?? (settings.PORT === 0 ? 0 : settings.PORT + 1),
+    ...(settings.WEBHOOK_SECRET ? { webhookSecret: settings.WEBHOOK_SECRET } : {}),
+  });
+  const lines = [
+    '',
+    `media-pipeline is running locally (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    '',
+    `  API            ${runtime.apiUrl}`,
+    `  S3 endpoint    ${runtime.s3Endpoint}   (access key S3RVER, secret S3RVER, path-style)`,
+    `  Buckets        ${runtime.buckets.join(', ')}`,
+    `  Data           ${dataDir}   (kept across restarts; npm run reset clears it)`,
+    ...runtime.secrets.map(
+      (secret) =>
+        `  Secret         ${secret.name} = ${secret.value}   (the webhook signing secret; WEBHOOK_SECRET sets it)`,
+    ),
+    '',
+    `  Try: curl ${runtime.apiUrl}/api/presets/`,
+    '',
+    'One line per invocation follows. Ctrl-C stops everything.',
+    '',
+  ];
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    const timer = setTimeout(() => {
+      console.error('did not stop within 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
+    timer.unref();
+    await runtime.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+};
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

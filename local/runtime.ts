@@ -1,0 +1,182 @@
+import { join } from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { freePort, startDynamoDb, startS3, startSqs } from './emulators.ts';
+import { startHttpApi } from './http-api.ts';
+import { createInvocationLog } from './invocation-log.ts';
+import { LambdaPool } from './lambda-pool.ts';
+import { provisionStack } from './provision.ts';
+import { restoreQueues, saveQueues } from './queue-snapshot.ts';
+import { startS3Notifications } from './s3-notifications.ts';
+import { localSecrets, secretOverridesFromEnvironment, startSecretsManager } from './secrets-manager.ts';
+import { startSqsEventSources } from './sqs-event-source.ts';
+import { synthesizeStack } from './synth.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoints, type ProvisionedStack } from './types.ts';
+
+export interface LocalRuntimeOptions {
+  /** Where objects, tables, generated secrets, queued messages and the synth cache live. */
+  dataDir: string;
+  /** The HTTP API's port; 0 picks a free one. */
+  port: number;
+  /** The S3 emulator's port (presigned URLs carry it, so keep it stable); 0 picks a free one. @default 0 */
+  s3Port?: number;
+  /** The webhook signing secret; otherwise WEBHOOK_SECRET from the environment, else a generated, persisted one. */
+  webhookSecret?: string;
+  /** No invocation lines and no function logs (the test suite). */
+  quiet?: boolean;
+  /** Where the runtime's own messages go. @default stderr */
+  log?: (message: string) => void;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  s3Endpoint: string;
+  buckets: string[];
+  /** Every secret the template declares, with the value the functions read locally. */
+  secrets: Array<{ name: string; value: string }>;
+  provisioned: ProvisionedStack;
+  stop(): Promise<void>;
+}
+
+const QUEUE_SNAPSHOT = 'sqs-messages.json';
+
+/**
+ * Runs the synthesized stack on this machine: synthesizes it (or reuses an up-to-date assembly),
+ * starts the embedded emulators, creates what the template declares, and serves its functions
+ * behind the HTTP API, SQS event source mappings and S3 notifications the template wires. Nothing
+ * here names a function, queue or route: they all come from the template.
+ *
+ * Local substitutes chosen here, so that no function has an `if (local)` branch:
+ * - AWS endpoints and credentials reach the functions through the SDK's own variables
+ *   (AWS_ENDPOINT_URL_<SERVICE>), plus path-style S3 and on-demand checksums for s3rver;
+ * - Secrets Manager is a protocol-compatible server (local/secrets-manager.ts);
+ * - layers are not mounted at /opt: environment paths under /opt point into the layer assets
+ *   (local/lambda-pool.ts);
+ * - SQS messages survive a restart through a snapshot file (local/queue-snapshot.ts).
+ */
+export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => log(`while stopping: ${String(error)}`));
+    }
+  };
+
+  try {
+    const stack = await synthesizeStack({ outdir: join(options.dataDir, 'cdk.out') });
+    if (!options.quiet) log(`template ${stack.reused ? 'reused' : 'synthesized'} in ${stack.durationMs} ms`);
+
+    const [s3, sqs, dynamodb, secretsManager] = await Promise.all([
+      startS3({ directory: join(options.dataDir, 's3'), port: options.s3Port ?? 0 }),
+      startSqs(),
+      startDynamoDb({ dbPath: join(options.dataDir, 'dynamodb') }),
+      startSecretsManager(),
+    ]);
+    cleanups.push(
+      () => dynamodb.stop(),
+      () => s3.stop(),
+      () => sqs.stop(),
+      () => secretsManager.close(),
+    );
+    const endpoints: LocalEndpoints = {
+      s3: s3.endpoint,
+      sqs: sqs.endpoint,
+      dynamodb: dynamodb.endpoint,
+      secretsManager: secretsManager.endpoint,
+    };
+
+    const port = options.port === 0 ? await freePort() : options.port;
+    const apiBaseUrl = `http://127.0.0.1:${port}`;
+    const secretEnv = options.webhookSecret ? { WEBHOOK_SECRET: options.webhookSecret } : process.env;
+    const localSecretStore = localSecrets(
+      secretsManager,
+      secretOverridesFromEnvironment(stack.template, secretEnv),
+    );
+    const secrets: LocalRuntime['secrets'] = [];
+    const provisioned = await provisionStack(stack, endpoints, {
+      secrets: {
+        valueFor: (logicalId) => localSecretStore.valueFor(logicalId),
+        register: (secret) => {
+          secrets.push({ name: secret.name, value: secret.value });
+          localSecretStore.register(secret);
+        },
+      },
+      dataDir: options.dataDir,
+      apiBaseUrl,
+    });
+
+    const queues = Object.values(provisioned.resources).filter(
+      (resource) => resource.type === 'AWS::SQS::Queue',
+    );
+    const queueUrlsByName = Object.fromEntries(
+      queues.map((queue) => [queue.attributes.QueueName ?? '', queue.ref]),
+    );
+    const queueUrlsByArn = Object.fromEntries(queues.map((queue) => [queue.attributes.Arn ?? '', queue.ref]));
+    const sqsClient = new SQSClient({
+      endpoint: sqs.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      useQueueUrlAsEndpoint: false,
+    });
+    const snapshot = join(options.dataDir, QUEUE_SNAPSHOT);
+    const restored = await restoreQueues(sqsClient, queueUrlsByName, snapshot);
+    if (restored > 0 && !options.quiet) log(`restored ${restored} queued message(s) from the last run`);
+    // Runs before the emulators stop (cleanups run in reverse): what is still queued is kept.
+    cleanups.push(async () => {
+      const saved = await saveQueues(sqs, Object.keys(queueUrlsByName), snapshot);
+      if (saved > 0) log(`kept ${saved} queued message(s) for the next start`);
+      sqsClient.destroy();
+    });
+
+    const pool = new LambdaPool(provisioned.functions, {
+      extraEnv: {
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: endpoints.s3,
+        AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+        S3_FORCE_PATH_STYLE: 'true',
+        // One line per invocation is the local log; function logs below WARN only with FUNCTION_LOG_LEVEL.
+        POWERTOOLS_LOG_LEVEL: process.env.FUNCTION_LOG_LEVEL ?? 'WARN',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
+      ...(options.quiet ? { output: () => undefined } : { onInvocation: createInvocationLog() }),
+    });
+    cleanups.push(() => pool.close());
+
+    if (provisioned.httpApi) {
+      const http = await startHttpApi(provisioned.httpApi, pool, { port, log });
+      cleanups.push(() => http.stop());
+    }
+    const eventSources = startSqsEventSources(provisioned.eventSourceMappings, pool, {
+      endpoint: sqs.endpoint,
+      log,
+    });
+    cleanups.push(() => eventSources.stop());
+    const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, pool, {
+      functions: provisioned.functions,
+      queueUrlsByArn,
+      sqsEndpoint: sqs.endpoint,
+      log,
+    });
+    cleanups.push(() => notifications.stop());
+
+    const buckets = Object.values(provisioned.resources)
+      .filter((resource) => resource.type === 'AWS::S3::Bucket')
+      .map((bucket) => bucket.ref);
+    return {
+      apiUrl: apiBaseUrl,
+      s3Endpoint: s3.endpoint,
+      buckets,
+      secrets,
+      provisioned,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+};

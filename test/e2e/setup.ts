@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+/**
+ * Where the end-to-end suite points. With E2E_API_URL set (a LocalStack or AWS deployment, from its
+ * stack outputs) it runs against that; otherwise it starts the local runtime itself, on a fresh data
+ * directory. E2E_WEBHOOK_SECRET is the deployment's webhook secret; the webhook test needs a target
+ * that may call back to this machine (the local runtime allows loopback callbacks), so it runs only
+ * when E2E_LOOPBACK_CALLBACKS=true or the suite started the runtime.
+ */
+export interface E2eTarget {
+  apiUrl: string;
+  webhookSecret: string | undefined;
+  loopbackCallbacks: boolean;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    e2e: E2eTarget;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.E2E_API_URL) {
+    project.provide('e2e', {
+      apiUrl: process.env.E2E_API_URL,
+      webhookSecret: process.env.E2E_WEBHOOK_SECRET,
+      loopbackCallbacks: process.env.E2E_LOOPBACK_CALLBACKS === 'true',
+    });
+    return undefined;
+  }
+  const { startLocalRuntime } = await import('../../local/runtime.ts');
+  const dataDir = await mkdtemp(join(tmpdir(), 'media-pipeline-e2e-'));
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const runtime = await startLocalRuntime({
+    dataDir,
+    port: 0,
+    webhookSecret,
+    quiet: !process.env.E2E_VERBOSE,
+  });
+  project.provide('e2e', { apiUrl: runtime.apiUrl, webhookSecret, loopbackCallbacks: true });
+  return async () => {
+    await runtime.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
