@@ -26,6 +26,15 @@ if (typeof process.send !== 'function') {
 // The parent is gone (exited, killed): so is this environment. No orphans.
 process.on('disconnect', () => process.exit(0));
 
+// The AWS SDK announces on Node 20 that its 2027 releases need Node 22; Lambda runs these on nodejs22.x.
+const printWarnings = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (!String(warning.message).includes('NodeVersionSupportWarning')) {
+    for (const listener of printWarnings) listener(warning);
+  }
+});
+
 /** @type {Promise<Function> | undefined} */
 let handlerReady;
 /** @type {string | undefined} */
@@ -112,10 +121,26 @@ const scopeModuleTypes = (roots) => {
   };
 };
 
+/**
+ * On Lambda a bundle can only `require` what is inside it or on NODE_PATH (the layers): nothing above
+ * /var/task. Locally the bundles sit inside the project, whose node_modules would quietly satisfy a
+ * module the bundle forgot. Lookups that climb out of the code and layer directories are cut off, so
+ * such a bundle fails here as it would on AWS.
+ */
+const confineModuleLookups = (roots) => {
+  const original = Module._nodeModulePaths;
+  Module._nodeModulePaths = function nodeModulePaths(from) {
+    const paths = original.call(this, from);
+    if (!roots.some((root) => from === root || isInside(from, root))) return paths;
+    return paths.filter((path) => roots.some((root) => isInside(path, root)));
+  };
+};
+
 /** `handler` is `path/to/file.export` relative to codeDir, as Lambda's `Handler` property. */
 const loadHandler = async (codeDir, handler, layerDirs) => {
   const roots = [codeDir, ...layerDirs];
   scopeModuleTypes(roots);
+  confineModuleLookups(roots);
   const dot = handler.lastIndexOf('.');
   if (dot <= 0) throw new HandlerError('Runtime.MalformedHandlerName', `Bad handler ${handler}`);
   const modulePath = resolve(codeDir, handler.slice(0, dot));

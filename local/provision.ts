@@ -6,6 +6,7 @@
  * already was. Physical names are derived from the stack name and logical id, so they are stable
  * across restarts (and unlike CloudFormation's, which end in a random suffix).
  */
+
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -43,6 +44,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { constructName } from './cdk-metadata.ts';
 import {
   IntrinsicError,
   localPseudoParameters,
@@ -759,7 +761,7 @@ export const provisionStack = async (
         logicalId,
         spec: {
           logicalId,
-          name: functionName ?? logicalId,
+          name: functionName ?? constructName(resource) ?? logicalId,
           handler: properties.Handler as string,
           codeDir: assetDir(logicalId, resource),
           layerDirs: layers,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constructName } from './cdk-metadata.ts';
 import type { CfnResource, CfnTemplate, LocalSecrets } from './types.ts';
 
 /**
@@ -156,10 +157,7 @@ export const localSecrets = (
  * `WEBHOOK_SECRET`), else from its logical id.
  */
 export const secretEnvironmentName = (logicalId: string, resource: CfnResource): string => {
-  const path = resource.Metadata?.['aws:cdk:path'];
-  const segments =
-    typeof path === 'string' ? path.split('/').filter((segment) => segment !== 'Resource') : [];
-  const id = segments.at(-1) ?? logicalId;
+  const id = constructName(resource) ?? logicalId;
   return id
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/[^A-Za-z0-9]+/g, '_')

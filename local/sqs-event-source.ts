@@ -183,17 +183,26 @@ class MappingPoller {
   }
 
   private async receive(max: number, waitTimeSeconds: number): Promise<Message[]> {
-    const response = await this.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: this.mapping.queueUrl,
-        MaxNumberOfMessages: Math.max(1, Math.min(MAX_RECEIVE, max)),
-        WaitTimeSeconds: waitTimeSeconds,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-      { abortSignal: this.signal },
-    );
-    return response.Messages ?? [];
+    // One short-lived signal per request: the SDK's listener on it goes with it, instead of piling up
+    // on the poller's long-lived signal (a leak, and Node's MaxListenersExceeded warning).
+    const request = new AbortController();
+    const abort = () => request.abort();
+    this.signal.addEventListener('abort', abort, { once: true });
+    try {
+      const response = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.mapping.queueUrl,
+          MaxNumberOfMessages: Math.max(1, Math.min(MAX_RECEIVE, max)),
+          WaitTimeSeconds: waitTimeSeconds,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: request.signal },
+      );
+      return response.Messages ?? [];
+    } finally {
+      this.signal.removeEventListener('abort', abort);
+    }
   }
 
   private async collectBatch(): Promise<Message[]> {

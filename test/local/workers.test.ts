@@ -139,7 +139,14 @@ beforeAll(async () => {
     writeBundle('exits', EXITS),
     writeBundle('uses-layer', USES_LAYER),
     writeBundle('broken', BROKEN_INIT),
+    writeBundle('leaks', "exports.handler = async () => require('only-above-the-bundle').name;\n"),
   ]);
+  // A module the bundle did not include, present only in a node_modules above it (as the project's is).
+  await mkdir(join(root, 'node_modules', 'only-above-the-bundle'), { recursive: true });
+  await writeFile(
+    join(root, 'node_modules', 'only-above-the-bundle', 'index.js'),
+    "exports.name = 'leaked';\n",
+  );
   const layer = join(root, 'ffmpeg-layer');
   await mkdir(join(layer, 'bin'), { recursive: true });
   await writeFile(join(layer, 'bin', 'ffmpeg'), '#!/bin/sh\n', { mode: 0o755 });
@@ -157,6 +164,7 @@ beforeAll(async () => {
       spec('sleeps', { timeoutSeconds: 1 }),
       spec('exits'),
       spec('broken'),
+      spec('leaks'),
       spec('uses-layer', {
         layerDirs: [layer],
         environment: { FFMPEG_PATH: '/opt/bin/ffmpeg', MISSING_PATH: '/opt/bin/not-there' },
@@ -329,6 +337,15 @@ describe('LambdaPool', () => {
     expect(result.missing).toBe('/opt/bin/not-there');
     expect(String(result.nodePath).split(':')).toContain(join(layer, 'nodejs', 'node_modules'));
     expect(String(result.path).split(':')[0]).toBe(join(layer, 'bin'));
+  });
+
+  it('does not let a bundle require what is only above it, as Lambda cannot', async () => {
+    const outcome = await pool.invoke('leaksFunction', {}, meta);
+
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('only-above-the-bundle') },
+    });
   });
 
   it('reports each invocation once, with trigger, outcome and cold start', async () => {
