@@ -5,35 +5,17 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { toSqsRecord as runtimeSqsRecord } from '../../local/sqs-event-source.ts';
 import { REGION } from './emulators.ts';
 import { lambdaContext } from './lambda-context.ts';
 
 /**
- * The record Lambda's SQS event source mapping would build from a message it received: body, receipt
- * handle and system attributes come from a real ReceiveMessage, so a handler's visibility changes and
- * receive counts act on the emulator's real message. Receive with `ApproximateReceiveCount` requested.
- * (`deliverOnce` below wraps a whole poll; these are its pieces, for tests that need the event itself.)
+ * The record Lambda's SQS event source mapping would build from a message it received: the local
+ * runtime's own builder, so handler tests and the runtime agree. Receive with `ApproximateReceiveCount`
+ * requested. (`deliverOnce` below wraps a whole poll; these are its pieces.)
  */
-export const toSqsRecord = (message: Message, queueArn: string): SQSRecord => {
-  const attributes = message.Attributes ?? {};
-  const now = String(Date.now());
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? now,
-      SenderId: attributes.SenderId ?? 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? now,
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: REGION,
-  };
-};
+export const toSqsRecord = (message: Message, queueArn: string): SQSRecord =>
+  runtimeSqsRecord(message, queueArn, REGION);
 
 export const toSqsEvent = (messages: Message[], queueArn: string): SQSEvent => ({
   Records: messages.map((message) => toSqsRecord(message, queueArn)),

@@ -1,0 +1,34 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { z } from 'zod';
+import { dynamodb, sqs } from './aws-clients.ts';
+import { Dispatcher } from './dispatch.ts';
+import type { Job } from './job.ts';
+import { JobStore } from './job-store.ts';
+import { withObservability } from './middleware.ts';
+import { createJobRunner, type ProcessedMedia } from './process-job.ts';
+import type { processorEnv } from './processor-config.ts';
+import { backoffPolicyFrom } from './retry.ts';
+import { processSqsBatch } from './sqs-batch.ts';
+
+/**
+ * The Lambda handler of a processing queue (images, videos): each record is one attempt of a job,
+ * run by `process`, with the attempt counting, retries and announcements of createJobRunner.
+ */
+export const createProcessorHandler = (
+  config: z.infer<typeof processorEnv>,
+  process: (job: Job) => Promise<ProcessedMedia>,
+) => {
+  const store = new JobStore(dynamodb, config.JOBS_TABLE);
+  const runJob = createJobRunner({
+    store,
+    dispatcher: new Dispatcher(sqs, store, { webhook: config.WEBHOOK_QUEUE_URL }),
+    sqs,
+    queueUrl: config.QUEUE_URL,
+    maxAttempts: config.MAX_ATTEMPTS,
+    backoff: backoffPolicyFrom(config),
+    process,
+  });
+  return withObservability(
+    (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => processSqsBatch(event, context, runJob),
+  );
+};
