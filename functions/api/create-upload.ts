@@ -73,6 +73,23 @@ const dropUndeclaredChecksums = (request: unknown): void => {
   }
 };
 
+/** Keeps the SDK's own checksum out of a command that is presigned (PutObject, UploadPart). */
+export const signOnlyDeclaredChecksums = (command: { middlewareStack: object }): void => {
+  // Typed loosely: each command's stack is typed by its own input and output, and this works on any.
+  type Handler = (args: { request: unknown }) => Promise<unknown>;
+  const stack = command.middlewareStack as {
+    add(middleware: (next: Handler) => Handler, options: object): void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      dropUndeclaredChecksums(args.request);
+      return next(args);
+    },
+    // After the SDK's flexibleChecksumsMiddleware (build step, normal priority) has added its checksum.
+    { step: 'build', priority: 'low', name: 'dropUndeclaredChecksums' },
+  );
+};
+
 /**
  * A presigned PUT that S3 accepts only with the announced bytes: Content-Type and Content-Length are
  * signed (the presigner leaves Content-Type unsigned unless told, and a presigned PUT alone cannot bound
@@ -94,14 +111,7 @@ export const presignUpload = async (
     ContentLength: job.size,
     ...(checksum ? { ChecksumSHA256: checksum } : {}),
   });
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      dropUndeclaredChecksums(args.request);
-      return next(args);
-    },
-    // After the SDK's flexibleChecksumsMiddleware (build step, normal priority) has added its checksum.
-    { step: 'build', priority: 'low', name: 'dropUndeclaredChecksums' },
-  );
+  signOnlyDeclaredChecksums(command);
   const url = await getSignedUrl(presigner, command, {
     expiresIn: expiresInSeconds,
     signableHeaders: new Set(['content-type', 'content-length']),

@@ -17,6 +17,15 @@ import {
 import { httpErrors } from './http-errors.ts';
 import { type JobViewDeps, viewJob } from './job-view.ts';
 import { listPresets } from './list-presets.ts';
+import { DEFAULT_MULTIPART_THRESHOLD_BYTES } from './multipart-plan.ts';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listUploadedParts,
+  type MultipartDeps,
+  signUploadParts,
+} from './multipart-upload.ts';
 import {
   headerValue,
   readJsonBody,
@@ -24,7 +33,12 @@ import {
   requestBodySize,
   requestMediaType,
 } from './request-body.ts';
-import { parseFileDescription, parseJobId } from './request-schemas.ts';
+import {
+  parseCompleteUploadRequest,
+  parseFileDescription,
+  parseJobId,
+  parsePartUrlsRequest,
+} from './request-schemas.ts';
 import { json } from './responses.ts';
 import { type RetryJobDeps, retryJob } from './retry-job.ts';
 import { createRouter, type PathParameters } from './routes.ts';
@@ -45,11 +59,23 @@ const config = loadConfig(
     RESULT_URL_TTL_SECONDS: envInt(3600, { min: 60, max: 604_800 }),
     /** See direct-upload.ts for why 4 MiB, and why it cannot go much higher. */
     DIRECT_UPLOAD_MAX_BYTES: envInt(DEFAULT_DIRECT_UPLOAD_MAX_BYTES, { min: 1, max: 4_718_592 }),
+    /**
+     * Files over this size are uploaded in parts (multipart-upload.ts). At most 5 GiB, the largest single
+     * PUT S3 takes; at least 5 MiB, S3's smallest part.
+     */
+    MULTIPART_THRESHOLD_BYTES: envInt(DEFAULT_MULTIPART_THRESHOLD_BYTES, {
+      min: 5 * 1024 * 1024,
+      max: 5 * 1024 * 1024 * 1024,
+    }),
+    /** UploadPart URLs are signed a batch at a time as the upload goes, so they can be short-lived. */
+    PART_URL_TTL_SECONDS: envInt(900, { min: 60, max: 604_800 }),
   }),
 );
 
 /** The JSON create body describes a file; it never carries one. */
 const MAX_JSON_BODY_BYTES = 16 * 1024;
+/** A completion lists up to 10,000 parts with their ETags (about 70 bytes each). */
+const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
 
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
 const dispatcher = new Dispatcher(sqs, store, {
@@ -80,6 +106,15 @@ const directUploadDeps: DirectUploadDeps = {
   allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
   view: viewDeps,
 };
+const multipartDeps: MultipartDeps = {
+  s3,
+  presigner: s3Presigner,
+  store,
+  dispatcher,
+  uploadsBucket: config.UPLOADS_BUCKET,
+  partUrlTtlSeconds: config.PART_URL_TTL_SECONDS,
+  view: viewDeps,
+};
 const retryDeps: RetryJobDeps = { store, dispatcher, maxAttempts: config.MAX_ATTEMPTS };
 
 const jobIdFrom = (parameters: PathParameters): string => {
@@ -108,9 +143,16 @@ const createMedia = async (event: APIGatewayProxyEventV2) => {
   const description = parseFileDescription(readJsonBody(event, MAX_JSON_BODY_BYTES), {
     allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
   });
-  const created = await createUpload(createUploadDeps, description);
+  const created =
+    description.size > config.MULTIPART_THRESHOLD_BYTES
+      ? await createMultipartUpload(multipartDeps, description)
+      : await createUpload(createUploadDeps, description);
   logger.appendKeys({ job_id: created.job_id });
-  logger.info('upload created', { preset: description.preset, media_kind: description.media_kind });
+  logger.info('upload created', {
+    preset: description.preset,
+    media_kind: description.media_kind,
+    method: created.upload.method,
+  });
   countJob(JobMetric.Created);
   return json(201, created);
 };
@@ -125,8 +167,34 @@ const route = createRouter({
     logger.info('job re-queued', { attempts: retried.attempts });
     return json(202, retried);
   },
+  'POST /api/media/{id}/upload/parts': async (event, parameters) => {
+    const id = jobIdFrom(parameters);
+    const request = parsePartUrlsRequest(readJsonBody(event, MAX_JSON_BODY_BYTES));
+    return json(200, await signUploadParts(multipartDeps, id, request));
+  },
+  'GET /api/media/{id}/upload/parts': async (_event, parameters) =>
+    json(200, await listUploadedParts(multipartDeps, jobIdFrom(parameters))),
+  'POST /api/media/{id}/upload/complete': async (event, parameters) => {
+    const id = jobIdFrom(parameters);
+    const request = parseCompleteUploadRequest(readJsonBody(event, MAX_COMPLETE_BODY_BYTES));
+    const job = await completeMultipartUpload(multipartDeps, id, request);
+    logger.info('multipart upload completed', { parts: request.parts.length });
+    return json(200, job);
+  },
+  'POST /api/media/{id}/upload/abort': async (_event, parameters) => {
+    const aborted = await abortMultipartUpload(multipartDeps, jobIdFrom(parameters));
+    countJob(JobMetric.Failed);
+    logger.info('multipart upload aborted');
+    return json(200, aborted);
+  },
   'GET /api/presets': async () =>
-    json(200, listPresets({ directUploadMaxBytes: config.DIRECT_UPLOAD_MAX_BYTES })),
+    json(
+      200,
+      listPresets({
+        directUploadMaxBytes: config.DIRECT_UPLOAD_MAX_BYTES,
+        multipartThresholdBytes: config.MULTIPART_THRESHOLD_BYTES,
+      }),
+    ),
 });
 
 const dispatch = async (

@@ -1,4 +1,5 @@
 import { type MediaLimits, type PresetsFile, presetsConfig } from '#shared/presets';
+import { MAX_PART_URLS_PER_REQUEST, MAX_PARTS } from './request-schemas.ts';
 
 export interface PresetView {
   name: string;
@@ -10,12 +11,19 @@ export interface PresetView {
 
 export interface PresetListing {
   presets: PresetView[];
-  limits: MediaLimits & { direct_upload_max_bytes: number };
+  limits: MediaLimits & {
+    direct_upload_max_bytes: number;
+    /** Files over this size get a multipart plan from POST /api/media/ instead of a single PUT. */
+    multipart_threshold_bytes: number;
+    multipart_max_parts: number;
+    /** Part URLs signed per POST /api/media/{id}/upload/parts. */
+    part_urls_per_request: number;
+  };
 }
 
 /** What a client needs to choose a preset and size its upload, straight from presets.json. */
 export const listPresets = (
-  options: { directUploadMaxBytes: number },
+  options: { directUploadMaxBytes: number; multipartThresholdBytes: number },
   presets: PresetsFile = presetsConfig,
 ): PresetListing => ({
   presets: Object.entries(presets.presets).map(([name, preset]) => ({
@@ -25,5 +33,11 @@ export const listPresets = (
     image: preset.image ? { variants: preset.image.variants } : null,
     video: preset.video ? { poster: preset.video.poster } : null,
   })),
-  limits: { ...presets.limits, direct_upload_max_bytes: options.directUploadMaxBytes },
+  limits: {
+    ...presets.limits,
+    direct_upload_max_bytes: options.directUploadMaxBytes,
+    multipart_threshold_bytes: options.multipartThresholdBytes,
+    multipart_max_parts: MAX_PARTS,
+    part_urls_per_request: MAX_PART_URLS_PER_REQUEST,
+  },
 });

@@ -187,3 +187,88 @@ export const parseJobId = (raw: string | undefined): string => {
   }
   return parsed.data;
 };
+
+/** S3's bounds on a multipart upload: part numbers 1 to 10,000. */
+export const MAX_PARTS = 10_000;
+/** UploadPart URLs signed per request: a client asks for more as it goes, so none expires unused. */
+export const MAX_PART_URLS_PER_REQUEST = 100;
+
+const partNumber = (field: string) =>
+  z
+    .number({ error: typeError(field, 'a part number') })
+    .int({ error: `${field} must be whole numbers` })
+    .refine((value) => value >= 1 && value <= MAX_PARTS, {
+      error: `${field} must be from 1 to ${MAX_PARTS}`,
+      ...codeOf('Upload::InvalidPartNumber'),
+    });
+
+const partUrlsRequestSchema = z.object(
+  {
+    part_numbers: z
+      .array(partNumber('part_numbers'), { error: typeError('part_numbers', 'a list of part numbers') })
+      .refine((numbers) => numbers.length > 0, {
+        error: 'part_numbers must name at least one part',
+        ...codeOf('Upload::InvalidPartNumber'),
+      })
+      .refine((numbers) => numbers.length <= MAX_PART_URLS_PER_REQUEST, {
+        error: `ask for at most ${MAX_PART_URLS_PER_REQUEST} part URLs per request, and for more as the upload goes on`,
+        ...codeOf('Upload::TooManyPartUrls'),
+      })
+      .refine((numbers) => new Set(numbers).size === numbers.length, {
+        error: 'part_numbers must not repeat a part number',
+        ...codeOf('Upload::InvalidPartNumber'),
+      }),
+  },
+  { error: 'the request body must be a JSON object {"part_numbers": [1, 2, …]}' },
+);
+
+const completeRequestSchema = z.object(
+  {
+    parts: z
+      .array(
+        z.object(
+          {
+            part_number: partNumber('part_number'),
+            etag: z
+              .string({ error: typeError('etag', 'the ETag S3 answered for the part') })
+              .refine((value) => value.length > 0 && value.length <= 1024, {
+                error: 'etag must be the ETag S3 answered for the part',
+                ...codeOf('Request::InvalidField'),
+              }),
+          },
+          { error: 'each part must be an object {"part_number", "etag"}' },
+        ),
+        { error: typeError('parts', 'a list of {"part_number", "etag"}') },
+      )
+      .refine((parts) => parts.length > 0, {
+        error: 'parts must list every uploaded part',
+        ...codeOf('Upload::MissingParts'),
+      })
+      .refine((parts) => parts.length <= MAX_PARTS, {
+        error: `a multipart upload has at most ${MAX_PARTS} parts`,
+        ...codeOf('Upload::TooManyParts'),
+      }),
+  },
+  { error: 'the request body must be a JSON object {"parts": [{"part_number", "etag"}, …]}' },
+);
+
+export type PartUrlsRequest = z.output<typeof partUrlsRequestSchema>;
+export type CompleteUploadRequest = z.output<typeof completeRequestSchema>;
+
+/** Multipart field errors name the list they are in, not the element's path inside it. */
+const parseWith = <S extends z.ZodType>(schema: S, input: unknown, listField: string): z.output<S> => {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) =>
+      issue.path[0] === listField ? { ...issue, path: [listField] } : issue,
+    );
+    throw toRequestError(new z.ZodError(issues), input);
+  }
+  return parsed.data;
+};
+
+export const parsePartUrlsRequest = (input: unknown): PartUrlsRequest =>
+  parseWith(partUrlsRequestSchema, input, 'part_numbers');
+
+export const parseCompleteUploadRequest = (input: unknown): CompleteUploadRequest =>
+  parseWith(completeRequestSchema, input, 'parts');

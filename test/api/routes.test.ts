@@ -45,6 +45,9 @@ describe('GET /api/presets/', () => {
         image_max_pixels: 100_000_000,
         video_max_duration_seconds: 3600,
         direct_upload_max_bytes: 4 * 1024 * 1024,
+        multipart_threshold_bytes: 100 * 1024 * 1024,
+        multipart_max_parts: 10_000,
+        part_urls_per_request: 100,
       });
     },
   );

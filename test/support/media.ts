@@ -41,8 +41,20 @@ export const makePng = async (width: number, height: number, alpha = true): Prom
     .png()
     .toBuffer();
 
-/** An H.264 + AAC MP4 made by the same ffmpeg build the video function ships. */
-export const makeMp4 = async (seconds: number, size = '320x240'): Promise<Buffer> => {
+/**
+ * An H.264 + AAC MP4 made by the same ffmpeg build the video function ships. With `bitrateMbps` the
+ * video is constant-bitrate, padded with filler data, so the file has about `seconds × bitrateMbps / 8`
+ * MB whatever the picture: a quick way to a large file (32 Mbit/s for 4 s is about 16 MB in 0.7 s).
+ */
+export const makeMp4 = async (
+  seconds: number,
+  size = '320x240',
+  options: { bitrateMbps?: number } = {},
+): Promise<Buffer> => {
+  const rate = options.bitrateMbps ? `${options.bitrateMbps}M` : undefined;
+  const constantBitrate = rate
+    ? ['-b:v', rate, '-minrate', rate, '-maxrate', rate, '-bufsize', rate, '-x264-params', 'nal-hrd=cbr']
+    : [];
   const dir = await mkdtemp(join(tmpdir(), 'media-'));
   const out = join(dir, 'clip.mp4');
   try {
@@ -64,6 +76,7 @@ export const makeMp4 = async (seconds: number, size = '320x240'): Promise<Buffer
       'ultrafast',
       '-pix_fmt',
       'yuv420p',
+      ...constantBitrate,
       '-c:a',
       'aac',
       '-shortest',

@@ -1,0 +1,194 @@
+import { styleText } from 'node:util';
+
+/**
+ * What the CLI draws: byte counts, progress bars redrawn in place on a terminal (plain lines when the
+ * output is a file or a pipe), and the summary table. No dependency: a few ANSI sequences.
+ */
+
+type Style = Parameters<typeof styleText>[0];
+
+export interface Output {
+  write(text: string): void;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Colours only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export const painter = (output: Output, env: NodeJS.ProcessEnv = process.env) => {
+  const enabled = Boolean(output.isTTY) && !env.NO_COLOR && env.TERM !== 'dumb';
+  // validateStream off: styleText would otherwise judge by process.stdout, not the stream written to.
+  return (style: Style, text: string): string =>
+    enabled ? styleText(style, text, { validateStream: false }) : text;
+};
+
+export const formatBytes = (bytes: number): string => {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+};
+
+export const formatDuration = (ms: number): string =>
+  ms < 60_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+
+/** `[██████░░░░░░]` for a fraction from 0 to 1. */
+export const bar = (fraction: number, width = 24): string => {
+  const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const filled = Math.round(clamped * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
+};
+
+/** Cuts text to `width` characters, with an ellipsis when it had to. */
+export const truncate = (text: string, width: number): string =>
+  text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+
+export type RowPhase =
+  | { kind: 'waiting' }
+  | { kind: 'uploading'; sent: number; total: number; method?: string }
+  | { kind: 'job'; status: string }
+  | { kind: 'finished'; status: string; detail?: string };
+
+export interface ProgressRow {
+  label: string;
+  phase: RowPhase;
+  startedAt: number;
+}
+
+const describe = (
+  row: ProgressRow,
+  now: number,
+  paint: ReturnType<typeof painter>,
+  barWidth = 24,
+): string => {
+  const { phase } = row;
+  switch (phase.kind) {
+    case 'waiting':
+      return paint('dim', 'waiting');
+    case 'uploading': {
+      const percent = phase.total > 0 ? Math.floor((phase.sent / phase.total) * 100) : 100;
+      return `${bar(phase.sent / phase.total, barWidth)} ${String(percent).padStart(3)}%  ${formatBytes(phase.sent)} / ${formatBytes(phase.total)}${phase.method === 'multipart' ? paint('dim', '  (parts)') : ''}`;
+    }
+    case 'job':
+      return `${paint('cyan', phase.status)}  ${paint('dim', formatDuration(now - row.startedAt))}`;
+    case 'finished': {
+      const style: Style = phase.status === 'done' ? 'green' : phase.status === 'failed' ? 'red' : 'yellow';
+      return `${paint(style, phase.status)}${phase.detail ? `  ${phase.detail}` : ''}`;
+    }
+  }
+};
+
+/** Receives every row's changes; draws them as the output allows. */
+export interface ProgressView {
+  update(index: number, phase: RowPhase): void;
+  /** Draws the final state and lets the output go. */
+  stop(): void;
+}
+
+/** On a terminal: one line per row, redrawn in place at most every 100 ms. */
+export const terminalProgress = (output: Output, labels: string[], now = () => Date.now()): ProgressView => {
+  const paint = painter(output);
+  const width = Math.min(40, Math.max(...labels.map((label) => label.length), 8));
+  const rows: ProgressRow[] = labels.map((label) => ({
+    label,
+    phase: { kind: 'waiting' },
+    startedAt: now(),
+  }));
+  let drawn = 0;
+  let scheduled: ReturnType<typeof setTimeout> | undefined;
+  const draw = () => {
+    scheduled = undefined;
+    // A line that wraps would break the redraw: the bar takes what the label and the numbers leave.
+    const barWidth = Math.min(30, Math.max(8, (output.columns ?? 100) - width - 40));
+    const lines = rows.map(
+      (row) =>
+        `${paint('bold', truncate(row.label, width).padEnd(width))}  ${describe(row, now(), paint, barWidth)}`,
+    );
+    // Up to the first line of the block, then each line cleared and written again.
+    output.write(`${drawn > 0 ? `\x1b[${drawn}A\r` : ''}${lines.map((line) => `\x1b[2K${line}\n`).join('')}`);
+    drawn = lines.length;
+  };
+  const ticker = setInterval(() => {
+    if (rows.some((row) => row.phase.kind === 'job')) draw();
+  }, 500);
+  ticker.unref?.();
+  return {
+    update(index, phase) {
+      const row = rows[index];
+      if (!row) return;
+      if (phase.kind !== row.phase.kind) row.startedAt = now();
+      row.phase = phase;
+      scheduled ??= setTimeout(draw, 100);
+    },
+    stop() {
+      clearInterval(ticker);
+      if (scheduled) clearTimeout(scheduled);
+      draw();
+    },
+  };
+};
+
+/** Not a terminal: a line when something happens, upload progress in quarters. */
+export const lineProgress = (output: Output, labels: string[]): ProgressView => {
+  const last = labels.map(() => '');
+  return {
+    update(index, phase) {
+      let line: string;
+      switch (phase.kind) {
+        case 'waiting':
+          return;
+        case 'uploading': {
+          const quarter = phase.total > 0 ? Math.floor((phase.sent / phase.total) * 4) * 25 : 100;
+          line = `uploading ${quarter}% of ${formatBytes(phase.total)}`;
+          break;
+        }
+        case 'job':
+          line = phase.status;
+          break;
+        case 'finished':
+          line = `${phase.status}${phase.detail ? ` (${phase.detail})` : ''}`;
+          break;
+      }
+      if (line === last[index]) return;
+      last[index] = line;
+      output.write(`${labels[index]}: ${line}\n`);
+    },
+    stop() {},
+  };
+};
+
+export const silentProgress: ProgressView = { update() {}, stop() {} };
+
+/**
+ * A table with a header, columns as wide as their widest cell, and cells that may hold several lines
+ * (a job's result URLs, one per line).
+ */
+export const renderTable = (
+  header: string[],
+  rows: string[][],
+  paint: ReturnType<typeof painter> = (_style, text) => text,
+): string => {
+  const split = (cell: string) => cell.split('\n');
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.flatMap((row) => split(row[column] ?? '').map((line) => line.length))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  // The rule stops short under a column of long URLs.
+  const rule = widths.map((width) => '─'.repeat(Math.min(width, 40)));
+  const out = [paint('bold', line(header)), paint('dim', line(rule))];
+  for (const row of rows) {
+    const height = Math.max(...row.map((cell) => split(cell).length));
+    for (let i = 0; i < height; i++) out.push(line(row.map((cell) => split(cell)[i] ?? '')));
+  }
+  return `${out.join('\n')}\n`;
+};

@@ -1,0 +1,147 @@
+/**
+ * The API's JSON shapes as a client sees them (README "API"). Written out here rather than imported
+ * from functions/, so that the client carries nothing of the server into a browser bundle;
+ * test/client/media-client.test.ts checks at compile time that both sides agree.
+ */
+
+export type JobStatus = 'awaiting_upload' | 'queued' | 'processing' | 'done' | 'failed';
+
+export interface WebhookState {
+  message_id: string;
+  status: 'pending' | 'retrying' | 'delivered' | 'failed' | 'refused';
+  attempts: number;
+  last_error?: string;
+  last_status_code?: number;
+  delivered_at?: string;
+}
+
+/** GET /api/media/{id}/ */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  file_name: string;
+  content_type: string;
+  size: number;
+  preset: string;
+  file_hash: string | null;
+  attempts: number;
+  /** Image: {width, height, format, variants}; video: {poster, width, height, codec, duration, …}. */
+  result: Record<string, unknown> | null;
+  /** Each output's name (`thumb`, `poster`, …) to a presigned GET URL valid for an hour. */
+  result_urls: Record<string, string> | null;
+  error: string | null;
+  duplicate_of: string | null;
+  created_at: string;
+  updated_at: string;
+  error_code: string | null;
+  webhook: WebhookState | null;
+  max_attempts: number;
+}
+
+export interface ImageVariantSpec {
+  name: string;
+  width: number;
+  height: number;
+  fit: 'inside' | 'cover';
+  format: 'jpeg' | 'webp' | 'avif' | 'png';
+  quality: number;
+}
+
+export interface PosterSpec {
+  at_second: number;
+  width: number;
+  format: 'jpeg' | 'webp';
+  quality: number;
+}
+
+export interface PresetView {
+  name: string;
+  description: string;
+  accept: string[];
+  image: { variants: ImageVariantSpec[] } | null;
+  video: { poster: PosterSpec } | null;
+}
+
+/** GET /api/presets/ */
+export interface PresetsResponse {
+  presets: PresetView[];
+  limits: {
+    image_max_bytes: number;
+    video_max_bytes: number;
+    image_max_pixels: number;
+    video_max_duration_seconds: number;
+    direct_upload_max_bytes: number;
+    /** Files over this size get a multipart plan from POST /api/media/ instead of a single PUT. */
+    multipart_threshold_bytes: number;
+    multipart_max_parts: number;
+    part_urls_per_request: number;
+  };
+}
+
+/** The single PUT that takes a file up to the multipart threshold. */
+export interface PutUploadPlan {
+  method: 'PUT';
+  url: string;
+  /** Send exactly these (Content-Length follows the body; browsers refuse to set it). */
+  headers: Record<string, string>;
+  expires_at: string;
+}
+
+/** The plan for a file over the multipart threshold: parts signed on demand through `parts_url`. */
+export interface MultipartUploadPlan {
+  method: 'multipart';
+  upload_id: string;
+  part_size: number;
+  part_count: number;
+  expires_at: string;
+  /** Paths on the API. */
+  parts_url: string;
+  complete_url: string;
+  abort_url: string;
+}
+
+export type UploadPlan = PutUploadPlan | MultipartUploadPlan;
+
+/** POST /api/media/ (JSON) → 201 */
+export interface CreatedUpload {
+  job_id: string;
+  status: 'awaiting_upload';
+  upload: UploadPlan;
+}
+
+/** POST /api/media/{id}/upload/parts → 200 */
+export interface SignedParts {
+  job_id: string;
+  upload_id: string;
+  expires_at: string;
+  parts: Array<{ part_number: number; url: string; size: number; headers: Record<string, string> }>;
+}
+
+/** GET /api/media/{id}/upload/parts → 200 */
+export interface UploadedParts {
+  job_id: string;
+  upload_id: string;
+  part_size: number;
+  part_count: number;
+  parts: Array<{ part_number: number; etag: string; size: number }>;
+}
+
+/** POST /api/media/{id}/upload/abort → 200 */
+export interface AbortedUpload {
+  job_id: string;
+  status: 'failed';
+  error: string;
+  error_code: string;
+}
+
+/** POST /api/media/{id}/retry/ → 202 */
+export interface RetriedJob {
+  job_id: string;
+  status: 'queued';
+  attempts: number;
+}
+
+/** Every error the API answers: `{"error": {"code", "message", "field"?}}`. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; field?: string; request_id?: string };
+}
