@@ -1,0 +1,295 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PROJECT_ROOT } from '#lib/paths';
+import { makeJpeg, makeMp4, makePng } from '#test/media';
+import { apiUrl, call, type JobView } from './client.ts';
+
+/**
+ * The upload page (web/) in a real headless Chromium, against the target's root URL: what a person
+ * does with it, through the same controls (labelled inputs and buttons), and what they see.
+ *
+ * The browser is Debian's chromium (`.ci/run` installs it). Without it the suite is skipped, unless
+ * E2E_REQUIRE_CHROMIUM=true (CI) makes its absence a failure. It is skipped too when the target's API
+ * URL is a Lambda function URL (LocalStack's free image, lib/localstack-target.ts): the page is served
+ * by the HTTP API, which that target does not have.
+ */
+const CHROMIUM = process.env.E2E_CHROMIUM_PATH ?? '/usr/bin/chromium';
+const chromiumRequired = process.env.E2E_REQUIRE_CHROMIUM === 'true';
+const servedByFunctionUrl = new URL(inject('e2e').apiUrl).hostname.includes('.lambda-url.');
+const SCREENSHOT = join(PROJECT_ROOT, 'test-results', 'web-page.png');
+
+/** For what the page shows once the API answers (the first calls start the functions' workers). */
+const SOON = { timeout: 20_000, interval: 100 };
+
+/** Files larger than this are not worth sending through a browser in a test. */
+const LARGEST_MULTIPART_TEST_FILE = 64 * 1024 * 1024;
+
+describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunctionUrl)(
+  'the upload page in Chromium',
+  () => {
+    let browser: Browser;
+    let page: Page;
+    /** Console errors that name the Content-Security-Policy, and uncaught exceptions: both must stay empty. */
+    const policyViolations: string[] = [];
+    const pageErrors: string[] = [];
+    /** `METHOD path?query` of every request the page made, to tell a multipart upload from a single PUT. */
+    const requests: string[] = [];
+
+    beforeAll(async () => {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      page.on('console', (message) => {
+        if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+          policyViolations.push(message.text());
+        }
+      });
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('request', (request) => {
+        const url = new URL(request.url());
+        requests.push(`${request.method()} ${url.pathname}${url.search}`);
+      });
+    });
+
+    afterAll(async () => {
+      // The artifact: the page as it was left, with every upload the tests made (test-results/ is git-ignored).
+      if (page) {
+        mkdirSync(dirname(SCREENSHOT), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => undefined);
+      }
+      await browser?.close();
+    });
+
+    /** The card of one file, found as a screen reader would: the list item named after the file. */
+    const upload = (fileName: string): Locator => page.getByRole('listitem', { name: fileName, exact: true });
+    const statusOf = (item: Locator): Locator => item.locator('.status-label');
+
+    /** Every picture of the card has loaded (decoded with a width), in the browser. */
+    const loadedWidths = (item: Locator): Promise<number[]> =>
+      item
+        .getByRole('img')
+        .evaluateAll((images) => images.map((image) => (image as HTMLImageElement).naturalWidth));
+
+    const chooseFiles = (files: { name: string; mimeType: string; buffer: Buffer }[]) =>
+      page.getByLabel('Choose files to upload').setInputFiles(files);
+
+    it('loads from the API root with its CSP, lists the presets, and labels every control', async () => {
+      // Act
+      // The root of the stage: a deployed stack's ApiUrl ends with a slash, the local runtime's does not.
+      const response = await page.goto(apiUrl().replace(/\/?$/, '/'));
+      // Assess
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()['content-type']).toBe('text/html; charset=utf-8');
+      expect(response?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      await expect.poll(() => page.getByLabel('Preset').isEnabled(), SOON).toBe(true);
+      const presets = await call<{ presets: { name: string }[] }>('GET', '/api/presets/');
+      expect(await page.getByLabel('Preset').locator('option').allTextContents()).toEqual(
+        presets.body.presets.map((preset) => preset.name),
+      );
+      expect(await page.getByLabel('Callback URL').getAttribute('type')).toBe('url');
+      expect(await page.getByLabel('Choose files to upload').getAttribute('type')).toBe('file');
+      expect(await page.getByRole('status').getAttribute('aria-live')).toBe('polite');
+      expect(await page.locator('#limits-hint').textContent()).toMatch(
+        /^Images up to 50 MiB, videos up to 5 GiB/,
+      );
+    });
+
+    it('reaches the preset, the callback URL and the file picker with the keyboard alone', async () => {
+      // Act: Tab from the top of the page, past the skip link.
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      const focused: string[] = [];
+      for (let step = 0; step < 4; step++) {
+        await page.keyboard.press('Tab');
+        focused.push(
+          await page.evaluate(() => document.activeElement?.id || document.activeElement?.className || ''),
+        );
+      }
+      // Assess: the file input is focusable (visually hidden, not display:none); its drop zone shows the focus.
+      expect(focused).toEqual(['skip-link', 'preset', 'callback-url', 'file-input']);
+      expect(await page.locator('#drop-zone').evaluate((zone) => zone.matches(':focus-within'))).toBe(true);
+      // Enter on the focused input, and a click anywhere on the drop zone's label, open the file picker.
+      const fromKeyboard = page.waitForEvent('filechooser');
+      await page.keyboard.press('Enter');
+      expect((await fromKeyboard).isMultiple()).toBe(true);
+      const fromClick = page.waitForEvent('filechooser');
+      await page.getByText('or drop them here').click();
+      expect((await fromClick).isMultiple()).toBe(true);
+    });
+
+    it('uploads an image and a video picked together, then shows the variants, the poster and the metadata', async () => {
+      // Prepare: bytes no other test sends (a duplicate would show another job's outputs, which is fine, but not this test's point).
+      const photo = await makeJpeg(1600, 1280, 77);
+      const clip = await makeMp4(2, '480x270');
+      // Act
+      await chooseFiles([
+        { name: 'harbour.jpg', mimeType: 'image/jpeg', buffer: photo },
+        { name: 'waves.mp4', mimeType: 'video/mp4', buffer: clip },
+      ]);
+      // Assess: each upload's progress bar, then each job to done.
+      const image = upload('harbour.jpg');
+      const video = upload('waves.mp4');
+      await expect.poll(() => statusOf(image).textContent(), { timeout: 60_000, interval: 250 }).toBe('Done');
+      await expect.poll(() => statusOf(video).textContent(), { timeout: 90_000, interval: 250 }).toBe('Done');
+      for (const item of [image, video]) {
+        expect(await item.getByRole('progressbar').getAttribute('value')).toBe('100');
+        expect(await item.getByText(/^Refused|^Failed/).count()).toBe(0);
+      }
+
+      // The three variants of the default preset, loaded from their presigned URLs, with their sizes.
+      expect(
+        await image.getByRole('img').evaluateAll((images) => images.map((i) => i.getAttribute('alt'))),
+      ).toEqual([
+        'thumb variant of harbour.jpg, 150 × 120',
+        'medium variant of harbour.jpg, 800 × 640',
+        'large variant of harbour.jpg, 1600 × 1280',
+      ]);
+      await expect.poll(() => loadedWidths(image), SOON).toEqual([150, 800, 1600]);
+      const captions = await image.locator('figcaption').allTextContents();
+      expect(captions[0]).toMatch(/^thumb 150 × 120 · JPEG · [\d.]+ KiB$/);
+      expect(await image.locator('.results-summary').textContent()).toBe(
+        'Original 1600 × 1280 JPEG · 3 variants',
+      );
+
+      // The poster (never enlarged: the video is 480 px wide) and what ffprobe said.
+      await expect.poll(() => loadedWidths(video), SOON).toEqual([480]);
+      expect(await video.getByRole('img').getAttribute('alt')).toBe('Poster of waves.mp4 at 1 s');
+      const metadata = await video.getByRole('definition').allTextContents();
+      const terms = await video.getByRole('term').allTextContents();
+      expect(Object.fromEntries(terms.map((term, index) => [term, metadata[index]]))).toMatchObject({
+        Duration: '0:02',
+        Resolution: '480 × 270',
+        'Video codec': 'h264',
+        'Frame rate': '25 fps',
+        'Audio codec': 'aac',
+        Container: 'mp4',
+      });
+      await expect.poll(() => page.getByRole('status').textContent(), SOON).toMatch(/: Done$/);
+      expect(policyViolations).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('takes files dropped on the drop zone', async () => {
+      // Prepare: what a file dragged from the desktop carries, made in the page.
+      const bytes = (await makePng(640, 400, false)).toString('base64');
+      const dataTransfer = await page.evaluateHandle((base64) => {
+        const transfer = new DataTransfer();
+        const data = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+        transfer.items.add(new File([data], 'dropped.png', { type: 'image/png' }));
+        return transfer;
+      }, bytes);
+      // Act
+      await page.locator('#drop-zone').dispatchEvent('dragenter', { dataTransfer });
+      expect(await page.locator('#drop-zone').getAttribute('class')).toContain('is-dragging');
+      await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer });
+      // Assess
+      const item = upload('dropped.png');
+      await expect.poll(() => statusOf(item).textContent(), { timeout: 60_000, interval: 250 }).toBe('Done');
+      expect(await page.locator('#drop-zone').getAttribute('class')).not.toContain('is-dragging');
+      await expect.poll(() => loadedWidths(item), SOON).toEqual([150, 640, 640]);
+    });
+
+    it('shows the API’s reason for a file it refuses, and the job’s error for a file ingest rejects', async () => {
+      // Prepare
+      const text = Buffer.from('These are meeting notes, not a photograph.\n'.repeat(40));
+      // Act
+      await chooseFiles([
+        { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: text },
+        { name: 'notes.txt', mimeType: 'text/plain', buffer: text },
+      ]);
+      // Assess: refused at once by POST /api/media/ (the preset does not accept text/plain)…
+      const refused = upload('notes.txt');
+      await expect.poll(() => statusOf(refused).textContent(), { timeout: 30_000 }).toBe('Refused');
+      expect(await refused.locator('.error').textContent()).toMatch(/text\/plain/);
+      expect(await refused.getByRole('button', { name: /Retry/ }).count()).toBe(0);
+      // …and failed by ingest, which sniffs the bytes whatever the name says, with the job's own error.
+      const failed = upload('notes.jpg');
+      await expect
+        .poll(() => statusOf(failed).textContent(), { timeout: 60_000, interval: 250 })
+        .toBe('Failed');
+      const jobId = await failed.getAttribute('data-job-id');
+      const job = await call<JobView>('GET', `/api/media/${jobId}/`);
+      expect(job.body.error).toMatch(/not an image or video this service can process/);
+      expect((await failed.locator('.error').textContent())?.toLowerCase()).toContain(
+        job.body.error?.toLowerCase(),
+      );
+      expect(policyViolations).toEqual([]);
+    });
+
+    it('retries a failed job from the keyboard and shows why the API refuses it', async () => {
+      // Prepare
+      const failed = upload('notes.jpg');
+      const retry = failed.getByRole('button', { name: 'Retry notes.jpg' });
+      // Act
+      await retry.focus();
+      await page.keyboard.press('Enter');
+      // Assess: nothing to retry in a refused upload (409), and the page says so in the API's words.
+      await expect
+        .poll(() => failed.locator('.retry-note').textContent(), SOON)
+        .toMatch(/^Retry refused: Job [\w-]+ cannot be retried: the upload was refused/);
+      // The button's description is the card's error and the refusal: what a screen reader says with it.
+      expect(await retry.getAttribute('aria-describedby')).toMatch(/-error .*-retry-note$/);
+      await expect
+        .poll(() => page.getByRole('status').textContent(), SOON)
+        .toMatch(/notes\.jpg: .*Retry refused/);
+      expect(await retry.isEnabled()).toBe(true);
+      // The keyboard focus stays on the button: the card is updated around it.
+      expect(await retry.evaluate((button) => button === document.activeElement)).toBe(true);
+    });
+
+    it('sends a file over the multipart threshold in parts, then shows its variants', async (context) => {
+      // Prepare: a PNG of noise, stored without compression, just over the target's threshold.
+      const presets = await call<{ limits: { multipart_threshold_bytes?: number } }>('GET', '/api/presets/');
+      const threshold = presets.body.limits.multipart_threshold_bytes;
+      if (!threshold || threshold > LARGEST_MULTIPART_TEST_FILE) {
+        return context.skip(
+          `the target's multipart threshold (${threshold ?? 'none'}) is too high for a browser test`,
+        );
+      }
+      const width = 2048;
+      const height = Math.ceil((threshold + 512 * 1024) / (width * 3 + 1));
+      const large = await sharp({
+        create: {
+          width,
+          height,
+          channels: 3,
+          background: { r: 90, g: 120, b: 150 },
+          noise: { type: 'gaussian', mean: 128, sigma: 50 },
+        },
+      })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
+      expect(large.length).toBeGreaterThan(threshold);
+      requests.length = 0;
+      // Act
+      await chooseFiles([{ name: 'panorama.png', mimeType: 'image/png', buffer: large }]);
+      // Assess
+      const item = upload('panorama.png');
+      await expect.poll(() => statusOf(item).textContent(), { timeout: 90_000, interval: 250 }).toBe('Done');
+      const jobId = await item.getAttribute('data-job-id');
+      const partPuts = requests.filter((request) => /^PUT .*[?&]partNumber=\d+/.test(request));
+      expect(partPuts.length).toBeGreaterThanOrEqual(2);
+      expect(requests).toContain(`POST /api/media/${jobId}/upload/complete`);
+      expect(await item.locator('.file-meta').textContent()).toMatch(/ · sent in \d+ parts$/);
+      const job = await call<JobView>('GET', `/api/media/${jobId}/`);
+      const variants = (job.body.result as { variants: { width: number }[] }).variants;
+      expect(variants.map((variant) => variant.width)).toEqual([150, 800, 1600]);
+      await expect.poll(() => loadedWidths(item), SOON).toEqual([150, 800, 1600]);
+      expect(policyViolations).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    });
+  },
+);

@@ -1,0 +1,560 @@
+import {
+  createMediaClient,
+  type JobView,
+  MediaApiError,
+  type MediaClient,
+  MediaUploadError,
+  type PresetsResponse,
+  type UploadResult,
+} from '../client/media-client.ts';
+import { byId, h } from './dom.ts';
+import { formatBytes, formatPercent, formatSpan } from './format.ts';
+import { renderResults } from './results.ts';
+
+/**
+ * The upload page: pick or drop files, and each one is uploaded with the chosen preset (straight to
+ * S3 through the typed client), then its job is followed until its outputs or its error can be shown.
+ * Everything the page says comes from the API: the presets and limits, the refusal of a file, a job's
+ * `error`, the reason a retry is refused.
+ */
+
+/** Uploads in flight at once; more files wait their turn (each multipart upload is parallel itself). */
+const PARALLEL_UPLOADS = 3;
+/** Polling of a job: quick at first, slower while it stays in one status. */
+const POLL_FIRST_MS = 700;
+const POLL_MAX_MS = 4000;
+
+// The API is on this page's own origin, under the page's own path (the stage's root).
+const client: MediaClient = createMediaClient({ baseUrl: new URL('.', window.location.href).href });
+
+const form = byId('upload-form', HTMLFormElement);
+const presetSelect = byId('preset', HTMLSelectElement);
+const presetDescription = byId('preset-description', HTMLElement);
+const callbackInput = byId('callback-url', HTMLInputElement);
+const callbackError = byId('callback-error', HTMLElement);
+const fileInput = byId('file-input', HTMLInputElement);
+const dropZone = byId('drop-zone', HTMLElement);
+const limitsHint = byId('limits-hint', HTMLElement);
+const loadError = byId('load-error', HTMLElement);
+const uploadList = byId('uploads', HTMLOListElement);
+const emptyState = byId('empty-state', HTMLElement);
+const announcer = byId('announcer', HTMLElement);
+
+let presets: PresetsResponse | undefined;
+
+/** Tells screen readers what changed, through the page's one polite live region. */
+const announce = (message: string): void => {
+  announcer.textContent = message;
+};
+
+/** The API's own words (they say what to fix), as a sentence. */
+const errorMessage = (error: unknown): string => {
+  const text =
+    error instanceof MediaApiError || error instanceof MediaUploadError
+      ? error.message
+      : error instanceof TypeError
+        ? 'the request failed: is the server reachable?'
+        : error instanceof Error
+          ? error.message
+          : String(error);
+  return sentence(text);
+};
+
+const sentence = (text: string): string => {
+  const trimmed = text.trim();
+  if (trimmed === '') return trimmed;
+  const capitalised = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+};
+
+const isAbort = (error: unknown): boolean => error instanceof DOMException && error.name === 'AbortError';
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/** A queue that runs at most `limit` tasks at once, in order. */
+const limiter = (limit: number) => {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running += 1;
+    try {
+      return await task();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  };
+};
+const uploadSlot = limiter(PARALLEL_UPLOADS);
+
+type Phase =
+  | { kind: 'waiting' }
+  /** `started` once bytes go out (before that the client hashes the file and creates the job). */
+  | { kind: 'uploading'; sent: number; total: number; started: boolean }
+  | { kind: 'cancelled' }
+  /**
+   * The API refused the file, or its bytes did not all reach S3: `again` says whether sending it again
+   * can help, and `resumeJobId` names the multipart upload whose missing parts can be sent.
+   */
+  | { kind: 'refused'; message: string; again: boolean; resumeJobId?: string }
+  | { kind: 'job'; job: JobView | undefined; connectionProblem: boolean };
+
+const JOB_STATUS_LABELS: Record<string, string> = {
+  awaiting_upload: 'Checking the upload',
+  queued: 'Queued',
+  processing: 'Processing',
+  done: 'Done',
+  failed: 'Failed',
+};
+
+let nextItemId = 1;
+
+/** One file of the list: its card, its upload, then its job. */
+class UploadItem {
+  readonly #file: File;
+  readonly #preset: string;
+  readonly #callbackUrl: string | undefined;
+  #phase: Phase = { kind: 'waiting' };
+  #jobId: string | undefined;
+  #controller = new AbortController();
+  #run = 0;
+  #retryNote: string | undefined;
+  #retrying = false;
+  #lastAnnounced = '';
+
+  readonly element: HTMLLIElement;
+  readonly #status: HTMLElement;
+  readonly #detail: HTMLElement;
+  readonly #progress: HTMLProgressElement;
+  readonly #error: HTMLElement;
+  readonly #retryNoteElement: HTMLElement;
+  #resultsKey = '';
+  readonly #actions: HTMLElement;
+  readonly #results: HTMLElement;
+  readonly #nameId: string;
+  readonly #meta: HTMLElement;
+
+  constructor(file: File, preset: string, callbackUrl: string | undefined) {
+    this.#file = file;
+    this.#preset = preset;
+    this.#callbackUrl = callbackUrl;
+    const id = nextItemId++;
+    this.#nameId = `upload-${id}-name`;
+    this.#status = h('span', { class: 'status-label' });
+    this.#detail = h('span', { class: 'status-detail' });
+    this.#progress = h('progress', { max: 100, value: 0, 'aria-label': `Upload progress of ${file.name}` });
+    this.#error = h('p', { class: 'error', id: `upload-${id}-error` });
+    this.#retryNoteElement = h('p', { class: 'retry-note', id: `upload-${id}-retry-note` });
+    this.#actions = h('div', { class: 'actions' });
+    this.#results = h('div', { class: 'results-slot' });
+    this.#meta = h('p', { class: 'file-meta' });
+    this.#describeFile();
+    this.element = h(
+      'li',
+      { class: 'upload', 'aria-labelledby': this.#nameId },
+      h(
+        'div',
+        { class: 'upload-header' },
+        h('h3', { class: 'file-name', id: this.#nameId }, file.name),
+        this.#meta,
+      ),
+      h('p', { class: 'status' }, this.#status, this.#detail),
+      this.#progress,
+      this.#error,
+      this.#actions,
+      this.#retryNoteElement,
+      this.#results,
+    );
+    this.#render();
+  }
+
+  #describeFile(upload?: UploadResult): void {
+    const parts = upload?.parts;
+    const sent =
+      upload?.method === 'multipart' && parts
+        ? `sent in ${parts.sent + parts.skipped} parts${parts.skipped > 0 ? ` (${parts.skipped} resumed)` : ''}`
+        : '';
+    this.#meta.textContent = [
+      formatBytes(this.#file.size),
+      this.#file.type || 'unknown type',
+      `preset ${this.#preset}`,
+      sent,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+  }
+
+  /**
+   * Uploads the file (when a slot is free), then follows its job. With `resumeJobId`, sends only the
+   * parts of that multipart upload that S3 does not hold yet.
+   */
+  async start(resumeJobId?: string): Promise<void> {
+    // A cancelled upload may still be waiting for a slot when it is sent again: only the latest run counts.
+    this.#run += 1;
+    const run = this.#run;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const { signal } = controller;
+    this.#retryNote = undefined;
+    this.#setPhase({ kind: 'waiting' });
+    try {
+      const upload = await uploadSlot(async () => {
+        signal.throwIfAborted();
+        this.#setPhase({ kind: 'uploading', sent: 0, total: this.#file.size, started: false });
+        return client.upload(this.#file, {
+          preset: this.#preset,
+          ...(this.#callbackUrl ? { callbackUrl: this.#callbackUrl } : {}),
+          ...(resumeJobId ? { resumeJobId } : {}),
+          signal,
+          onCreated: ({ jobId }) => {
+            if (run === this.#run) this.#jobId = jobId;
+          },
+          onProgress: (sent, total) => {
+            if (run === this.#run && this.#phase.kind === 'uploading') {
+              this.#setPhase({ kind: 'uploading', sent, total, started: true });
+            }
+          },
+        });
+      });
+      if (run !== this.#run) return;
+      this.#jobId = upload.jobId;
+      this.#describeFile(upload);
+      this.#setPhase({ kind: 'job', job: undefined, connectionProblem: false });
+    } catch (error) {
+      if (run !== this.#run) return;
+      if (isAbort(error) || signal.aborted) this.#setPhase({ kind: 'cancelled' });
+      else if (error instanceof MediaUploadError) {
+        this.#setPhase({
+          kind: 'refused',
+          message: errorMessage(error),
+          again: true,
+          ...(error.resumable ? { resumeJobId: error.jobId } : {}),
+        });
+      } else {
+        this.#setPhase({
+          kind: 'refused',
+          message: errorMessage(error),
+          // The API refused the file itself: sending it again would be refused again.
+          again: !(error instanceof MediaApiError && error.status < 500),
+        });
+      }
+      return;
+    }
+    await this.#follow();
+  }
+
+  #cancel(): void {
+    this.#controller.abort();
+    // An upload still waiting for a slot has nothing in flight to interrupt.
+    if (this.#phase.kind === 'waiting') this.#setPhase({ kind: 'cancelled' });
+  }
+
+  /** Polls the job until it is done or failed; a lost connection is retried, not fatal. */
+  async #follow(): Promise<void> {
+    const id = this.#jobId;
+    if (!id) return;
+    const { signal } = this.#controller;
+    let delay = POLL_FIRST_MS;
+    let lastStatus: string | undefined;
+    while (!signal.aborted) {
+      try {
+        const job = await client.getJob(id);
+        if (job.status !== lastStatus) delay = POLL_FIRST_MS;
+        lastStatus = job.status;
+        this.#setPhase({ kind: 'job', job, connectionProblem: false });
+        if (job.status === 'done' || job.status === 'failed') return;
+      } catch (error) {
+        if (error instanceof MediaApiError && error.status < 500) {
+          this.#setPhase({ kind: 'refused', message: errorMessage(error), again: false });
+          return;
+        }
+        const job = this.#phase.kind === 'job' ? this.#phase.job : undefined;
+        this.#setPhase({ kind: 'job', job, connectionProblem: true });
+      }
+      await sleep(delay, signal);
+      delay = Math.min(Math.round(delay * 1.4), POLL_MAX_MS);
+    }
+  }
+
+  async #retry(button: HTMLButtonElement): Promise<void> {
+    const id = this.#jobId;
+    if (!id || this.#retrying) return;
+    // Busy rather than disabled: a disabled button would drop the keyboard focus.
+    this.#retrying = true;
+    button.setAttribute('aria-busy', 'true');
+    this.#retryNote = undefined;
+    try {
+      await client.retryJob(id);
+      await this.#follow();
+    } catch (error) {
+      // Rendered with the job's error, and announced with it.
+      this.#retryNote = `Retry refused: ${errorMessage(error)}`;
+      this.#render();
+    } finally {
+      this.#retrying = false;
+      button.removeAttribute('aria-busy');
+    }
+  }
+
+  #setPhase(phase: Phase): void {
+    this.#phase = phase;
+    this.#render();
+  }
+
+  #statusLabel(): { label: string; detail: string; state: string } {
+    const phase = this.#phase;
+    switch (phase.kind) {
+      case 'waiting':
+        return { label: 'Waiting', detail: 'to upload', state: 'waiting' };
+      case 'uploading':
+        return {
+          label: 'Uploading',
+          detail: phase.started
+            ? `${formatPercent(phase.sent, phase.total)} · ${formatBytes(phase.sent)} of ${formatBytes(phase.total)}`
+            : 'preparing…',
+          state: 'uploading',
+        };
+      case 'cancelled':
+        return { label: 'Cancelled', detail: '', state: 'cancelled' };
+      case 'refused':
+        return { label: 'Refused', detail: '', state: 'failed' };
+      case 'job': {
+        const { job } = phase;
+        const status = job?.status ?? 'awaiting_upload';
+        const attempts =
+          job && job.attempts > 0 && status !== 'done'
+            ? `attempt ${job.attempts} of ${job.max_attempts}`
+            : '';
+        return {
+          label: JOB_STATUS_LABELS[status] ?? status,
+          detail: [attempts, phase.connectionProblem ? 'lost contact with the API, retrying…' : '']
+            .filter(Boolean)
+            .join(' · '),
+          state: status,
+        };
+      }
+    }
+  }
+
+  #render(): void {
+    const phase = this.#phase;
+    const { label, detail, state } = this.#statusLabel();
+    this.element.dataset.state = state;
+    if (this.#jobId) this.element.dataset.jobId = this.#jobId;
+    this.#status.textContent = label;
+    this.#detail.textContent = detail ? ` · ${detail}` : '';
+
+    const uploaded =
+      phase.kind === 'job' || (phase.kind === 'uploading' && phase.total > 0 && phase.sent >= phase.total);
+    this.#progress.hidden = phase.kind === 'cancelled' || phase.kind === 'refused';
+    if (phase.kind === 'uploading' && phase.total > 0)
+      this.#progress.value = (phase.sent / phase.total) * 100;
+    else if (uploaded) this.#progress.value = 100;
+    else if (phase.kind === 'waiting') this.#progress.value = 0;
+
+    const job = phase.kind === 'job' ? phase.job : undefined;
+    const errorText =
+      phase.kind === 'refused'
+        ? phase.message
+        : job?.status === 'failed'
+          ? sentence(job.error ?? 'Processing failed.')
+          : '';
+    this.#error.textContent = errorText;
+    this.#error.hidden = errorText === '';
+    this.#retryNoteElement.textContent = this.#retryNote ?? '';
+    this.#retryNoteElement.hidden = this.#retryNote === undefined;
+
+    this.#renderActions(phase, job);
+    this.#renderResults(job);
+
+    this.#announceChange(label, [errorText, this.#retryNote].filter(Boolean).join(' '));
+  }
+
+  /** The outputs, made again only when the job changed: their presigned URLs differ on every read. */
+  #renderResults(job: JobView | undefined): void {
+    const key = job?.status === 'done' ? `${job.id} ${job.updated_at}` : '';
+    if (key === this.#resultsKey) return;
+    this.#resultsKey = key;
+    this.#results.replaceChildren();
+    if (!job || key === '') return;
+    if (job.duplicate_of) {
+      this.#results.append(
+        h(
+          'p',
+          { class: 'note' },
+          'The same file was already processed with this preset: these are its outputs.',
+        ),
+      );
+    }
+    this.#results.append(renderResults(job));
+  }
+
+  #renderActions(phase: Phase, job: JobView | undefined): void {
+    const buttons: HTMLButtonElement[] = [];
+    // Screen readers read the card's error (and a refused retry's reason) with each button.
+    const describedBy = `${this.#error.id} ${this.#retryNoteElement.id}`;
+    const button = (text: string, description: string, onClick: (button: HTMLButtonElement) => void) => {
+      const element = h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `${text} ${this.#file.name}`,
+          'aria-describedby': describedBy,
+          title: description,
+        },
+        text,
+      );
+      element.addEventListener('click', () => onClick(element));
+      buttons.push(element);
+    };
+    if (phase.kind === 'waiting' || phase.kind === 'uploading') {
+      button('Cancel', 'Stop this upload', () => this.#cancel());
+    }
+    if (phase.kind === 'refused' && phase.resumeJobId) {
+      const jobId = phase.resumeJobId;
+      button('Resume upload', 'Send the parts that did not arrive', () => void this.start(jobId));
+    }
+    if (phase.kind === 'cancelled' || (phase.kind === 'refused' && phase.again)) {
+      button('Upload again', 'Send this file again, as a new job', () => void this.start());
+    }
+    if (job?.status === 'failed') {
+      button('Retry', 'Process this job again', (element) => void this.#retry(element));
+    }
+    // Keep the same buttons (and the keyboard focus on them) while nothing about them changed.
+    const same =
+      buttons.length === this.#actions.children.length &&
+      buttons.every(
+        (candidate, index) => candidate.textContent === this.#actions.children[index]?.textContent,
+      );
+    if (!same) this.#actions.replaceChildren(...buttons);
+    this.#actions.hidden = this.#actions.children.length === 0;
+  }
+
+  #announceChange(label: string, error: string): void {
+    if (this.#phase.kind === 'uploading' || this.#phase.kind === 'waiting') return;
+    const message = `${this.#file.name}: ${label}${error ? `. ${error}` : ''}`;
+    if (message === this.#lastAnnounced) return;
+    this.#lastAnnounced = message;
+    announce(message);
+  }
+}
+
+/** Shows the chosen preset's description and what the file picker offers. */
+const showPreset = (): void => {
+  const preset = presets?.presets.find((candidate) => candidate.name === presetSelect.value);
+  presetDescription.textContent = preset?.description ?? '';
+  fileInput.accept = preset ? preset.accept.join(',') : 'image/*,video/*';
+};
+
+const showLimits = (listing: PresetsResponse): void => {
+  const { limits } = listing;
+  limitsHint.textContent =
+    `Images up to ${formatBytes(limits.image_max_bytes)}, videos up to ${formatBytes(limits.video_max_bytes)} ` +
+    `and ${formatSpan(limits.video_max_duration_seconds)} long. Each upload starts as soon as you add it.`;
+};
+
+const loadPresets = async (): Promise<void> => {
+  try {
+    presets = await client.listPresets();
+  } catch (error) {
+    loadError.textContent = `The presets could not be loaded: ${errorMessage(error)}. Reload the page to try again.`;
+    loadError.hidden = false;
+    return;
+  }
+  presetSelect.replaceChildren(
+    ...presets.presets.map((preset) => h('option', { value: preset.name }, preset.name)),
+  );
+  presetSelect.disabled = false;
+  fileInput.disabled = false;
+  dropZone.classList.remove('is-disabled');
+  showPreset();
+  showLimits(presets);
+};
+
+/** The callback URL if it is empty or an absolute http(s) URL; otherwise says so by the field. */
+const validCallbackUrl = (): { ok: true; value: string | undefined } | { ok: false } => {
+  const value = callbackInput.value.trim();
+  let problem = '';
+  if (value !== '') {
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        problem = 'The callback URL must start with https:// or http://.';
+    } catch {
+      problem = 'The callback URL must be an absolute URL, such as https://example.com/hooks/media.';
+    }
+  }
+  callbackError.textContent = problem;
+  callbackError.hidden = problem === '';
+  callbackInput.setAttribute('aria-invalid', String(problem !== ''));
+  if (problem) {
+    callbackInput.focus();
+    announce(problem);
+    return { ok: false };
+  }
+  return { ok: true, value: value || undefined };
+};
+
+const addFiles = (files: ArrayLike<File>): void => {
+  const list = Array.from(files);
+  if (list.length === 0) return;
+  if (!presets) return;
+  const callback = validCallbackUrl();
+  if (!callback.ok) return;
+  const preset = presetSelect.value;
+  emptyState.hidden = true;
+  for (const file of list) {
+    const item = new UploadItem(file, preset, callback.value);
+    uploadList.prepend(item.element);
+    void item.start();
+  }
+  announce(`${list.length} file${list.length === 1 ? '' : 's'} added, uploading with preset ${preset}`);
+};
+
+fileInput.addEventListener('change', () => {
+  addFiles(fileInput.files ?? []);
+  // The same file can be picked again.
+  fileInput.value = '';
+});
+
+presetSelect.addEventListener('change', showPreset);
+callbackInput.addEventListener('input', () => {
+  if (!callbackError.hidden) validCallbackUrl();
+});
+form.addEventListener('submit', (event) => event.preventDefault());
+
+// A file dropped outside the drop zone would replace the page with the file: never.
+for (const type of ['dragover', 'drop'] as const) {
+  window.addEventListener(type, (event) => event.preventDefault());
+}
+let dragDepth = 0;
+dropZone.addEventListener('dragenter', () => {
+  dragDepth += 1;
+  dropZone.classList.add('is-dragging');
+});
+dropZone.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) dropZone.classList.remove('is-dragging');
+});
+dropZone.addEventListener('dragover', (event) => {
+  if (event.dataTransfer) event.dataTransfer.dropEffect = fileInput.disabled ? 'none' : 'copy';
+});
+dropZone.addEventListener('drop', (event) => {
+  dragDepth = 0;
+  dropZone.classList.remove('is-dragging');
+  if (!fileInput.disabled) addFiles(event.dataTransfer?.files ?? []);
+});
+
+void loadPresets();
