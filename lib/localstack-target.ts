@@ -1,0 +1,49 @@
+import { Aspects, Duration, type IAspect, type Stack } from 'aws-cdk-lib';
+import { type FunctionUrl, FunctionUrlAuthType, HttpMethod } from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
+import { MediaFunction } from './constructs/media-function.ts';
+
+export interface LocalStackTargetProps {
+  /** The function behind the HTTP API: it gets a function URL, which LocalStack's free image serves. */
+  readonly apiFunction: MediaFunction;
+  /** Browser origins allowed to call the function URL (its CORS). */
+  readonly allowedOrigins: readonly string[];
+  /**
+   * The S3 endpoint clients on the developer's machine use; presigned URLs are signed for it.
+   * (Inside LocalStack's Lambda containers the SDK reaches S3 through AWS_ENDPOINT_URL, another host.)
+   */
+  readonly publicS3Endpoint: string;
+}
+
+/** Environment every project function gets on LocalStack: path-style S3, presigned for the public endpoint. */
+class LocalStackS3Environment implements IAspect {
+  constructor(private readonly publicS3Endpoint: string) {}
+
+  visit(node: IConstruct): void {
+    if (!(node instanceof MediaFunction)) return;
+    node.addEnvironment('S3_FORCE_PATH_STYLE', 'true');
+    node.addEnvironment('S3_PUBLIC_ENDPOINT', this.publicS3Endpoint);
+  }
+}
+
+/**
+ * The parts of the `localstack` target that are not a choice inside one concern (those are Storage's
+ * `uploadNotifications` and Processing's `nativeDependencies`):
+ * - a function URL on the API function, the API's address on LocalStack's free image, where API Gateway
+ *   v2 (the HTTP API) is not available; the function routes by path when its route key is `$default`,
+ *   so it serves the same API there. The HTTP API stays in the template for LocalStack's paid plans;
+ * - path-style S3 and presigned URLs signed for `publicS3Endpoint`, on every project function (an aspect,
+ *   so functions defined later get them too).
+ */
+export const applyLocalStackTarget = (stack: Stack, props: LocalStackTargetProps): FunctionUrl => {
+  Aspects.of(stack).add(new LocalStackS3Environment(props.publicS3Endpoint));
+  return props.apiFunction.addFunctionUrl({
+    authType: FunctionUrlAuthType.NONE,
+    cors: {
+      allowedOrigins: [...props.allowedOrigins],
+      allowedMethods: [HttpMethod.GET, HttpMethod.POST],
+      allowedHeaders: ['*'],
+      maxAge: Duration.hours(1),
+    },
+  });
+};

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { DEFAULT_WEBHOOK_ARN, type ExternalS3Options } from './external-s3.ts';
+import { LOCAL_REGION } from './types.ts';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const nonEmpty = z.string().min(1);
+
+/**
+ * `npm start`'s settings, from the environment. Without S3_ENDPOINT the runtime embeds s3rver; with
+ * it (and its keys) it uses that S3 server, MinIO for instance (README: "MinIO").
+ */
+const schema = z
+  .object({
+    PORT: port.default(3000),
+    /** The API's listening address (for MinIO in Docker on Linux: the Docker bridge's, e.g. 172.17.0.1). */
+    HOST: nonEmpty.optional(),
+    /** Presigned URLs carry the S3 port: a fixed one keeps them valid across restarts. */
+    S3_PORT: port.optional(),
+    WEBHOOK_SECRET: nonEmpty.optional(),
+    MEDIA_PIPELINE_DATA_DIR: nonEmpty.default('.local'),
+    /** An external S3 endpoint as the runtime and the functions reach it (MinIO: http://127.0.0.1:9000). */
+    S3_ENDPOINT: z.url().optional(),
+    S3_ACCESS_KEY_ID: nonEmpty.optional(),
+    S3_SECRET_ACCESS_KEY: nonEmpty.optional(),
+    /** The region the S3 server expects (MinIO: MINIO_SITE_REGION; accepts any when unset). */
+    S3_REGION: nonEmpty.default(LOCAL_REGION),
+    /** The ARN of the server's webhook notification target that posts events to the runtime. */
+    S3_WEBHOOK_ARN: nonEmpty.default(DEFAULT_WEBHOOK_ARN),
+    /** The token the server's webhook target sends (MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>). */
+    S3_WEBHOOK_AUTH_TOKEN: nonEmpty.optional(),
+  })
+  .superRefine((env, context) => {
+    if (env.S3_ENDPOINT === undefined) return;
+    for (const name of ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      if (env[name] === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `required with S3_ENDPOINT (the S3 server's ${name === 'S3_ACCESS_KEY_ID' ? 'access key' : 'secret key'})`,
+        });
+      }
+    }
+  });
+
+export interface LocalSettings {
+  port: number;
+  host: string | undefined;
+  s3Port: number | undefined;
+  webhookSecret: string | undefined;
+  dataDir: string;
+  /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
+  externalS3: ExternalS3Options | undefined;
+}
+
+export class LocalConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalConfigError';
+  }
+}
+
+/** Reads the runtime's settings; a wrong or incomplete one stops it with every problem listed. */
+export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.env): LocalSettings => {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new LocalConfigError(
+      `invalid settings: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  }
+  const settings = parsed.data;
+  return {
+    port: settings.PORT,
+    host: settings.HOST,
+    s3Port: settings.S3_PORT,
+    webhookSecret: settings.WEBHOOK_SECRET,
+    dataDir: settings.MEDIA_PIPELINE_DATA_DIR,
+    externalS3:
+      settings.S3_ENDPOINT && settings.S3_ACCESS_KEY_ID && settings.S3_SECRET_ACCESS_KEY
+        ? {
+            endpoint: settings.S3_ENDPOINT.replace(/\/$/, ''),
+            accessKeyId: settings.S3_ACCESS_KEY_ID,
+            secretAccessKey: settings.S3_SECRET_ACCESS_KEY,
+            region: settings.S3_REGION,
+            webhookArn: settings.S3_WEBHOOK_ARN,
+            ...(settings.S3_WEBHOOK_AUTH_TOKEN ? { webhookAuthToken: settings.S3_WEBHOOK_AUTH_TOKEN } : {}),
+          }
+        : undefined,
+  };
+};
