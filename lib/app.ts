@@ -1,6 +1,7 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
+import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
 
 export const STACK_ID = 'MediaPipeline';
@@ -27,6 +28,33 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     settings.allowLoopbackCallbacks = parseBoolean('allowLoopbackCallbacks', loopback);
   const retainData = node.tryGetContext('retainData');
   if (retainData !== undefined) settings.retainData = parseBoolean('retainData', retainData);
+  const target = node.tryGetContext('target');
+  if (target !== undefined) {
+    if (!isDeploymentTarget(target)) {
+      throw new Error(
+        `context target must be one of ${DEPLOYMENT_TARGETS.join(', ')}, not ${JSON.stringify(target)}`,
+      );
+    }
+    settings.target = target;
+  }
+  const publicEndpoint = node.tryGetContext('localstackPublicEndpoint');
+  if (publicEndpoint !== undefined) {
+    if (typeof publicEndpoint !== 'string' || !/^https?:\/\/[^/\s]+$/.test(publicEndpoint)) {
+      throw new Error(
+        `context localstackPublicEndpoint must be an endpoint like https://localhost.localstack.cloud:4566 (no path), not ${JSON.stringify(publicEndpoint)}`,
+      );
+    }
+    settings.localstackPublicEndpoint = publicEndpoint;
+  }
+  const multipartThreshold = node.tryGetContext('multipartThresholdBytes');
+  if (multipartThreshold !== undefined) {
+    settings.multipartThresholdBytes = parseCount(
+      'multipartThresholdBytes',
+      multipartThreshold,
+      MAX_SINGLE_PUT_BYTES,
+      MIN_PART_BYTES,
+    );
+  }
   return settings;
 };
 
@@ -53,10 +81,14 @@ const parseOrigins = (value: unknown): string[] => {
   return list as string[];
 };
 
-const parseCount = (name: string, value: unknown, max: number): number => {
+/** S3's smallest multipart part and largest single PUT: the bounds of the multipart threshold. */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
+
+const parseCount = (name: string, value: unknown, max: number, min = 1): number => {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > max) {
-    throw new Error(`context ${name} must be an integer from 1 to ${max}, not ${JSON.stringify(value)}`);
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new Error(`context ${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
   }
   return number;
 };

@@ -1,12 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import { EventType } from 'aws-cdk-lib/aws-s3';
-import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { DeadLetterQueue } from './constructs/queue-with-dead-letter.ts';
-import { type Storage, UPLOADS_PREFIX } from './storage.ts';
+import type { Storage } from './storage.ts';
 
 const INGEST_TIMEOUT = Duration.minutes(5);
 
@@ -57,7 +55,7 @@ export class Ingest extends Construct {
       deadLetterQueue: this.deadLetter.queue,
       environment: {
         JOBS_TABLE: storage.jobsTable.tableName,
-        UPLOADS_BUCKET: storage.uploadsBucket.bucketName,
+        UPLOADS_BUCKET: storage.uploadsBucketName,
         IMAGE_QUEUE_URL: props.imageQueue.queueUrl,
         VIDEO_QUEUE_URL: props.videoQueue.queueUrl,
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
@@ -69,12 +67,6 @@ export class Ingest extends Construct {
       queue.grantSendMessages(this.ingestFunction);
     }
 
-    storage.uploadsBucket.addEventNotification(
-      EventType.OBJECT_CREATED,
-      new LambdaDestination(this.ingestFunction),
-      {
-        prefix: UPLOADS_PREFIX,
-      },
-    );
+    storage.notifyUploadCreated(this.ingestFunction);
   }
 }

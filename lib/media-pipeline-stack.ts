@@ -1,11 +1,14 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DeadLetters } from './dead-letters.ts';
+import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
+import { applyLocalStackTarget } from './localstack-target.ts';
 import { Notifications } from './notifications.ts';
 import { Processing } from './processing.ts';
 import { Storage } from './storage.ts';
 import { UploadApi } from './upload-api.ts';
+import { WebPage } from './web-page.ts';
 
 export interface MediaPipelineStackProps extends StackProps {
   /**
@@ -34,13 +37,36 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default true
    */
   readonly retainData?: boolean;
+  /**
+   * Where the stack is deployed: `aws`, or `localstack` (LocalStack's free image), whose template works
+   * around what LocalStack lacks (lib/deployment-target.ts lists the differences).
+   * @default 'aws'
+   */
+  readonly target?: DeploymentTarget;
+  /**
+   * With `target: 'localstack'`: the S3 endpoint clients on the developer's machine use, which presigned
+   * URLs are signed for.
+   * @default 'https://localhost.localstack.cloud:4566'
+   */
+  readonly localstackPublicEndpoint?: string;
+  /**
+   * Files larger than this many bytes are uploaded in parts (S3 multipart) rather than with one PUT;
+   * from 5 MiB (S3's smallest part) to 5 GiB (its largest single PUT).
+   * @default 104857600 (100 MiB)
+   */
+  readonly multipartThresholdBytes?: number;
 }
 
 /** The values the stack actually runs with, defaults applied. */
 export type MediaPipelineSettings = Required<
   Pick<
     MediaPipelineStackProps,
-    'allowedOrigins' | 'maxAttempts' | 'webhookMaxAttempts' | 'allowLoopbackCallbacks' | 'retainData'
+    | 'allowedOrigins'
+    | 'maxAttempts'
+    | 'webhookMaxAttempts'
+    | 'allowLoopbackCallbacks'
+    | 'retainData'
+    | 'multipartThresholdBytes'
   >
 >;
 
@@ -50,6 +76,7 @@ export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   webhookMaxAttempts: 8,
   allowLoopbackCallbacks: false,
   retainData: true,
+  multipartThresholdBytes: 100 * 1024 * 1024,
 };
 
 /**
@@ -65,6 +92,8 @@ export class MediaPipelineStack extends Stack {
   readonly processing: Processing;
   readonly ingest: Ingest;
   readonly uploadApi: UploadApi;
+  readonly webPage: WebPage;
+  readonly target: DeploymentTarget;
 
   constructor(scope: Construct, id: string, props: MediaPipelineStackProps = {}) {
     super(scope, id, props);
@@ -74,12 +103,16 @@ export class MediaPipelineStack extends Stack {
       webhookMaxAttempts: props.webhookMaxAttempts ?? DEFAULT_SETTINGS.webhookMaxAttempts,
       allowLoopbackCallbacks: props.allowLoopbackCallbacks ?? DEFAULT_SETTINGS.allowLoopbackCallbacks,
       retainData: props.retainData ?? DEFAULT_SETTINGS.retainData,
+      multipartThresholdBytes: props.multipartThresholdBytes ?? DEFAULT_SETTINGS.multipartThresholdBytes,
     };
     this.settings = settings;
+    this.target = props.target ?? 'aws';
+    const localstack = this.target === 'localstack';
 
     this.storage = new Storage(this, 'Storage', {
       allowedOrigins: settings.allowedOrigins,
       retainData: settings.retainData,
+      uploadNotifications: localstack ? 'bucket-configuration' : 'custom-resource',
     });
 
     this.notifications = new Notifications(this, 'Notifications', {
@@ -99,6 +132,7 @@ export class MediaPipelineStack extends Stack {
       webhookQueue: this.notifications.queue,
       maxAttempts: settings.maxAttempts,
       deadLetterConsumerTimeout: this.deadLetters.timeout,
+      nativeDependencies: localstack ? 'bundled' : 'layers',
     });
 
     this.ingest = new Ingest(this, 'Ingest', {
@@ -117,6 +151,20 @@ export class MediaPipelineStack extends Stack {
       allowedOrigins: settings.allowedOrigins,
       maxAttempts: settings.maxAttempts,
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
+      multipartThresholdBytes: settings.multipartThresholdBytes,
+    });
+
+    const apiFunctionUrl = localstack
+      ? applyLocalStackTarget(this, {
+          apiFunction: this.uploadApi.apiFunction,
+          allowedOrigins: settings.allowedOrigins,
+          publicS3Endpoint: props.localstackPublicEndpoint ?? DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT,
+        })
+      : undefined;
+
+    this.webPage = new WebPage(this, 'WebPage', {
+      httpApi: this.uploadApi.httpApi,
+      storage: this.storage,
     });
 
     // The webhook dead-letter queue is left alone: its messages wait for a redrive.
@@ -127,7 +175,12 @@ export class MediaPipelineStack extends Stack {
     );
 
     const outputs: Record<string, { value: string; description: string }> = {
-      ApiUrl: { value: this.uploadApi.url, description: 'Base URL of the HTTP API' },
+      ApiUrl: apiFunctionUrl
+        ? { value: apiFunctionUrl.url, description: 'Base URL of the API (the API function URL)' }
+        : { value: this.uploadApi.url, description: 'Base URL of the HTTP API' },
+      ...(apiFunctionUrl
+        ? { HttpApiUrl: { value: this.uploadApi.url, description: 'The HTTP API (LocalStack paid plans)' } }
+        : {}),
       UploadsBucketName: { value: this.storage.uploadsBucket.bucketName, description: 'Uploads bucket' },
       ResultsBucketName: { value: this.storage.resultsBucket.bucketName, description: 'Results bucket' },
       JobsTableName: { value: this.storage.jobsTable.tableName, description: 'Jobs table' },

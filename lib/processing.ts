@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { Duration, Size } from 'aws-cdk-lib';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { presetsConfig } from '#shared/presets';
-import { MediaFunction } from './constructs/media-function.ts';
+import { stageFfmpegLayer, stageSharpLayer } from '../layers/stage.ts';
+import { type AssetDirectory, MediaFunction } from './constructs/media-function.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
 import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
@@ -39,7 +41,18 @@ export interface ProcessingProps {
   readonly maxAttempts: number;
   /** Timeout of the function that drains the dead-letter queues. */
   readonly deadLetterConsumerTimeout: Duration;
+  /**
+   * How the functions get ffmpeg/ffprobe and sharp: `layers` (the ffmpeg and sharp layers, mounted at
+   * /opt), or `bundled`, copied into the functions' own assets, for targets that do not mount layers
+   * (LocalStack's free image): ffmpeg and ffprobe in /var/task/bin, sharp in /var/task/node_modules.
+   * @default 'layers'
+   */
+  readonly nativeDependencies?: 'layers' | 'bundled';
 }
+
+/** Where `bundled` native dependencies land in a function's file system (its asset is /var/task). */
+export const BUNDLED_FFMPEG_PATH = '/var/task/bin/ffmpeg';
+export const BUNDLED_FFPROBE_PATH = '/var/task/bin/ffprobe';
 
 /**
  * The two processors, each behind its own queue: images with sharp (from the sharp layer) and videos
@@ -51,8 +64,9 @@ export class Processing extends Construct {
   readonly videoQueue: QueueWithDeadLetter;
   readonly imageFunction: MediaFunction;
   readonly videoFunction: MediaFunction;
-  readonly sharpLayer: SharpLayer;
-  readonly ffmpegLayer: FfmpegLayer;
+  /** Undefined when the native dependencies are bundled into the functions. */
+  readonly sharpLayer: SharpLayer | undefined;
+  readonly ffmpegLayer: FfmpegLayer | undefined;
 
   constructor(scope: Construct, id: string, props: ProcessingProps) {
     super(scope, id);
@@ -61,8 +75,16 @@ export class Processing extends Construct {
     // timeout on the last attempts, after which only the dead-letter queue can settle the job.
     const maxReceiveCount = props.maxAttempts + 2;
 
-    this.sharpLayer = new SharpLayer(this, 'SharpLayer');
-    this.ffmpegLayer = new FfmpegLayer(this, 'FfmpegLayer');
+    const bundled = props.nativeDependencies === 'bundled';
+    this.sharpLayer = bundled ? undefined : new SharpLayer(this, 'SharpLayer');
+    this.ffmpegLayer = bundled ? undefined : new FfmpegLayer(this, 'FfmpegLayer');
+    // The staged layers' contents, copied into the assets instead (what would be /opt/... is /var/task/...).
+    const sharpFiles: AssetDirectory[] = bundled
+      ? [{ source: join(stageSharpLayer().directory, 'nodejs', 'node_modules'), target: 'node_modules' }]
+      : [];
+    const ffmpegFiles: AssetDirectory[] = bundled
+      ? [{ source: join(stageFfmpegLayer().directory, 'bin'), target: 'bin' }]
+      : [];
 
     this.imageQueue = new QueueWithDeadLetter(this, 'ImageQueue', {
       consumerTimeout: IMAGE_TIMEOUT,
@@ -95,7 +117,7 @@ export class Processing extends Construct {
       memorySize: 2048,
       timeout: IMAGE_TIMEOUT,
       externalModules: [SHARP_MODULE],
-      layers: [this.sharpLayer],
+      ...(this.sharpLayer ? { layers: [this.sharpLayer] } : { assetDirectories: sharpFiles }),
       environment: processorEnvironment(this.imageQueue),
     });
 
@@ -106,8 +128,12 @@ export class Processing extends Construct {
       memorySize: 3008,
       timeout: VIDEO_TIMEOUT,
       ephemeralStorageSize: videoEphemeralStorage(),
-      layers: [this.ffmpegLayer],
-      environment: { ...processorEnvironment(this.videoQueue), FFMPEG_PATH, FFPROBE_PATH },
+      ...(this.ffmpegLayer ? { layers: [this.ffmpegLayer] } : { assetDirectories: ffmpegFiles }),
+      environment: {
+        ...processorEnvironment(this.videoQueue),
+        FFMPEG_PATH: this.ffmpegLayer ? FFMPEG_PATH : BUNDLED_FFMPEG_PATH,
+        FFPROBE_PATH: this.ffmpegLayer ? FFPROBE_PATH : BUNDLED_FFPROBE_PATH,
+      },
     });
 
     for (const fn of [this.imageFunction, this.videoFunction]) {

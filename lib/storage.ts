@@ -1,16 +1,22 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   BlockPublicAccess,
   Bucket,
   BucketEncryption,
   type CorsRule,
+  EventType,
   HttpMethods,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
+import {
+  addDirectLambdaNotification,
+  stackUniqueBucketName,
+} from './constructs/direct-bucket-notification.ts';
 import { acknowledge, objectWildcardFinding } from './constructs/nag.ts';
 
 /** Key prefixes the functions use (functions/shared/job.ts); the ingest notification filters on uploads/. */
@@ -25,6 +31,14 @@ export interface StorageProps {
    * destroyed with it, the buckets emptied first.
    */
   readonly retainData: boolean;
+  /**
+   * How S3 is told to notify the uploads' consumer: `custom-resource`, CDK's
+   * `Custom::S3BucketNotifications` (AWS), or `bucket-configuration`, the bucket's own
+   * NotificationConfiguration (LocalStack, where CDK's deploy-time handler fails; the uploads bucket is
+   * then named from the stack id, see addDirectLambdaNotification).
+   * @default 'custom-resource'
+   */
+  readonly uploadNotifications?: 'custom-resource' | 'bucket-configuration';
 }
 
 /**
@@ -38,12 +52,20 @@ export class Storage extends Construct {
   readonly resultsBucket: Bucket;
   readonly jobsTable: Table;
   readonly accessLogsBucket: Bucket;
+  /**
+   * The uploads bucket's name for the function that S3 notifies: with `bucket-configuration`
+   * notifications, an expression that does not reference the bucket (that function is created first).
+   */
+  readonly uploadsBucketName: string;
+  private readonly uploadNotifications: 'custom-resource' | 'bucket-configuration';
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
     const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const autoDeleteObjects = !props.retainData;
     const allowedOrigins = [...props.allowedOrigins];
+    this.uploadNotifications = props.uploadNotifications ?? 'custom-resource';
+    const directNotifications = this.uploadNotifications === 'bucket-configuration';
 
     this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -74,21 +96,14 @@ export class Storage extends Construct {
       { allowedOrigins, allowedMethods, allowedHeaders: ['*'], exposedHeaders: ['ETag'], maxAge: 3000 },
     ];
 
-    // The role of CDK's deploy-time handler that writes the bucket's notification configuration: made
-    // here, rather than left to CDK, so that the managed policy CDK attaches to it is acknowledged on it.
-    const notificationsHandlerRole = new Role(this, 'UploadsNotificationsHandlerRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Deploy-time handler that sets the uploads bucket notifications',
-    });
-    acknowledge(
-      notificationsHandlerRole,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      "CDK attaches AWSLambdaBasicExecutionRole to its bucket-notifications handler's role; the handler runs only during deployments.",
-    );
-
+    const uploadsBucketName = directNotifications
+      ? stackUniqueBucketName(Stack.of(this), 'uploads')
+      : undefined;
     this.uploadsBucket = new Bucket(this, 'UploadsBucket', {
       ...privateBucket,
-      notificationsHandlerRole,
+      ...(uploadsBucketName
+        ? { bucketName: uploadsBucketName }
+        : { notificationsHandlerRole: this.notificationsHandlerRole() }),
       serverAccessLogsPrefix: 'uploads-bucket/',
       // Browsers upload with presigned PUT or POST and read ETag to confirm what arrived.
       cors: cors([HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD]),
@@ -110,6 +125,42 @@ export class Storage extends Construct {
       timeToLiveAttribute: 'ttl',
       removalPolicy,
     });
+    this.uploadsBucketName = uploadsBucketName ?? this.uploadsBucket.bucketName;
+  }
+
+  /**
+   * The role of CDK's deploy-time handler that writes the bucket's notification configuration: made
+   * here, rather than left to CDK, so that the managed policy CDK attaches to it is acknowledged on it.
+   */
+  private notificationsHandlerRole(): Role {
+    const role = new Role(this, 'UploadsNotificationsHandlerRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Deploy-time handler that sets the uploads bucket notifications',
+    });
+    acknowledge(
+      role,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "CDK attaches AWSLambdaBasicExecutionRole to its bucket-notifications handler's role; the handler runs only during deployments.",
+    );
+    return role;
+  }
+
+  /**
+   * S3 invokes `fn` (asynchronously) for every object created under uploads/ in the uploads bucket. With
+   * `bucket-configuration` notifications, `fn` must read the bucket's name from `uploadsBucketName`.
+   */
+  notifyUploadCreated(fn: LambdaFunction): void {
+    if (this.uploadNotifications === 'bucket-configuration') {
+      addDirectLambdaNotification(this.uploadsBucket, fn, {
+        events: ['s3:ObjectCreated:*'],
+        prefix: UPLOADS_PREFIX,
+        bucketName: this.uploadsBucketName,
+      });
+      return;
+    }
+    this.uploadsBucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn), {
+      prefix: UPLOADS_PREFIX,
+    });
   }
 
   /** Read, write and conditional updates of job records. */
@@ -125,6 +176,21 @@ export class Storage extends Construct {
   /** PutObject on uploads/: direct uploads, and signing presigned PUT/POST uploads. */
   grantPutUploads(fn: IFunction): void {
     this.grantObjects(fn, this.uploadsBucket, UPLOADS_PREFIX, ['s3:PutObject'], { listBucket: false });
+  }
+
+  /**
+   * AbortMultipartUpload and ListMultipartUploadParts on uploads/: the API lists what a resuming client
+   * already sent and aborts a cancelled upload. Starting, signing parts for and completing one take
+   * PutObject (grantPutUploads).
+   */
+  grantManageMultipartUploads(fn: IFunction): void {
+    this.grantObjects(
+      fn,
+      this.uploadsBucket,
+      UPLOADS_PREFIX,
+      ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      { listBucket: false },
+    );
   }
 
   /** GetObject on results/ (presigned GET URLs are signed with this permission); ListBucket for 404s. */

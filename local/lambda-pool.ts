@@ -88,6 +88,17 @@ export const resolveOptPath = (value: string, layerDirs: readonly string[]): str
     })
     .join(':');
 
+/**
+ * Rewrites `/var/task/...` (Lambda's LAMBDA_TASK_ROOT, where the function's asset is) to the same path in
+ * the function's asset directory: a template that bundles binaries into the asset (the `localstack`
+ * target's `FFMPEG_PATH=/var/task/bin/ffmpeg`) runs here too.
+ */
+export const resolveTaskRootPath = (value: string, codeDir: string): string =>
+  value
+    .split(':')
+    .map((part) => (part.startsWith('/var/task/') ? join(codeDir, part.slice('/var/task/'.length)) : part))
+    .join(':');
+
 const prependPaths = (paths: string[], existing: string | undefined): string =>
   [...paths, ...(existing ? [existing] : [])].join(delimiter);
 
@@ -136,7 +147,9 @@ export const functionEnvironment = (
     _HANDLER: spec.handler,
   };
   const merged: Record<string, string> = { ...base, ...spec.environment, ...reserved, ...options.extraEnv };
-  for (const [name, value] of Object.entries(merged)) merged[name] = resolveOptPath(value, spec.layerDirs);
+  for (const [name, value] of Object.entries(merged)) {
+    merged[name] = resolveTaskRootPath(resolveOptPath(value, spec.layerDirs), spec.codeDir);
+  }
   return merged;
 };
 

@@ -1,23 +1,22 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import { localSettingsFromEnvironment } from './config.ts';
 import { startLocalRuntime } from './runtime.ts';
 
 /**
  * `npm start`: the whole stack on this machine, from its synthesized template, on the embedded
  * emulators. `npm run reset`: forget every job, object and message (the synth cache is kept).
  */
-const settings = z
-  .object({
-    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
-    /** Presigned URLs carry the S3 port: a fixed one keeps them valid across restarts. */
-    S3_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
-    WEBHOOK_SECRET: z.string().min(1).optional(),
-    MEDIA_PIPELINE_DATA_DIR: z.string().min(1).default('.local'),
-  })
-  .parse(process.env);
+const settings = (() => {
+  try {
+    return localSettingsFromEnvironment();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+})();
 
-const dataDir = resolve(settings.MEDIA_PIPELINE_DATA_DIR);
+const dataDir = resolve(settings.dataDir);
 
 /** The synth cache: rebuilding it costs a synth, and it holds no data. */
 const KEEP_ON_RESET = new Set(['cdk.out']);
@@ -46,16 +45,25 @@ const main = async (): Promise<void> => {
   const started = Date.now();
   const runtime = await startLocalRuntime({
     dataDir,
-    port: settings.PORT,
-    s3Port: settings.S3_PORT ?? (settings.PORT === 0 ? 0 : settings.PORT + 1),
-    ...(settings.WEBHOOK_SECRET ? { webhookSecret: settings.WEBHOOK_SECRET } : {}),
+    port: settings.port,
+    ...(settings.host ? { host: settings.host } : {}),
+    s3Port: settings.s3Port ?? (settings.port === 0 ? 0 : settings.port + 1),
+    ...(settings.webhookSecret ? { webhookSecret: settings.webhookSecret } : {}),
+    ...(settings.externalS3 ? { externalS3: settings.externalS3 } : {}),
   });
+  const s3Lines = settings.externalS3
+    ? [
+        `  S3 endpoint    ${runtime.s3Endpoint}   (external: S3_ENDPOINT, path-style)`,
+        `  S3 events      ${runtime.s3EventsUrl}   (its webhook target ${settings.externalS3.webhookArn} posts here)`,
+      ]
+    : [`  S3 endpoint    ${runtime.s3Endpoint}   (access key S3RVER, secret S3RVER, path-style)`];
   const lines = [
     '',
     `media-pipeline is running locally (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     '',
     `  API            ${runtime.apiUrl}`,
-    `  S3 endpoint    ${runtime.s3Endpoint}   (access key S3RVER, secret S3RVER, path-style)`,
+    `  Upload page    ${runtime.apiUrl}/`,
+    ...s3Lines,
     `  Buckets        ${runtime.buckets.join(', ')}`,
     `  Data           ${dataDir}   (kept across restarts; npm run reset clears it)`,
     ...runtime.secrets.map(

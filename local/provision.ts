@@ -82,6 +82,16 @@ export interface ProvisionOptions {
   dataDir: string;
   /** Base URL the runtime serves the HTTP API on (what the Api's ApiEndpoint resolves to). */
   apiBaseUrl: string;
+  /**
+   * The base URL a function URL (AWS::Lambda::Url) is served on: the runtime gives each a port of its own.
+   * @default - a template with function URLs is refused
+   */
+  functionUrlBaseUrl?: (logicalId: string) => Promise<string>;
+  /**
+   * Credentials and region for the S3 endpoint when it is not the embedded s3rver (an external S3 such as
+   * MinIO). @default LOCAL_CREDENTIALS in LOCAL_REGION
+   */
+  s3Access?: { credentials: { accessKeyId: string; secretAccessKey: string }; region: string };
 }
 
 /** A resource the emulators refused, or a template the runtime cannot wire; names the resource. */
@@ -261,6 +271,10 @@ const normaliseCorsRule = (rule: CORSRule) => ({
   MaxAgeSeconds: rule.MaxAgeSeconds,
 });
 
+const isNotImplemented = (error: unknown): boolean =>
+  error instanceof S3ServiceException &&
+  (error.$metadata.httpStatusCode === 501 || error.name === 'NotImplemented');
+
 const isS3Missing = (error: unknown, ...codes: string[]): boolean =>
   error instanceof S3ServiceException &&
   (error.$metadata.httpStatusCode === 404 || codes.includes(error.name));
@@ -311,6 +325,7 @@ export const provisionStack = async (
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 };
   const s3 = new S3Client({
     ...common,
+    ...(options.s3Access ?? {}),
     endpoint: endpoints.s3,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -339,6 +354,7 @@ export const provisionStack = async (
   const eventSourceMappings: EventSourceMappingSpec[] = [];
   const bucketNotifications: BucketNotificationSpec[] = [];
   const api: ApiParts = { apis: [], stages: [], integrations: new Map(), routes: [] };
+  const functionUrls: HttpApiSpec[] = [];
   const secretStore = await loadSecretStore(options.dataDir);
 
   /** The resource's emulated properties, resolved (accepted ones are left alone: they may reference anything). */
@@ -420,19 +436,26 @@ export const provisionStack = async (
         properties.CorsConfiguration,
         `Resources.${logicalId}.Properties.CorsConfiguration`,
       );
-      const current = await s3
-        .send(new GetBucketCorsCommand({ Bucket: name }))
-        .then((response) => response.CORSRules)
-        .catch((error: unknown) => {
-          if (isS3Missing(error, 'NoSuchCORSConfiguration')) return undefined;
-          throw error;
-        });
-      if (wanted && !sameJson(wanted.map(normaliseCorsRule), (current ?? []).map(normaliseCorsRule))) {
-        await s3.send(new PutBucketCorsCommand({ Bucket: name, CORSConfiguration: { CORSRules: wanted } }));
-        changes.push('CORS rules');
-      } else if (!wanted && current) {
-        await s3.send(new DeleteBucketCorsCommand({ Bucket: name }));
-        changes.push('CORS rules removed');
+      try {
+        const current = await s3
+          .send(new GetBucketCorsCommand({ Bucket: name }))
+          .then((response) => response.CORSRules)
+          .catch((error: unknown) => {
+            if (isS3Missing(error, 'NoSuchCORSConfiguration')) return undefined;
+            throw error;
+          });
+        if (wanted && !sameJson(wanted.map(normaliseCorsRule), (current ?? []).map(normaliseCorsRule))) {
+          await s3.send(new PutBucketCorsCommand({ Bucket: name, CORSConfiguration: { CORSRules: wanted } }));
+          changes.push('CORS rules');
+        } else if (!wanted && current) {
+          await s3.send(new DeleteBucketCorsCommand({ Bucket: name }));
+          changes.push('CORS rules removed');
+        }
+      } catch (error) {
+        // MinIO's community server has no bucket CORS API: it applies one server-wide setting
+        // (MINIO_API_CORS_ALLOW_ORIGIN) to every bucket instead.
+        if (!isNotImplemented(error)) throw error;
+        if (wanted) changes.push('CORS rules not applied: this S3 server has no bucket CORS API');
       }
       record(
         logicalId,
@@ -774,6 +797,42 @@ export const provisionStack = async (
       return { type: resource.Type, ref: name, attributes: { Arn: arn } };
     },
 
+    'AWS::Lambda::Url': async (logicalId, resource) => {
+      const properties = propertiesOf(logicalId, resource);
+      const path = `Resources.${logicalId}.Properties`;
+      const functionLogicalId = functionOf(properties.TargetFunctionArn, `${path}.TargetFunctionArn`);
+      if (!options.functionUrlBaseUrl) {
+        throw new ProvisionError(`Resources.${logicalId}: this run serves no function URLs`);
+      }
+      const baseUrl = (await options.functionUrlBaseUrl(logicalId)).replace(/\/$/, '');
+      const cors = properties.Cors as Record<string, unknown> | undefined;
+      const target = functions.find((entry) => entry.logicalId === functionLogicalId)?.spec;
+      functionUrls.push({
+        logicalId,
+        name: target?.name ?? functionLogicalId,
+        baseUrl,
+        stageName: '$default',
+        ...(cors ? { cors: corsSpecOf(cors) } : {}),
+        routes: [
+          {
+            routeKey: '$default',
+            method: 'ANY',
+            paths: [],
+            functionLogicalId,
+            payloadFormatVersion: '2.0',
+            // A function URL waits as long as the function may run.
+            timeoutMs: (target?.timeoutSeconds ?? LAMBDA_DEFAULTS.timeoutSeconds) * 1000 + 1000,
+          },
+        ],
+      });
+      const functionArn = resources[functionLogicalId]?.attributes.Arn ?? '';
+      return {
+        type: resource.Type,
+        ref: functionArn,
+        attributes: { FunctionArn: functionArn, FunctionUrl: `${baseUrl}/` },
+      };
+    },
+
     'AWS::Lambda::EventInvokeConfig': async (logicalId, resource) => {
       const properties = propertiesOf(logicalId, resource);
       const functionLogicalId = functionOf(
@@ -985,12 +1044,23 @@ export const provisionStack = async (
         invokeConfigs.get(logicalId)?.maximumEventAgeSeconds ?? LAMBDA_DEFAULTS.maximumEventAgeSeconds,
     })),
     httpApi: httpApiSpec(api, options.apiBaseUrl),
+    functionUrls,
     eventSourceMappings,
     bucketNotifications,
     outputs,
     actions,
   };
 };
+
+/** CORS of an HTTP API (CorsConfiguration) or a function URL (Cors): the same fields. */
+const corsSpecOf = (cors: Record<string, unknown>): HttpApiCorsSpec => ({
+  allowOrigins: (cors.AllowOrigins as string[] | undefined) ?? [],
+  allowMethods: (cors.AllowMethods as string[] | undefined) ?? [],
+  allowHeaders: (cors.AllowHeaders as string[] | undefined) ?? [],
+  exposeHeaders: (cors.ExposeHeaders as string[] | undefined) ?? [],
+  ...(cors.MaxAge !== undefined ? { maxAgeSeconds: Number(cors.MaxAge) } : {}),
+  allowCredentials: String(cors.AllowCredentials) === 'true',
+});
 
 const redriveOf = (value: string | undefined): unknown => {
   if (!value) return undefined;

@@ -1,8 +1,16 @@
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { freePort, startDynamoDb, startS3, startSqs } from './emulators.ts';
-import { startHttpApi } from './http-api.ts';
-import { createInvocationLog } from './invocation-log.ts';
+import {
+  configureWebhookNotifications,
+  type ExternalS3Options,
+  S3_EVENTS_PATH,
+  s3EventsRoute,
+} from './external-s3.ts';
+import { type ExtraRoute, startHttpApi } from './http-api.ts';
+import { createInvocationLog, type InvocationRecord } from './invocation-log.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { provisionStack } from './provision.ts';
 import { restoreQueues, saveQueues } from './queue-snapshot.ts';
@@ -17,6 +25,11 @@ export interface LocalRuntimeOptions {
   dataDir: string;
   /** The HTTP API's port; 0 picks a free one. */
   port: number;
+  /**
+   * The address the HTTP API (and the S3 events endpoint) listens on. MinIO in Docker on Linux reaches
+   * the host at the Docker bridge's address, not 127.0.0.1. @default '127.0.0.1'
+   */
+  host?: string;
   /** The S3 emulator's port (presigned URLs carry it, so keep it stable); 0 picks a free one. @default 0 */
   s3Port?: number;
   /** The webhook signing secret; otherwise WEBHOOK_SECRET from the environment, else a generated, persisted one. */
@@ -25,11 +38,28 @@ export interface LocalRuntimeOptions {
   quiet?: boolean;
   /** Where the runtime's own messages go. @default stderr */
   log?: (message: string) => void;
+  /** CDK context over cdk.json's and the local defaults (e.g. `{ multipartThresholdBytes: 8388608 }`). */
+  context?: Record<string, unknown>;
+  /**
+   * An S3 server (MinIO) to use instead of the embedded s3rver: buckets are created there, the functions
+   * and presigned URLs use it, and its webhook notification target posts ObjectCreated events to
+   * `S3_EVENTS_PATH` on the API port (local/external-s3.ts). @default - the embedded s3rver
+   */
+  externalS3?: ExternalS3Options;
+  /**
+   * Called once per finished invocation (cold starts and durations included), quiet or not: the
+   * benchmarks time the pipeline with it. @default - one log line per invocation, unless quiet
+   */
+  onInvocation?: (record: InvocationRecord) => void;
 }
 
 export interface LocalRuntime {
   apiUrl: string;
   s3Endpoint: string;
+  /** Where an external S3 server's webhook target must POST events; undefined with the embedded s3rver. */
+  s3EventsUrl: string | undefined;
+  /** The URL of each function URL of the template (what its FunctionUrl resolves to locally). */
+  functionUrls: string[];
   buckets: string[];
   /** Every secret the template declares, with the value the functions read locally. */
   secrets: Array<{ name: string; value: string }>;
@@ -63,11 +93,18 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   };
 
   try {
-    const stack = await synthesizeStack({ outdir: join(options.dataDir, 'cdk.out') });
+    const stack = await synthesizeStack({
+      outdir: join(options.dataDir, 'cdk.out'),
+      ...(options.context ? { context: options.context } : {}),
+    });
     if (!options.quiet) log(`template ${stack.reused ? 'reused' : 'synthesized'} in ${stack.durationMs} ms`);
 
+    const { externalS3 } = options;
     const [s3, sqs, dynamodb, secretsManager] = await Promise.all([
-      startS3({ directory: join(options.dataDir, 's3'), port: options.s3Port ?? 0 }),
+      externalS3
+        ? // The external server's events arrive on the API port (S3_EVENTS_PATH) and are emitted here.
+          { endpoint: externalS3.endpoint, events: new EventEmitter(), stop: async () => {} }
+        : startS3({ directory: join(options.dataDir, 's3'), port: options.s3Port ?? 0 }),
       startSqs(),
       startDynamoDb({ dbPath: join(options.dataDir, 'dynamodb') }),
       startSecretsManager(),
@@ -86,7 +123,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     };
 
     const port = options.port === 0 ? await freePort() : options.port;
-    const apiBaseUrl = `http://127.0.0.1:${port}`;
+    const apiHost = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+    const apiBaseUrl = `http://${apiHost}:${port}`;
     const secretEnv = options.webhookSecret ? { WEBHOOK_SECRET: options.webhookSecret } : process.env;
     const localSecretStore = localSecrets(
       secretsManager,
@@ -103,7 +141,39 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       },
       dataDir: options.dataDir,
       apiBaseUrl,
+      functionUrlBaseUrl: async () => `http://127.0.0.1:${await freePort()}`,
+      ...(externalS3
+        ? {
+            s3Access: {
+              credentials: {
+                accessKeyId: externalS3.accessKeyId,
+                secretAccessKey: externalS3.secretAccessKey,
+              },
+              region: externalS3.region,
+            },
+          }
+        : {}),
     });
+    if (externalS3) {
+      const client = new S3Client({
+        endpoint: externalS3.endpoint,
+        region: externalS3.region,
+        credentials: { accessKeyId: externalS3.accessKeyId, secretAccessKey: externalS3.secretAccessKey },
+        forcePathStyle: true,
+      });
+      const problems = await configureWebhookNotifications(
+        client,
+        provisioned.bucketNotifications,
+        externalS3.webhookArn,
+      ).finally(() => client.destroy());
+      for (const problem of problems) {
+        log(
+          `could not point the bucket notifications at ${externalS3.webhookArn} (${problem}): uploads will not be ` +
+            `ingested until the S3 server has that webhook target, posting to ${apiBaseUrl}${S3_EVENTS_PATH} ` +
+            '(the README, MinIO)',
+        );
+      }
+    }
 
     const queues = Object.values(provisioned.resources).filter(
       (resource) => resource.type === 'AWS::SQS::Queue',
@@ -129,9 +199,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
 
     const pool = new LambdaPool(provisioned.functions, {
+      // The other emulators accept any credentials and region, so an external S3 server's are everyone's.
+      ...(externalS3 && externalS3.region !== LOCAL_REGION ? { region: externalS3.region } : {}),
       extraEnv: {
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ACCESS_KEY_ID: externalS3?.accessKeyId ?? LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: externalS3?.secretAccessKey ?? LOCAL_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_S3: endpoints.s3,
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
@@ -139,17 +211,50 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
         AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
         S3_FORCE_PATH_STYLE: 'true',
+        // Presigned URLs are for the client on this machine, whatever host the template names.
+        S3_PUBLIC_ENDPOINT: endpoints.s3,
         // One line per invocation is the local log; function logs below WARN only with FUNCTION_LOG_LEVEL.
         POWERTOOLS_LOG_LEVEL: process.env.FUNCTION_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_METRICS_DISABLED: 'true',
       },
-      ...(options.quiet ? { output: () => undefined } : { onInvocation: createInvocationLog() }),
+      ...(options.quiet ? { output: () => undefined } : {}),
+      ...(options.onInvocation || !options.quiet
+        ? { onInvocation: options.onInvocation ?? createInvocationLog() }
+        : {}),
     });
     cleanups.push(() => pool.close());
 
-    if (provisioned.httpApi) {
-      const http = await startHttpApi(provisioned.httpApi, pool, { port, log });
+    const extraRoutes: ExtraRoute[] = externalS3
+      ? [
+          s3EventsRoute(s3.events, {
+            region: externalS3.region,
+            ...(externalS3.webhookAuthToken ? { authToken: externalS3.webhookAuthToken } : {}),
+            log,
+          }),
+        ]
+      : [];
+    if (provisioned.httpApi || extraRoutes.length > 0) {
+      const api = provisioned.httpApi ?? {
+        logicalId: 'none',
+        name: 'none',
+        baseUrl: apiBaseUrl,
+        stageName: '$default',
+        routes: [],
+      };
+      const http = await startHttpApi(api, pool, {
+        port,
+        log,
+        extraRoutes,
+        ...(options.host ? { host: options.host } : {}),
+      });
       cleanups.push(() => http.stop());
+    }
+    for (const functionUrl of provisioned.functionUrls) {
+      const server = await startHttpApi(functionUrl, pool, {
+        port: Number(new URL(functionUrl.baseUrl).port),
+        log,
+      });
+      cleanups.push(() => server.stop());
     }
     const eventSources = startSqsEventSources(provisioned.eventSourceMappings, pool, {
       endpoint: sqs.endpoint,
@@ -170,6 +275,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     return {
       apiUrl: apiBaseUrl,
       s3Endpoint: s3.endpoint,
+      s3EventsUrl: externalS3 ? `${apiBaseUrl}${S3_EVENTS_PATH}` : undefined,
+      functionUrls: provisioned.functionUrls.map((functionUrl) => `${functionUrl.baseUrl}/`),
       buckets,
       secrets,
       provisioned,

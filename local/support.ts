@@ -192,6 +192,32 @@ export const RESOURCE_SUPPORT: Readonly<Record<string, EmulatedType | IgnoredTyp
         'qualifier',
       ),
   },
+  'AWS::Lambda::Url': {
+    kind: 'emulated',
+    emulation: 'a function URL: the function served on a port of its own (payload 2.0, route key $default)',
+    properties: {
+      TargetFunctionArn: emulated(),
+      AuthType: emulated('NONE only: IAM-signed requests are not emulated'),
+      Cors: emulated('answered like the HTTP API emulation answers CORS'),
+      InvokeMode: emulated('BUFFERED only'),
+      Qualifier: emulated('$LATEST only'),
+    },
+    check: (resource, path) => [
+      ...literalProblems(resource.Properties?.AuthType, `${path}.Properties.AuthType`, ['NONE'], 'auth type'),
+      ...literalProblems(
+        resource.Properties?.InvokeMode,
+        `${path}.Properties.InvokeMode`,
+        ['BUFFERED'],
+        'invoke mode',
+      ),
+      ...literalProblems(
+        resource.Properties?.Qualifier,
+        `${path}.Properties.Qualifier`,
+        ['$LATEST'],
+        'qualifier',
+      ),
+    ],
+  },
   'AWS::Lambda::Permission': {
     kind: 'ignored',
     reason:

@@ -16,6 +16,9 @@ export const SYNTH_SOURCES: readonly string[] = [
   'bin',
   'lib',
   'functions',
+  // The upload page is built into the web function's asset at synth time, with the client it imports.
+  'web',
+  'client',
   'layers/stage.ts',
   'presets.json',
   'package-lock.json',

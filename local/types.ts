@@ -196,6 +196,11 @@ export interface ProvisionedStack {
   /** One per application function; CDK's deploy-time custom-resource providers are left out. */
   functions: FunctionSpec[];
   httpApi: HttpApiSpec | undefined;
+  /**
+   * The template's function URLs (AWS::Lambda::Url), each served on a port of its own: an HttpApiSpec
+   * with one `$default` route to its function, its `baseUrl` what the URL's FunctionUrl resolves to.
+   */
+  functionUrls: HttpApiSpec[];
   eventSourceMappings: EventSourceMappingSpec[];
   bucketNotifications: BucketNotificationSpec[];
   /** The template's Outputs, resolved (AWS URLs of the HTTP API replaced by the local one). */

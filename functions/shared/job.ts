@@ -57,7 +57,11 @@ export interface Job {
   /** SHA-256 the client declared (hex); S3 verifies the upload against it. */
   sha256?: string;
   upload_key: string;
-  upload_method: 'presigned_put' | 'direct';
+  upload_method: 'presigned_put' | 'multipart' | 'direct';
+  /** Multipart uploads: S3's upload id, and the part size and count the client was told to use. */
+  upload_id?: string;
+  part_size?: number;
+  part_count?: number;
   file_hash?: string;
   detected_type?: string;
   media_kind?: MediaKind;

@@ -1,3 +1,4 @@
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -54,7 +55,67 @@ export interface MediaFunctionProps extends InheritedProps {
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
+  /**
+   * Files under the project root copied into the function's asset next to the bundle, where the handler
+   * finds them under LAMBDA_TASK_ROOT (a web page built at synth time). They must exist when the function
+   * is defined, since bundling runs then; they count in the asset hash like the bundle does.
+   * @default - none
+   */
+  readonly assetFiles?: readonly string[];
+  /**
+   * Directories under the project root whose contents are copied into the function's asset at `target`
+   * (relative to the asset root, /var/task in Lambda): what a layer would provide, for targets that do not
+   * mount layers (LocalStack's free image). They count in the asset hash like the bundle does.
+   * @default - none
+   */
+  readonly assetDirectories?: readonly AssetDirectory[];
 }
+
+/** A directory copied into a function's asset. */
+export interface AssetDirectory {
+  /** Absolute path of a directory under the project root. */
+  readonly source: string;
+  /** Where its contents go, relative to the asset root: `bin`, `node_modules`. */
+  readonly target: string;
+}
+
+/** POSIX shell quoting, for the copy commands of `assetFiles`. */
+const shellQuote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Commands that copy `files` into the bundle's output directory. Paths are taken relative to the project
+ * root, which is the bundling input directory both locally and in Docker (`/asset-input`).
+ */
+const copyAssetFiles = (files: readonly string[], directories: readonly AssetDirectory[] = []) => {
+  const underRoot = (file: string): string => {
+    const path = relative(PROJECT_ROOT, file);
+    if (path.startsWith('..') || isAbsolute(path)) {
+      throw new Error(`asset file ${file} is outside the project root ${PROJECT_ROOT}`);
+    }
+    return path;
+  };
+  const relativePaths = files.map(underRoot);
+  const relativeDirectories = directories.map(({ source, target }) => {
+    if (target.startsWith('..') || isAbsolute(target)) {
+      throw new Error(`asset directory target ${target} is outside the asset`);
+    }
+    return { source: underRoot(source), target };
+  });
+  return {
+    beforeBundling: (): string[] => [],
+    beforeInstall: (): string[] => [],
+    afterBundling: (inputDir: string, outputDir: string): string[] => [
+      ...relativePaths.map(
+        (path) => `cp ${shellQuote(join(inputDir, path))} ${shellQuote(join(outputDir, basename(path)))}`,
+      ),
+      // `cp -R dir/. target` copies the contents (modes kept: binaries stay executable).
+      ...relativeDirectories.flatMap(({ source, target }) => [
+        `mkdir -p ${shellQuote(join(outputDir, target))}`,
+        `cp -R ${shellQuote(`${join(inputDir, source)}/.`)} ${shellQuote(join(outputDir, target))}`,
+      ]),
+    ],
+  };
+};
 
 /**
  * The project's Lambda function: holds the defaults every function shares, so the concern constructs
@@ -75,7 +136,16 @@ export class MediaFunction extends NodejsFunction {
   readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: MediaFunctionProps) {
-    const { source, serviceName, externalModules = [], logRetention, environment, ...functionProps } = props;
+    const {
+      source,
+      serviceName,
+      externalModules = [],
+      logRetention,
+      environment,
+      assetFiles = [],
+      assetDirectories = [],
+      ...functionProps
+    } = props;
 
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
@@ -117,6 +187,9 @@ export class MediaFunction extends NodejsFunction {
         bundleAwsSDK: true,
         externalModules,
         logLevel: LogLevel.WARNING,
+        ...(assetFiles.length > 0 || assetDirectories.length > 0
+          ? { commandHooks: copyAssetFiles(assetFiles, assetDirectories) }
+          : {}),
       },
     });
 

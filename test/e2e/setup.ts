@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 /**
- * Where the end-to-end suite points. With E2E_API_URL set (a LocalStack or AWS deployment, from its
+ * Where the end-to-end suite points. With E2E_OUTPUTS_FILE set (a `cdk deploy --outputs-file` JSON) it
+ * runs against that deployment (test/e2e/from-outputs.ts). With E2E_API_URL set (a LocalStack or AWS deployment, from its
  * stack outputs) it runs against that; otherwise it starts the local runtime itself, on a fresh data
  * directory. E2E_WEBHOOK_SECRET is the deployment's webhook secret; the webhook test needs a target
  * that may call back to this machine (the local runtime allows loopback callbacks), so it runs only
@@ -17,6 +18,8 @@ export interface E2eTarget {
   loopbackCallbacks: boolean;
 }
 
+export const E2E_MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
+
 declare module 'vitest' {
   export interface ProvidedContext {
     e2e: E2eTarget;
@@ -24,6 +27,12 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.E2E_OUTPUTS_FILE) {
+    // A deployed stack's `cdk deploy --outputs-file` JSON (LocalStack or AWS): see from-outputs.ts.
+    const { targetFromOutputs } = await import('./from-outputs.ts');
+    project.provide('e2e', await targetFromOutputs(process.env.E2E_OUTPUTS_FILE));
+    return undefined;
+  }
   if (process.env.E2E_API_URL) {
     project.provide('e2e', {
       apiUrl: process.env.E2E_API_URL,
@@ -40,6 +49,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     port: 0,
     webhookSecret,
     quiet: !process.env.E2E_VERBOSE,
+    // Files over 8 MiB take the multipart path, so a ~16 MB test video exercises it (the tests read the
+    // threshold from GET /api/presets/, so they run against a deployed stack's 100 MiB too).
+    context: { multipartThresholdBytes: E2E_MULTIPART_THRESHOLD_BYTES },
   });
   project.provide('e2e', { apiUrl: runtime.apiUrl, webhookSecret, loopbackCallbacks: true });
   return async () => {

@@ -16,6 +16,7 @@ describe('settingsFromContext', () => {
       webhookMaxAttempts: 8,
       allowLoopbackCallbacks: false,
       retainData: true,
+      multipartThresholdBytes: 100 * 1024 * 1024,
     });
   });
 
@@ -34,6 +35,7 @@ describe('settingsFromContext', () => {
       webhookMaxAttempts: '12',
       allowLoopbackCallbacks: 'true',
       retainData: 'false',
+      multipartThresholdBytes: '8388608',
     });
     // Assess
     expect(settings).toEqual({
@@ -42,6 +44,7 @@ describe('settingsFromContext', () => {
       webhookMaxAttempts: 12,
       allowLoopbackCallbacks: true,
       retainData: false,
+      multipartThresholdBytes: 8 * 1024 * 1024,
     });
   });
 
@@ -59,6 +62,11 @@ describe('settingsFromContext', () => {
     [{ retainData: 'yes' }, /retainData must be true or false/],
     [{ allowLoopbackCallbacks: 1 }, /allowLoopbackCallbacks must be true or false/],
     [{ allowedOrigins: [] }, /allowedOrigins must be a non-empty list/],
+    [
+      { multipartThresholdBytes: 1024 },
+      /multipartThresholdBytes must be an integer from 5242880 to 5368709120/,
+    ],
+    [{ multipartThresholdBytes: 6 * 1024 ** 3 }, /multipartThresholdBytes must be an integer/],
     [{ allowedOrigins: ['https://app.example.com/path'] }, /is not an origin/],
   ])('refuses %j with a message saying what to fix', (context, message) => {
     // Act

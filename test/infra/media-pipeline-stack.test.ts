@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const SERVICES = [
   'media-video',
   'media-webhook',
   'media-dead-letter',
+  'media-web',
 ];
 
 describe('MediaPipeline stack', () => {
@@ -30,8 +32,10 @@ describe('MediaPipeline stack', () => {
   let stack: MediaPipelineStack;
   let template: Template;
   let queries: TemplateQueries;
-  const logicalId = (construct: IConstruct): string =>
-    stack.resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
+  const logicalId = (construct: IConstruct | undefined): string => {
+    if (!construct) throw new Error('the construct is not in this stack');
+    return stack.resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
+  };
 
   beforeAll(() => {
     synthesized = synthesizePipeline();
@@ -72,6 +76,7 @@ describe('MediaPipeline stack', () => {
       { service: 'media-video', memory: 3008, timeout: 300 },
       { service: 'media-webhook', memory: 256, timeout: 30 },
       { service: 'media-dead-letter', memory: 256, timeout: 30 },
+      { service: 'media-web', memory: 256, timeout: 5 },
     ])('sizes $service with $memory MB and $timeout s', ({ service, memory, timeout }) => {
       // Assess
       const { properties } = queries.projectFunction(service);
@@ -103,6 +108,7 @@ describe('MediaPipeline stack', () => {
           'WEBHOOK_QUEUE_URL',
           'MAX_ATTEMPTS',
           'ALLOW_LOOPBACK_CALLBACKS',
+          'MULTIPART_THRESHOLD_BYTES',
         ],
       },
       {
@@ -150,6 +156,7 @@ describe('MediaPipeline stack', () => {
         ],
       },
       { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL'] },
+      { service: 'media-web', variables: ['UPLOADS_BUCKET', 'RESULTS_BUCKET'] },
     ])('gives $service exactly its environment', ({ service, variables }) => {
       // Assess
       const environment = environmentOf(queries.projectFunction(service).properties);
@@ -463,7 +470,7 @@ describe('MediaPipeline stack', () => {
       join(synthesized.outdir, `asset.${(code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
     const bundleDirectoryOf = (service: string): string =>
       assetDirectory(queries.projectFunction(service).properties.Code);
-    const layerDirectoryOf = (layer: IConstruct): string =>
+    const layerDirectoryOf = (layer: IConstruct | undefined): string =>
       assetDirectory(queries.get(logicalId(layer)).Properties.Content);
     /** The bundle and its source map. */
     const bundleOf = (service: string): { code: string; sources: string[] } => {
@@ -545,6 +552,7 @@ describe('MediaPipeline stack', () => {
               PATH: process.env.PATH,
               AWS_REGION: 'us-east-1',
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+              LAMBDA_TASK_ROOT: bundleDirectoryOf(service),
               NODE_PATH: layerNodeModules.join(':'),
               ...environment,
             },
@@ -558,13 +566,28 @@ describe('MediaPipeline stack', () => {
   });
 
   describe('HTTP API', () => {
-    it('routes the four API paths to the one API function, with payload format 2.0', () => {
-      // Prepare
-      const routes = queries.ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
-      const integrations = queries.ofType('AWS::ApiGatewayV2::Integration');
+    it('routes the API paths to the one API function, with payload format 2.0', () => {
+      // Prepare: the page's routes (`GET /`, …) are the web page's, below.
+      const apiFunctionId = queries.projectFunction('media-api').logicalId;
+      const routes = queries
+        .ofType('AWS::ApiGatewayV2::Route')
+        .map(([, route]) => route.Properties)
+        .filter((route) => String(route.RouteKey).includes(' /api/'));
+      const integrations = queries
+        .ofType('AWS::ApiGatewayV2::Integration')
+        .filter(([, integration]) => references(integration.Properties.IntegrationUri, apiFunctionId));
       // Assess
       expect(routes.map((route) => route.RouteKey).sort()).toEqual(
-        ['GET /api/media/{id}', 'GET /api/presets', 'POST /api/media', 'POST /api/media/{id}/retry'].sort(),
+        [
+          'GET /api/media/{id}',
+          'GET /api/presets',
+          'POST /api/media',
+          'POST /api/media/{id}/retry',
+          'POST /api/media/{id}/upload/parts',
+          'GET /api/media/{id}/upload/parts',
+          'POST /api/media/{id}/upload/complete',
+          'POST /api/media/{id}/upload/abort',
+        ].sort(),
       );
       expect(integrations).toHaveLength(1);
       const [integrationId, integration] = integrations[0] ?? [];
@@ -585,6 +608,10 @@ describe('MediaPipeline stack', () => {
       ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/retry/'],
       ['GET', '/api/presets'],
       ['GET', '/api/presets/'],
+      ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/upload/parts'],
+      ['GET', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/upload/parts/'],
+      ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/upload/complete/'],
+      ['POST', '/api/media/0b8a3c52-3f0e-4a8e-9d59-3c1f7c0e2b11/upload/abort'],
     ])(
       'serves %s %s through a declared route (an HTTP API matches a trailing slash to the route without it)',
       (method, path) => {
@@ -599,7 +626,8 @@ describe('MediaPipeline stack', () => {
         };
         // Assess
         expect(routeKeys.filter(matches)).toHaveLength(1);
-        expect(routeKeys.every((key) => !key.endsWith('/'))).toBe(true);
+        // The root (`GET /`, the web page) is the one path that is only a slash.
+        expect(routeKeys.every((key) => key.endsWith(' /') || !key.endsWith('/'))).toBe(true);
       },
     );
 
@@ -626,6 +654,107 @@ describe('MediaPipeline stack', () => {
     });
   });
 
+  describe('web page', () => {
+    const pageDirectory = (): string =>
+      join(
+        synthesized.outdir,
+        `asset.${(queries.projectFunction('media-web').properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+      );
+
+    it('serves GET /, /app.js, /app.css and /favicon.svg from the web function, through its own integration', () => {
+      // Prepare
+      const webFunctionId = queries.projectFunction('media-web').logicalId;
+      const integrations = queries
+        .ofType('AWS::ApiGatewayV2::Integration')
+        .filter(([, integration]) => references(integration.Properties.IntegrationUri, webFunctionId));
+      const [integrationId, integration] = integrations[0] ?? [];
+      const routes = queries
+        .ofType('AWS::ApiGatewayV2::Route')
+        .map(([, route]) => route.Properties)
+        .filter((route) => references(route.Target, String(integrationId)));
+      // Assess
+      expect(integrations).toHaveLength(1);
+      expect(integration?.Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+      });
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual([
+        'GET /',
+        'GET /app.css',
+        'GET /app.js',
+        'GET /favicon.svg',
+      ]);
+    });
+
+    it('ships the page built at synth time in the function’s asset, its references versioned by content', () => {
+      // Act
+      const html = readFileSync(join(pageDirectory(), 'index.html'), 'utf8');
+      const script = readFileSync(join(pageDirectory(), 'app.js'));
+      const styles = readFileSync(join(pageDirectory(), 'app.css'));
+      const version = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+      // Assess
+      expect(html).toContain(`<script type="module" src="app.js?v=${version(script)}"></script>`);
+      expect(html).toContain(`<link rel="stylesheet" href="app.css?v=${version(styles)}">`);
+      // One browser module: the page and the client it imports, nothing left to resolve at run time.
+      expect(script.toString()).not.toMatch(/\bfrom\s*["']|\bimport\s*\(|require\(/);
+      expect(script.toString()).toContain('/api/presets/');
+    });
+
+    it('gives the web function no permission beyond writing its own logs', () => {
+      // Assess
+      const actions = queries.statementsOf('media-web').flatMap(actionsOf);
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((action) => !action.startsWith('logs:'))).toEqual([]);
+    });
+
+    it('answers GET / with the page, its Content-Security-Policy naming the buckets the browser talks to', () => {
+      // Prepare
+      const bundle = join(pageDirectory(), 'index.js');
+      const event = {
+        routeKey: 'GET /',
+        rawPath: '/',
+        headers: {},
+        requestContext: { http: { method: 'GET' } },
+      };
+      // Act
+      const run = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `require(${JSON.stringify(bundle)}).handler(${JSON.stringify(event)}).then((r) => process.stdout.write(JSON.stringify(r)));`,
+        ],
+        {
+          cwd: tmpdir(),
+          encoding: 'utf8',
+          timeout: 20_000,
+          env: {
+            PATH: process.env.PATH,
+            AWS_REGION: 'eu-west-3',
+            LAMBDA_TASK_ROOT: pageDirectory(),
+            UPLOADS_BUCKET: 'uploads-bucket-name',
+            RESULTS_BUCKET: 'results-bucket-name',
+          },
+        },
+      );
+      // Assess
+      expect(run.stderr).toBe('');
+      const response = JSON.parse(run.stdout) as {
+        statusCode: number;
+        headers: Record<string, string>;
+        body: string;
+      };
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(response.body).toBe(readFileSync(join(pageDirectory(), 'index.html'), 'utf8'));
+      expect(response.headers['content-security-policy']).toContain(
+        "connect-src 'self' https://uploads-bucket-name.s3.eu-west-3.amazonaws.com;",
+      );
+      expect(response.headers['content-security-policy']).toContain(
+        "img-src 'self' https://results-bucket-name.s3.eu-west-3.amazonaws.com;",
+      );
+    });
+  });
+
   describe('least privilege', () => {
     const bucketId = (name: 'uploads' | 'results'): string =>
       logicalId(name === 'uploads' ? stack.storage.uploadsBucket : stack.storage.resultsBucket);
@@ -635,6 +764,31 @@ describe('MediaPipeline stack', () => {
       expect(queries.grants('media-api', 's3:PutObject', bucketId('uploads'))).toHaveLength(1);
       expect(queries.grants('media-api', 's3:GetObject', bucketId('results'))).toHaveLength(1);
       expect(queries.grants('media-api', 's3:PutObject', bucketId('results'))).toEqual([]);
+    });
+
+    it('lets the API list and abort multipart uploads under uploads/ only, and no other function', () => {
+      // Prepare
+      const multipartActions = ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
+      // Assess
+      for (const action of multipartActions) {
+        const grants = queries.grants('media-api', action, bucketId('uploads'));
+        expect(grants, action).toHaveLength(1);
+        expect(JSON.stringify(grants[0]?.Resource), action).toContain('/uploads/*');
+        expect(queries.grants('media-api', action, bucketId('results')), action).toEqual([]);
+      }
+      for (const service of SERVICES.filter((name) => name !== 'media-api')) {
+        const statements = queries
+          .statementsOf(service)
+          .filter((statement) => actionsOf(statement).some((action) => multipartActions.includes(action)));
+        expect(statements, service).toEqual([]);
+      }
+    });
+
+    it('gives the API function its multipart threshold', () => {
+      // Assess
+      expect(environmentOf(queries.projectFunction('media-api').properties)).toMatchObject({
+        MULTIPART_THRESHOLD_BYTES: String(100 * 1024 * 1024),
+      });
     });
 
     it('lets the processors read uploads and write results, never write uploads', () => {

@@ -305,6 +305,7 @@ describe('provisionStack: functions', () => {
       'media-image',
       'media-ingest',
       'media-video',
+      'media-web',
       'media-webhook',
     ]);
     for (const id of providers) expect(provisioned.functions.map((spec) => spec.logicalId)).not.toContain(id);
@@ -368,16 +369,46 @@ describe('provisionStack: wiring', () => {
 
     expect(httpApi).toMatchObject({ baseUrl: API_BASE_URL, stageName: '$default' });
     expect(httpApi?.cors).toMatchObject({ allowOrigins: ['*'], allowMethods: ['GET', 'POST', 'OPTIONS'] });
-    expect(httpApi?.routes.map((route) => [route.routeKey, route.paths]).sort()).toEqual([
+    const apiRoutes = httpApi?.routes.filter((route) => route.path?.startsWith('/api/')) ?? [];
+    expect(apiRoutes.map((route) => [route.routeKey, route.paths]).sort()).toEqual([
       ['GET /api/media/{id}', ['/api/media/{id}', '/api/media/{id}/']],
+      ['GET /api/media/{id}/upload/parts', ['/api/media/{id}/upload/parts', '/api/media/{id}/upload/parts/']],
       ['GET /api/presets', ['/api/presets', '/api/presets/']],
       ['POST /api/media', ['/api/media', '/api/media/']],
       ['POST /api/media/{id}/retry', ['/api/media/{id}/retry', '/api/media/{id}/retry/']],
+      [
+        'POST /api/media/{id}/upload/abort',
+        ['/api/media/{id}/upload/abort', '/api/media/{id}/upload/abort/'],
+      ],
+      [
+        'POST /api/media/{id}/upload/complete',
+        ['/api/media/{id}/upload/complete', '/api/media/{id}/upload/complete/'],
+      ],
+      [
+        'POST /api/media/{id}/upload/parts',
+        ['/api/media/{id}/upload/parts', '/api/media/{id}/upload/parts/'],
+      ],
     ]);
-    for (const route of httpApi?.routes ?? []) {
+    for (const route of apiRoutes) {
       expect(route).toMatchObject({ functionLogicalId: api.logicalId, payloadFormatVersion: '2.0' });
     }
     expect(provisioned.outputs.ApiUrl).toBe(`${API_BASE_URL}/`);
+  });
+
+  it('serves the web page at the root, from the web function', () => {
+    const web = functionByService('media-web');
+    const pageRoutes = provisioned.httpApi?.routes.filter((route) => !route.path?.startsWith('/api/')) ?? [];
+
+    expect(pageRoutes.map((route) => [route.routeKey, route.paths]).sort()).toEqual([
+      ['GET /', ['/']],
+      ['GET /app.css', ['/app.css', '/app.css/']],
+      ['GET /app.js', ['/app.js', '/app.js/']],
+      ['GET /favicon.svg', ['/favicon.svg', '/favicon.svg/']],
+    ]);
+    for (const route of pageRoutes) {
+      expect(route).toMatchObject({ functionLogicalId: web.logicalId, payloadFormatVersion: '2.0' });
+    }
+    expect(existsSync(join(web.codeDir, 'index.html'))).toBe(true);
   });
 
   it('maps the processing queues and dead-letter queues to their consumers with partial batch responses', () => {
