@@ -43,6 +43,8 @@ import {
 const WORKER_SCRIPT = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
 
 export const DEFAULT_CONCURRENCY = 2;
+/** Lambda's limit on the init phase of an on-demand function. */
+const INIT_TIMEOUT_MS = 10_000;
 
 export interface LambdaPoolOptions {
   /** Concurrent execution environments per function. @default 2 */
@@ -154,7 +156,8 @@ export const functionEnvironment = (
 };
 
 interface WorkerMessage {
-  type: 'result' | 'fatal';
+  /** ready: the handler module loaded (or failed to: the first invocation reports it). */
+  type: 'result' | 'fatal' | 'ready';
   id?: string;
   ok?: boolean;
   payload?: string;
@@ -176,10 +179,15 @@ interface Running {
 class Environment {
   readonly child: ChildProcess;
   private running: Running | undefined;
+  /** Taken by an invocation that is waiting for the init phase to end. */
+  private reserved = false;
   private exited = false;
   /** Set when the environment must not take another invocation. */
   dead = false;
   readonly exitedPromise: Promise<void>;
+  /** Settles when the worker has loaded its handler (Lambda's init phase), or is gone. */
+  private readonly initialised: Promise<void>;
+  private markInitialised: () => void = () => {};
 
   constructor(
     private readonly spec: FunctionSpec,
@@ -203,10 +211,14 @@ class Environment {
         output(line, stream, spec),
       );
     }
+    this.initialised = new Promise((resolve) => {
+      this.markInitialised = resolve;
+    });
     let gone: () => void = () => {};
     this.exitedPromise = new Promise((resolve) => {
       gone = () => {
         if (this.exited) return;
+        this.markInitialised();
         this.exited = true;
         this.dead = true;
         this.onGone(this);
@@ -238,14 +250,28 @@ class Environment {
   }
 
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.reserved || this.running !== undefined;
   }
 
   get pid(): number | undefined {
     return this.child.pid;
   }
 
-  invoke(event: unknown, requestId: string, invokedFunctionArn: string): Promise<InvokeOutcome> {
+  /**
+   * As on Lambda, the init phase (loading the handler module) has its own limit and does not count
+   * against the invocation's timeout: the timer starts once the handler is loaded.
+   */
+  async invoke(event: unknown, requestId: string, invokedFunctionArn: string): Promise<InvokeOutcome> {
+    this.reserved = true;
+    let initTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.initialised,
+      new Promise<void>((resolve) => {
+        initTimer = setTimeout(resolve, INIT_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(initTimer);
+    this.reserved = false;
     return new Promise((resolve) => {
       const startedAt = Date.now();
       const timeoutMs = this.spec.timeoutSeconds * 1000;
@@ -284,6 +310,10 @@ class Environment {
   }
 
   private onMessage(message: WorkerMessage): void {
+    if (message.type === 'ready') {
+      this.markInitialised();
+      return;
+    }
     const running = this.running;
     if (message.type === 'fatal') {
       this.dead = true;

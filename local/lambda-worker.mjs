@@ -240,8 +240,9 @@ const invoke = async ({ id, event, context }) => {
 process.on('message', (message) => {
   if (message?.type === 'init') {
     handlerReady = loadHandler(message.codeDir, message.handler, message.layerDirs ?? []);
-    // Reported with the first invocation; keep Node from calling it unhandled meanwhile.
-    handlerReady.catch(() => {});
+    // The init phase is over either way: a failure is reported with the first invocation.
+    const initDone = () => void send({ type: 'ready' });
+    handlerReady.then(initDone, initDone);
   } else if (message?.type === 'invoke') {
     void invoke(message);
   }

@@ -139,6 +139,10 @@ beforeAll(async () => {
     writeBundle('exits', EXITS),
     writeBundle('uses-layer', USES_LAYER),
     writeBundle('broken', BROKEN_INIT),
+    writeBundle(
+      'slow-init',
+      'const until = Date.now() + 1500;\nwhile (Date.now() < until) {}\nexports.handler = async () => ({ pid: process.pid });\n',
+    ),
     writeBundle('leaks', "exports.handler = async () => require('only-above-the-bundle').name;\n"),
   ]);
   // A module the bundle did not include, present only in a node_modules above it (as the project's is).
@@ -165,6 +169,7 @@ beforeAll(async () => {
       spec('exits'),
       spec('broken'),
       spec('leaks'),
+      spec('slow-init', { timeoutSeconds: 1 }),
       spec('uses-layer', {
         layerDirs: [layer],
         environment: { FFMPEG_PATH: '/opt/bin/ffmpeg', MISSING_PATH: '/opt/bin/not-there' },
@@ -337,6 +342,12 @@ describe('LambdaPool', () => {
     expect(result.missing).toBe('/opt/bin/not-there');
     expect(String(result.nodePath).split(':')).toContain(join(layer, 'nodejs', 'node_modules'));
     expect(String(result.path).split(':')[0]).toBe(join(layer, 'bin'));
+  });
+
+  it("does not count the init phase (loading the handler) against the invocation's timeout", async () => {
+    const outcome = await pool.invoke('slow-initFunction', {}, meta);
+
+    expect(outcome.ok).toBe(true);
   });
 
   it('does not let a bundle require what is only above it, as Lambda cannot', async () => {
