@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { abortableSleep } from './abortable-sleep.ts';
 import {
   type BucketNotificationSpec,
   type FunctionInvoker,
@@ -77,18 +78,6 @@ export const notificationMatches = (notification: BucketNotificationSpec, record
   );
 };
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 /** Starts bridging `events` (s3rver's emitter, or one that re-emits it) to the notifications' functions. */
 export const startS3Notifications = (
   events: EventEmitter,
@@ -156,7 +145,7 @@ export const startS3Notifications = (
     let lastError = { name: 'Error', message: 'not invoked' };
     for (let attempt = 0; attempt <= retryDelaysMs.length; attempt++) {
       if (attempt > 0) {
-        await sleep(retryDelaysMs[attempt - 1] ?? 0, controller.signal);
+        await abortableSleep(retryDelaysMs[attempt - 1] ?? 0, controller.signal);
         if (controller.signal.aborted) {
           log(
             `shutting down with s3 ${key} still to retry for ${notification.functionLogicalId}: ${JSON.stringify(event)}`,

@@ -7,6 +7,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { abortableSleep } from './abortable-sleep.ts';
 import {
   type EventSourceMappingSpec,
   type FunctionInvoker,
@@ -49,18 +50,6 @@ export interface SqsEventSourceOptions {
 
 const MAX_RECEIVE = 10;
 const RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000, 10_000];
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 const queueNameOf = (queueArn: string): string => queueArn.split(':').at(-1) ?? queueArn;
 
@@ -170,7 +159,7 @@ class MappingPoller {
         if (failures === 1 || failures % 10 === 0) {
           this.options.log(`sqs ${this.queueName}: receive failed (${describe(error)}); retrying`);
         }
-        await sleep(delay, this.signal);
+        await abortableSleep(delay, this.signal);
         continue;
       }
       if (batch.length === 0) continue;
@@ -218,7 +207,7 @@ class MappingPoller {
         const wait = Math.min(this.options.waitTimeSeconds, Math.floor(remaining / 1000));
         const more = await this.receive(batchSize - batch.length, wait);
         batch.push(...more);
-        if (more.length === 0 && wait === 0) await sleep(Math.min(remaining, 100), this.signal);
+        if (more.length === 0 && wait === 0) await abortableSleep(Math.min(remaining, 100), this.signal);
       }
     } catch (error) {
       if (!this.signal.aborted) throw error;
