@@ -38,8 +38,14 @@ const failedJobIds = (record: InvocationRecord): string[] => {
   });
 };
 
+/**
+ * Called when the invocation has finished, so now is its end. `startedAt` is when the pool gave it an
+ * environment; `durationMs` is the handler's own time (the pool starts that clock once the module is
+ * loaded), so a cold start's init phase is what lies between them.
+ */
 const summarize = (record: InvocationRecord): InvocationSummary => {
   const startedAt = record.startedAt.getTime();
+  const endedAt = Date.now();
   return {
     logicalId: record.logicalId,
     functionName: record.functionName,
@@ -48,8 +54,9 @@ const summarize = (record: InvocationRecord): InvocationSummary => {
     ok: record.outcome.ok,
     error: record.outcome.ok ? undefined : `${record.outcome.kind}: ${record.outcome.error.message}`,
     startedAt,
-    endedAt: startedAt + record.outcome.durationMs,
+    endedAt,
     durationMs: record.outcome.durationMs,
+    initMs: Math.max(0, endedAt - startedAt - record.outcome.durationMs),
     jobIds: findJobIds(record.outcome.ok ? record.outcome.result : undefined, record.event),
     failedJobIds: failedJobIds(record),
   };

@@ -8,10 +8,14 @@ export interface InvocationSummary {
   coldStart: boolean;
   ok: boolean;
   error: string | undefined;
-  /** Epoch ms. */
+  /** Epoch ms: when the pool handed the invocation an execution environment. */
   startedAt: number;
+  /** Epoch ms: when the result came back. */
   endedAt: number;
+  /** The handler's own time. */
   durationMs: number;
+  /** The rest of endedAt − startedAt: loading the module on a cold start (and IPC), about 0 when warm. */
+  initMs: number;
   jobIds: string[];
   /** Jobs of the SQS records reported back in batchItemFailures. */
   failedJobIds: string[];

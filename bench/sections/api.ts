@@ -21,7 +21,7 @@ interface EndpointResult {
 export const runApiSection = async (context: BenchContext): Promise<SectionResult> => {
   const started = Date.now();
   const { quick, log } = context;
-  const runs = quick ? 2 : 3;
+  const runs = quick ? 1 : 3;
   const seconds = quick ? 2 : 10;
   const runtime = await context.runtime();
   const api = runtime.apiUrl;

@@ -51,7 +51,7 @@ export const runHashSection = async (context: BenchContext): Promise<SectionResu
   const started = Date.now();
   const { quick, log } = context;
   const mebibytes = quick ? 128 : 1024;
-  const rounds = quick ? 2 : 5;
+  const rounds = quick ? 1 : 5;
   const path = await randomFile(mebibytes);
   const size = (await stat(path)).size;
 
