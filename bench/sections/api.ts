@@ -87,7 +87,7 @@ export const runApiSection = async (context: BenchContext): Promise<SectionResul
     title: 'HTTP API',
     tables: [
       {
-        title: `API through the local runtime: autocannon, ${CONNECTIONS} connections, ${runs} runs of ${seconds} s per endpoint`,
+        title: `API through the local runtime: autocannon, ${CONNECTIONS} connections, ${runs} run${runs === 1 ? '' : 's'} of ${seconds} s per endpoint`,
         columns: ['endpoint', 'requests/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
         rows: results.map((result) => [
           result.label,

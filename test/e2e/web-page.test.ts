@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type FileChooser, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '#lib/paths';
@@ -37,6 +37,13 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
     const pageErrors: string[] = [];
     /** `METHOD path?query` of every request the page made, to tell a multipart upload from a single PUT. */
     const requests: string[] = [];
+    /**
+     * Every file picker the page opened. Listening from the start, not with `waitForEvent` just before
+     * the key press: Playwright turns Chromium's file-chooser interception on asynchronously when the
+     * first listener arrives, and under load a key press could win that race (seen in CI), opening a
+     * native picker that no event reports.
+     */
+    const fileChoosers: FileChooser[] = [];
 
     beforeAll(async () => {
       browser = await chromium.launch({
@@ -59,6 +66,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
         }
       });
       page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('filechooser', (chooser) => fileChoosers.push(chooser));
       page.on('request', (request) => {
         const url = new URL(request.url());
         requests.push(`${request.method()} ${url.pathname}${url.search}`);
@@ -122,12 +130,12 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect(focused).toEqual(['skip-link', 'preset', 'callback-url', 'file-input']);
       expect(await page.locator('#drop-zone').evaluate((zone) => zone.matches(':focus-within'))).toBe(true);
       // Enter on the focused input, and a click anywhere on the drop zone's label, open the file picker.
-      const fromKeyboard = page.waitForEvent('filechooser');
+      const openedBefore = fileChoosers.length;
       await page.keyboard.press('Enter');
-      expect((await fromKeyboard).isMultiple()).toBe(true);
-      const fromClick = page.waitForEvent('filechooser');
+      await expect.poll(() => fileChoosers.length, SOON).toBe(openedBefore + 1);
       await page.getByText('or drop them here').click();
-      expect((await fromClick).isMultiple()).toBe(true);
+      await expect.poll(() => fileChoosers.length, SOON).toBe(openedBefore + 2);
+      expect(fileChoosers.slice(openedBefore).map((chooser) => chooser.isMultiple())).toEqual([true, true]);
     });
 
     it('uploads an image and a video picked together, then shows the variants, the poster and the metadata', async () => {
