@@ -233,7 +233,7 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
         : met
           ? {}
           : {
-              cause: `processVideo's ${formatNumber(target.project.median)} ms is mostly a cost that does not shrink with the second: ffprobe (${formatNumber(target.probeMs.median)} ms alone) and an ffmpeg run for the exact frame (${formatNumber(target.exactFrameMs.median)} ms alone), which seeks to the keyframe before the second and decodes forward to it, up to one GOP (2 s, 60 frames of 1080p High here). The naive call decodes all 900 frames before second 30, so with 2 s GOPs the ratio cannot go far past 900 ÷ 60. Taking the keyframe at or before the second instead (-noaccurate_seek, passthrough timing) costs ${formatNumber(target.keyframeMs.median)} ms, which would clear 10×, but it changes the poster to a frame up to one GOP earlier: a product decision for the video function, not made here.`,
+              cause: `processVideo's ${formatNumber(target.project.median)} ms is mostly a cost that does not shrink with the second: the ffmpeg run for the exact frame (${formatNumber(target.exactFrameMs.median)} ms alone, ffprobe's ${formatNumber(target.probeMs.median)} ms runs alongside it), which seeks to the keyframe before the second and decodes forward to it, up to one GOP (2 s, 60 frames of 1080p High here; ffmpeg backs an input seek off by 3/23 s when the stream has B-frames, so even a second that is a keyframe decodes from the previous one). The naive call decodes all 900 frames before second 30, so with 2 s GOPs the ratio cannot go far past 900 ÷ 60. Taking the keyframe at or before the second instead (-noaccurate_seek, passthrough timing) costs ${formatNumber(target.keyframeMs.median)} ms, which would clear 10×, but it changes the poster to a frame up to one GOP earlier: a product decision for the video function, not made here.`,
             }),
     });
   }
@@ -244,7 +244,7 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
     tables: [
       {
         title:
-          'Video: processVideo (ffprobe, then ffmpeg with input seeking) vs naive (ffprobe, then ffmpeg with output seeking)',
+          'Video: processVideo (ffprobe alongside ffmpeg with input seeking) vs naive (ffprobe, then ffmpeg with output seeking)',
         columns: [
           'clip',
           'processVideo ms',
@@ -269,7 +269,7 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
         ]),
         notes: [
           'Clips: testsrc2 at 30 fps, H.264 High (x264 veryfast, 10 Mbit/s 1080p, 40 Mbit/s 4K), a keyframe every 2 s, AAC; made by the installer ffmpeg the video layer ships.',
-          'Latency: wall time of the whole call, both ways through the same spawn helper (runBinary), rounds interleaved; median (min–max).',
+          'Latency: wall time of the whole call, both ways through the same spawn helper (runBinary), rounds interleaved; median (min–max). processVideo starts the poster run alongside ffprobe (the duration only matters when the clip ends before the poster second); the naive way runs them one after the other.',
           'ffprobe, ffmpeg exact frame, ffmpeg keyframe before: the command lines processVideo runs, timed alone under a rusage harness (bench/py/launch.py, like /usr/bin/time); the keyframe column adds -noaccurate_seek and passthrough timing to the same poster command (a reference, not what the project runs).',
           'CPU and peak RSS: user + system of both tools each way, and the larger peak RSS of the two processes.',
         ],

@@ -16,6 +16,8 @@ export interface ExtractPosterOptions {
   duration: number;
   /** Budget for the whole extraction, a retry from the first frame included. */
   timeoutMs: number;
+  /** Aborting kills ffmpeg and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExtractedPoster {
@@ -42,14 +44,18 @@ const MAX_POSTER_BYTES = 32 * 1024 * 1024;
 
 /**
  * The second to seek to: the preset's, but never later than {@link END_MARGIN_SECONDS} before the
- * end, and for clips shorter than a second, never later than their middle.
+ * end, and for clips shorter than a second, never later than their middle. An unknown (NaN) or
+ * infinite duration clamps nothing.
  */
 export const clampPosterSecond = (requested: number, duration: number): number => {
-  const wanted = Math.max(0, requested);
+  const wanted = toMillisecond(Math.max(0, requested));
   if (!(duration > 0) || !Number.isFinite(duration)) return wanted;
   const latest = duration - Math.min(END_MARGIN_SECONDS, duration / 2);
-  return Math.floor(Math.min(wanted, latest) * 1000) / 1000;
+  return toMillisecond(Math.min(wanted, latest));
 };
+
+/** Seeks are passed to ffmpeg with three decimals: rounded down, never past the clamp. */
+const toMillisecond = (seconds: number): number => Math.floor(seconds * 1000) / 1000;
 
 /**
  * The preset's 1–100 quality as mjpeg's qscale (1 best … 31 worst). FFmpeg's mjpeg encoder
@@ -177,6 +183,7 @@ export const extractPoster = async (
       ({ stdout: data } = await runBinary(options.ffmpegPath, posterArgs(path, poster, atSecond), {
         timeoutMs,
         maxStdoutBytes: MAX_POSTER_BYTES,
+        signal: options.signal,
       }));
     } catch (error) {
       throw decodeFailure(error, path, atSecond);

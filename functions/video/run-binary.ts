@@ -50,6 +50,8 @@ export interface RunBinaryOptions {
   maxStdoutBytes?: number;
   /** Only the last this-many bytes of stderr are kept. @default 64 KiB */
   maxStderrBytes?: number;
+  /** Aborting kills the process (SIGKILL) and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface BinaryResult {
@@ -142,6 +144,8 @@ export const runBinary = (
   if (!(options.timeoutMs > 0)) {
     return Promise.reject(new BinaryTimeoutError(binaryPath, options.timeoutMs, ''));
   }
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
 
   return new Promise<BinaryResult>((resolvePromise, reject) => {
     const child = spawn(binaryPath, [...args], {
@@ -166,6 +170,14 @@ export const runBinary = (
     const timer = setTimeout(() => {
       kill(new BinaryTimeoutError(binaryPath, options.timeoutMs, tailOf(stderrText(), STDERR_TAIL_CHARS)));
     }, options.timeoutMs);
+    const onAbort = (): void => {
+      if (signal) kill(abortReason(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const release = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (failure) return;
@@ -192,7 +204,7 @@ export const runBinary = (
     const fail = (error: Error): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      release();
       reject(error);
     };
 
@@ -208,7 +220,7 @@ export const runBinary = (
         return;
       }
       settled = true;
-      clearTimeout(timer);
+      release();
       const stderr = Buffer.concat(stderrChunks).subarray(-maxStderrBytes).toString('utf8');
       if (exitCode !== 0) {
         reject(new BinaryExitError(binaryPath, exitCode, signal, tailOf(stderr, STDERR_TAIL_CHARS)));
@@ -218,6 +230,11 @@ export const runBinary = (
     });
   });
 };
+
+const abortReason = (signal: AbortSignal): Error =>
+  signal.reason instanceof Error
+    ? signal.reason
+    : new DOMException('The operation was aborted', 'AbortError');
 
 /**
  * A short, readable reason from an ffmpeg/ffprobe stderr tail, for messages that reach users:

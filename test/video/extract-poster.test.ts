@@ -41,6 +41,8 @@ describe('clampPosterSecond', () => {
     [3, 0.2, 0.1],
     [-2, 5, 0],
     [3, Number.NaN, 3],
+    [2.0004, Number.POSITIVE_INFINITY, 2],
+    [2.0004, 5, 2],
   ])('takes second %d of a %d s video at %d', (requested, duration, expected) => {
     // Act / Assess
     expect(clampPosterSecond(requested, duration)).toBe(expected);

@@ -17,7 +17,7 @@ const options = { ffmpegPath, ffprobePath, maxDurationSeconds: 3600, timeoutMs: 
 describe('processVideo', () => {
   let clips: ClipSet;
   beforeAll(async () => {
-    clips = await makeClips(['small-5s.mp4', 'audio-only.m4a']);
+    clips = await makeClips(['small-5s.mp4', 'short-1s.mp4', 'audio-only.m4a', 'text.mp4']);
   });
   afterAll(async () => {
     await clips?.cleanup();
@@ -44,6 +44,16 @@ describe('processVideo', () => {
     expect(await sharp(poster.data).metadata()).toMatchObject({ format: 'jpeg', width: 640, height: 360 });
   });
 
+  it('takes the poster again at the clamped second when the clip ends before the preset asks', async () => {
+    // Act: the default preset asks for second 1 of a 1 s clip; the early run (started with the probe) is dropped.
+    const { metadata, poster } = await processVideo(clips.path('short-1s.mp4'), posterOf('default'), options);
+
+    // Assess
+    expect(metadata.duration).toBeCloseTo(1, 1);
+    expect(poster.at_second).toBe(0.5);
+    expect(await sharp(poster.data).metadata()).toMatchObject({ format: 'jpeg', width: 320, height: 240 });
+  });
+
   it('refuses a video over the duration cap, naming both durations', async () => {
     // Act
     const error = await processVideo(clips.path('small-5s.mp4'), posterOf('default'), {
@@ -66,6 +76,19 @@ describe('processVideo', () => {
     // Assess
     expect(error).toBeInstanceOf(PermanentMediaError);
     expect(error).toMatchObject({ code: 'Media::NoVideoStream' });
+  });
+
+  it("passes on the probe's refusal of a file that is not a video, not the poster run's failure", async () => {
+    // Act
+    const error = await processVideo(clips.path('text.mp4'), posterOf('default'), options).catch(
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentMediaError);
+    expect(error).toMatchObject({ code: 'Media::Corrupt' });
+    expect((error as Error).message).toMatch(/could not be read as a video/);
+    expect((error as Error).message).not.toMatch(/poster/);
   });
 
   it('spends one budget on probe and poster together', async () => {

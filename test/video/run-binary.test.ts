@@ -126,6 +126,45 @@ describe('runBinary', () => {
     expect(await processesWith(tag)).toEqual([]);
   });
 
+  it('kills a real ffmpeg run when its signal aborts, rejecting with the reason, and leaves no process behind', async () => {
+    // Prepare
+    const tag = `abort-test-${randomUUID()}`;
+    const args = ['-nostdin', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30'];
+    const controller = new AbortController();
+    const reason = new Error('the probe said no');
+
+    // Act
+    const running = runBinary(ffmpegPath, [...args, '-metadata', `comment=${tag}`, '-f', 'null', '-'], {
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    }).catch((caught: unknown) => caught);
+    setTimeout(() => controller.abort(reason), 200);
+    const error = await running;
+
+    // Assess
+    expect(error).toBe(reason);
+    expect(await processesWith(tag)).toEqual([]);
+  });
+
+  it('does not start a process for a signal that has already aborted', async () => {
+    // Prepare
+    const marker = join(dir, `never-${randomUUID()}`);
+
+    // Act
+    const error = await runBinary(
+      node,
+      script(`require("fs").writeFileSync(${JSON.stringify(marker)}, "")`),
+      {
+        timeoutMs: 10_000,
+        signal: AbortSignal.abort(),
+      },
+    ).catch((caught: unknown) => caught);
+
+    // Assess
+    expect((error as Error).name).toBe('AbortError');
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('kills a process whose stdout exceeds the cap', async () => {
     // Act
     const error = await runBinary(node, script('process.stdout.write(Buffer.alloc(8*1024*1024))'), {
