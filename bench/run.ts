@@ -95,7 +95,7 @@ const markdown = (report: Report): string => {
     '',
     '## Targets',
     '',
-    '| target | measured | status | cause of the gap |',
+    '| target | measured | status | cause of the gap, or what to know |',
     '| --- | --- | --- | --- |',
     ...report.targets.map((target) =>
       `| ${target.target} | ${target.measured} | ${STATUS_MARK[target.status]} | ${target.cause ?? ''} |`.replace(

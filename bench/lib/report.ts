@@ -19,7 +19,7 @@ export interface TargetResult {
   /** What was measured, as a sentence fragment with the numbers. */
   measured: string;
   status: TargetStatus;
-  /** Why it is missed (or why it could not be evaluated). */
+  /** Why it is missed (or why it could not be evaluated); for a met target, what a reader should still know. */
   cause?: string;
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,23 @@ describe('ingest', () => {
 
     expect((await store.get(job.id))?.enqueued_at).toEqual(expect.any(String));
     expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+  });
+
+  it('hashes every byte of a large upload, in order', async () => {
+    // Prepare: random bytes, so any part read twice, skipped or out of order changes the hash.
+    const content = randomBytes(20 * 1024 * 1024 + 4321);
+    const { job, event } = await upload(content, { size: content.length });
+
+    // Act
+    await ingest(event);
+
+    // Assess: refused for what it is (nothing recognisable), with the hash of all of it recorded.
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      error_code: 'Upload::UnrecognizedType',
+      file_hash: sha256(content),
+    });
+    await drain(env.queues.webhook.url);
   });
 
   describe('refuses what cannot be processed, failing the job with a readable error', () => {
