@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -311,6 +312,10 @@ export const startSqsEventSources = (
     log: options.log ?? ((message: string) => process.stderr.write(`[sqs-event-source] ${message}\n`)),
   };
   const concurrency = Math.max(1, options.concurrency ?? 2);
+  // Every poller listens on this one signal (a request or a backoff sleep at a time, never both):
+  // tell Node that is the design, not a leak, so it does not warn past its default of 10.
+  const pollers = mappings.filter((mapping) => mapping.enabled).length * concurrency;
+  setMaxListeners(Math.max(10, pollers), controller.signal);
   const running: Promise<void>[] = [];
   for (const mapping of mappings) {
     if (!mapping.enabled) continue;
