@@ -1,8 +1,9 @@
 import type { PosterSpec } from '../../functions/shared/presets.ts';
 import { presetsConfig } from '../../functions/shared/presets.ts';
 import { clampPosterSecond, mjpegQscale, posterArgs } from '../../functions/video/extract-poster.ts';
+import { probeArgs } from '../../functions/video/probe-video.ts';
 import { processVideo } from '../../functions/video/process-video.ts';
-import { FFPROBE_BASE_ARGS, hardenedInputArgs, runBinary } from '../../functions/video/run-binary.ts';
+import { runBinary } from '../../functions/video/run-binary.ts';
 import { type BenchContext, rotate, timed } from '../lib/context.ts';
 import { type ClipSpec, h264Clip } from '../lib/inputs.ts';
 import { type ExecReply, PythonWorker } from '../lib/python-worker.ts';
@@ -57,19 +58,7 @@ const defaultPoster = (): PosterSpec => {
 };
 
 /** The metadata run processVideo makes (probe-video.ts), for the rusage harness. */
-const probeArgv = (path: string): string[] => {
-  const input = hardenedInputArgs(path);
-  return [
-    FFPROBE_PATH,
-    ...FFPROBE_BASE_ARGS,
-    ...input.options,
-    '-show_format',
-    '-show_streams',
-    '-of',
-    'json',
-    input.url,
-  ];
-};
+const probeArgv = (path: string): string[] => [FFPROBE_PATH, ...probeArgs(path)];
 
 /**
  * What one writes without knowing better: a metadata run, then one ffmpeg call that decodes from the
@@ -101,9 +90,9 @@ const keyframeArgv = (exact: string[]): string[] => {
 };
 
 const runNaive = async (argv: { probe: string[]; poster: string[] }) => {
-  const [probeBinary = '', ...probeArgs] = argv.probe;
+  const [probeBinary = '', ...probeArguments] = argv.probe;
   const [posterBinary = '', ...posterArguments] = argv.poster;
-  const probe = await runBinary(probeBinary, probeArgs, { timeoutMs: TIMEOUT_MS });
+  const probe = await runBinary(probeBinary, probeArguments, { timeoutMs: TIMEOUT_MS });
   JSON.parse(probe.stdout.toString('utf8'));
   const poster = await runBinary(posterBinary, posterArguments, {
     timeoutMs: TIMEOUT_MS,

@@ -153,6 +153,12 @@ const probeFailure = (error: unknown, path: string): unknown => {
   );
 };
 
+/** ffprobe's arguments for one local file: the container and every stream, as JSON. */
+export const probeArgs = (path: string): string[] => {
+  const input = hardenedInputArgs(path);
+  return [...FFPROBE_BASE_ARGS, ...input.options, '-show_format', '-show_streams', '-of', 'json', input.url];
+};
+
 /**
  * Reads a local video's metadata with ffprobe's JSON output. Throws PermanentMediaError with
  * `Media::Corrupt` when the file cannot be parsed (or has no usable duration or dimensions),
@@ -161,20 +167,9 @@ const probeFailure = (error: unknown, path: string): unknown => {
  * A timeout or a crash of ffprobe is rethrown as is, so the job can be retried.
  */
 export const probeVideo = async (path: string, options: ProbeOptions): Promise<VideoMetadata> => {
-  const input = hardenedInputArgs(path);
-  const args = [
-    ...FFPROBE_BASE_ARGS,
-    ...input.options,
-    '-show_format',
-    '-show_streams',
-    '-of',
-    'json',
-    input.url,
-  ];
-
   let stdout: Buffer;
   try {
-    ({ stdout } = await runBinary(options.ffprobePath, args, { timeoutMs: options.timeoutMs }));
+    ({ stdout } = await runBinary(options.ffprobePath, probeArgs(path), { timeoutMs: options.timeoutMs }));
   } catch (error) {
     throw probeFailure(error, path);
   }
