@@ -921,18 +921,7 @@ export const provisionStack = async (
       api.apis.push({
         logicalId,
         name: (properties.Name as string | undefined) ?? logicalId,
-        ...(cors
-          ? {
-              cors: {
-                allowOrigins: (cors.AllowOrigins as string[] | undefined) ?? [],
-                allowMethods: (cors.AllowMethods as string[] | undefined) ?? [],
-                allowHeaders: (cors.AllowHeaders as string[] | undefined) ?? [],
-                exposeHeaders: (cors.ExposeHeaders as string[] | undefined) ?? [],
-                ...(cors.MaxAge !== undefined ? { maxAgeSeconds: Number(cors.MaxAge) } : {}),
-                allowCredentials: String(cors.AllowCredentials) === 'true',
-              },
-            }
-          : {}),
+        ...(cors ? { cors: corsSpecOf(cors) } : {}),
       });
       const id = apiIdOf(stackName, logicalId);
       return {
