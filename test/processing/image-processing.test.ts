@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
-import { newJob } from '#test/jobs';
+import { newJob, queueForProcessing } from '#test/jobs';
 import { makeJpeg } from '#test/media';
 import { deliverOnce } from '#test/sqs-events';
 
@@ -36,19 +36,7 @@ const queuedImageJob = async (bytes: Buffer | undefined, overrides: Partial<Job>
     enqueued_at: new Date().toISOString(),
     ...overrides,
   });
-  await store.create(job);
-  if (bytes) {
-    await env.clients.s3.send(
-      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
-    );
-  }
-  await env.clients.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: env.queues.image.url,
-      MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
-    }),
-  );
-  return job;
+  return queueForProcessing(env, store, job, env.queues.image.url, bytes);
 };
 
 const deliver = () => deliverOnce(env.clients.sqs, env.queues.image, handler);

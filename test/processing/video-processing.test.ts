@@ -1,12 +1,11 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
-import { newJob } from '#test/jobs';
+import { newJob, queueForProcessing } from '#test/jobs';
 import { ffmpegPath, ffprobePath, makeMp4 } from '#test/media';
 import { deliverOnce } from '#test/sqs-events';
 
@@ -37,17 +36,7 @@ const queuedVideoJob = async (bytes: Buffer, overrides: Partial<Job> = {}): Prom
     enqueued_at: new Date().toISOString(),
     ...overrides,
   });
-  await store.create(job);
-  await env.clients.s3.send(
-    new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
-  );
-  await env.clients.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: env.queues.video.url,
-      MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
-    }),
-  );
-  return job;
+  return queueForProcessing(env, store, job, env.queues.video.url, bytes);
 };
 
 const deliver = () => deliverOnce(env.clients.sqs, env.queues.video, handler, 1);

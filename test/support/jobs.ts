@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type Job, JobStatus, uploadKeyFor } from '#shared/job';
+import type { JobStore } from '#shared/job-store';
+import type { TestEnvironment } from './emulators.ts';
 
 /** A job as the API creates it, awaiting its upload; override what the test is about. */
 export const newJob = (overrides: Partial<Job> = {}): Job => {
@@ -19,4 +23,30 @@ export const newJob = (overrides: Partial<Job> = {}): Job => {
     updated_at: createdAt,
     ...overrides,
   };
+};
+
+/**
+ * Leaves `job` where ingest leaves an accepted upload: stored, its bytes in the uploads bucket
+ * (unless `bytes` is undefined) and its processing message on `queueUrl`.
+ */
+export const queueForProcessing = async (
+  env: TestEnvironment,
+  store: JobStore,
+  job: Job,
+  queueUrl: string,
+  bytes: Buffer | undefined,
+): Promise<Job> => {
+  await store.create(job);
+  if (bytes) {
+    await env.clients.s3.send(
+      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
+    );
+  }
+  await env.clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify({ kind: 'process', job_id: job.id }),
+    }),
+  );
+  return job;
 };
