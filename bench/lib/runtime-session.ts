@@ -2,7 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { localS3Client } from '../../local/emulators.ts';
 import type { HostMessage, InvocationSummary, ParentMessage, RuntimeReady } from './runtime-protocol.ts';
 import { BENCH_DIR, PROJECT_DIR, RUNTIME_DATA_DIR } from './tools.ts';
 
@@ -20,14 +21,7 @@ export class RuntimeSession {
     private readonly child: ChildProcess,
     readonly ready: RuntimeReady,
   ) {
-    this.s3 = new S3Client({
-      endpoint: ready.s3Endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.s3 = localS3Client(ready.s3Endpoint);
     child.on('message', (message: HostMessage) => {
       if (message.type === 'invocation') {
         this.invocations.push(message.invocation);

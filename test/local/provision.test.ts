@@ -3,12 +3,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetBucketCorsCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetBucketCorsCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   LOCAL_CREDENTIALS,
+  localS3Client,
   REGION,
   type S3Emulator,
   type SqsEmulator,
@@ -86,13 +87,7 @@ beforeAll(async () => {
   };
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   clients = {
-    s3: new S3Client({
-      ...common,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    s3: localS3Client(s3.endpoint),
     sqs: new SQSClient({ ...common, endpoint: sqsServer.endpoint, useQueueUrlAsEndpoint: false }),
     dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }),
     secrets: new SecretsManagerClient({ ...common, endpoint: secrets.endpoint }),

@@ -7,13 +7,12 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   ListPartsCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3 } from '../../local/emulators.ts';
+import { localS3Client, startS3 } from '../../local/emulators.ts';
 import { completionRefusal, MIN_PART_BYTES } from '../../local/s3rver-multipart.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 
 const part = (number: number, size = MIN_PART_BYTES) => ({
   number,
@@ -58,14 +57,7 @@ describe('s3rver with the multipart operations it lacks', () => {
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 's3rver-multipart-'));
     s3 = await startS3({ directory });
-    client = new S3Client({
-      endpoint: s3.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    client = localS3Client(s3.endpoint);
     await client.send(new CreateBucketCommand({ Bucket }));
   });
   afterAll(async () => {

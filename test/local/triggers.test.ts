@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -18,6 +18,7 @@ import { startSqsEventSources } from '../../local/sqs-event-source.ts';
 import type { EventSourceMappingSpec, FunctionSpec, Stoppable } from '../../local/types.ts';
 import {
   LOCAL_CREDENTIALS,
+  localS3Client,
   REGION,
   type S3Emulator,
   type SqsEmulator,
@@ -168,13 +169,7 @@ beforeAll(async () => {
   [sqsEmulator, s3Emulator] = await Promise.all([startSqs(), startS3()]);
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   sqs = new SQSClient({ ...common, endpoint: sqsEmulator.endpoint, useQueueUrlAsEndpoint: false });
-  s3 = new S3Client({
-    ...common,
-    endpoint: s3Emulator.endpoint,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  s3 = localS3Client(s3Emulator.endpoint);
 });
 
 afterEach(async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -13,10 +13,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
-import { startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
+import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 
-export { LOCAL_CREDENTIALS };
+export { LOCAL_CREDENTIALS, localS3Client };
 export const REGION = LOCAL_REGION;
 
 export interface S3Emulator {
@@ -117,13 +117,7 @@ export const createTestEnvironment = async (
 
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   const clients = {
-    s3: new S3Client({
-      ...common,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    s3: localS3Client(s3.endpoint),
     sqs: new SQSClient({ ...common, endpoint: sqsServer.endpoint, useQueueUrlAsEndpoint: false }),
     dynamodb: new DynamoDBClient({ ...common, endpoint: dynamodbEndpoint }),
   };
