@@ -1,7 +1,8 @@
 /**
  * The API's JSON shapes as a client sees them (README "API"). Written out here rather than imported
- * from functions/, so that the client carries nothing of the server into a browser bundle;
- * test/client/media-client.test.ts checks at compile time that both sides agree.
+ * from functions/, so that the client type-checks on its own: the server's types pull in its path
+ * aliases and the AWS SDK's. test/client/media-client.test.ts checks at compile time that both sides
+ * agree.
  */
 
 export type JobStatus = 'awaiting_upload' | 'queued' | 'processing' | 'done' | 'failed';
