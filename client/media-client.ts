@@ -309,12 +309,20 @@ const isTransient = (status: number | undefined, resignable: boolean): boolean =
 
 const s3ErrorCode = (text: string): string | undefined => /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
 
+/** What the client can do about an S3 refusal, where S3's code alone does not say it. */
+const S3_ADVICE: Record<string, string> = {
+  PreconditionFailed:
+    'this upload URL was already used and storage keeps the first file sent to it; create a new upload to send another file',
+};
+
 class S3RequestError extends Error {
   constructor(
     readonly status: number,
     readonly text: string,
   ) {
-    super(`S3 answered ${status}${s3ErrorCode(text) ? ` ${s3ErrorCode(text)}` : ''}`);
+    const code = s3ErrorCode(text);
+    const advice = code ? S3_ADVICE[code] : undefined;
+    super(`S3 answered ${status}${code ? ` ${code}` : ''}${advice ? `: ${advice}` : ''}`);
   }
 }
 
@@ -480,6 +488,9 @@ export const createMediaClient = (options: MediaClientOptions): MediaClient => {
           onProgress,
         });
         if (response.status >= 200 && response.status < 300) return response.etag;
+        // The URL writes once (If-None-Match: *). A 412 after a retry means an earlier attempt stored
+        // the file and only its answer was lost; ingest still checks the bytes against the job.
+        if (response.status === 412 && attempt > 1) return response.etag;
         status = response.status;
         failure = new S3RequestError(response.status, response.text);
       } catch (error) {

@@ -94,7 +94,9 @@ export const signOnlyDeclaredChecksums = (command: { middlewareStack: object }):
  * A presigned PUT that S3 accepts only with the announced bytes: Content-Type and Content-Length are
  * signed (the presigner leaves Content-Type unsigned unless told, and a presigned PUT alone cannot bound
  * the size), and so is the SHA-256 the client declared, kept as a header rather than hoisted into the
- * query string so that S3 checks the body against it.
+ * query string so that S3 checks the body against it. `If-None-Match: *` is signed too: the URL writes
+ * the object once and S3 answers 412 to any later PUT, so the bytes ingest checks stay the bytes
+ * processed (a URL re-used after a failure or after the job finished cannot swap them).
  */
 export const presignUpload = async (
   presigner: S3Client,
@@ -109,12 +111,13 @@ export const presignUpload = async (
     Key: job.upload_key,
     ContentType: job.content_type,
     ContentLength: job.size,
+    IfNoneMatch: '*',
     ...(checksum ? { ChecksumSHA256: checksum } : {}),
   });
   signOnlyDeclaredChecksums(command);
   const url = await getSignedUrl(presigner, command, {
     expiresIn: expiresInSeconds,
-    signableHeaders: new Set(['content-type', 'content-length']),
+    signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
     unhoistableHeaders: new Set(checksum ? ['x-amz-checksum-sha256'] : []),
   });
   return {
@@ -125,6 +128,7 @@ export const presignUpload = async (
       // Listed because it is signed. A browser cannot set Content-Length (fetch and XHR drop it): it
       // follows the body, so sending exactly `size` bytes is what satisfies it.
       'Content-Length': String(job.size),
+      'If-None-Match': '*',
       ...(checksum ? { 'x-amz-checksum-sha256': checksum } : {}),
     },
     expires_at: new Date(now.getTime() + expiresInSeconds * 1000).toISOString(),

@@ -193,6 +193,7 @@ export const directUpload = async (
       ContentType: job.content_type,
       ContentLength: file.bytes.length,
       ChecksumSHA256: sha256HexToBase64(fileHash),
+      IfNoneMatch: '*',
     }),
   );
   try {

@@ -166,6 +166,13 @@ const gone = (jobId: string, cause: unknown) =>
     { cause },
   );
 
+const keyTaken = (jobId: string, cause: unknown) =>
+  new ConflictError(
+    'Upload::AlreadyStored',
+    `another object is already stored for job ${jobId}, and uploads never replace one; create a new upload`,
+    { cause },
+  );
+
 const assertPartNumbersInPlan = (job: MultipartJob, numbers: readonly number[], field: string): void => {
   const outside = numbers.filter((number) => number > job.part_count);
   if (outside.length > 0) {
@@ -314,6 +321,8 @@ export const completeMultipartUpload = async (
         Bucket: deps.uploadsBucket,
         Key: job.upload_key,
         UploadId: job.upload_id,
+        // Like the single PUT: an upload completes into an empty key, never over checked bytes.
+        IfNoneMatch: '*',
         MultipartUpload: {
           Parts: parts.map((part) => ({ PartNumber: part.part_number, ETag: part.etag })),
         },
@@ -328,13 +337,14 @@ export const completeMultipartUpload = async (
         'parts',
       );
     }
-    // A retried completion whose first answer was lost finds the upload gone and the object in place.
-    if (isS3Error(error, 'NoSuchUpload')) {
-      if (!(await objectInPlace(deps, job))) throw gone(jobId, error);
-      logger.info('multipart upload was already complete', { job_id: jobId });
-    } else {
-      throw error;
+    // A retried completion whose first answer was lost finds the upload gone (or, with If-None-Match,
+    // the key taken) and the object in place.
+    if (!isS3Error(error, 'NoSuchUpload', 'PreconditionFailed')) throw error;
+    if (!(await objectInPlace(deps, job))) {
+      if (isS3Error(error, 'PreconditionFailed')) throw keyTaken(jobId, error);
+      throw gone(jobId, error);
     }
+    logger.info('multipart upload was already complete', { job_id: jobId });
   }
   return viewJob(deps.view, jobId);
 };

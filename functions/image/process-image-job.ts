@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
-import { readObject, storeOutput } from '#shared/media-objects';
+import { readUpload, storeOutput } from '#shared/media-objects';
 import { findPreset, type MediaLimits } from '#shared/presets';
 import type { ProcessedMedia } from '#shared/process-job';
 import { renderImageVariants } from './render-image-variants.ts';
@@ -21,7 +21,7 @@ export const createImageJobProcessor =
     if (!preset?.image) {
       throw new PermanentMediaError('Job::PresetUnavailable', `preset "${job.preset}" has no image variants`);
     }
-    const input = await readObject(deps.s3, deps.uploadsBucket, job.upload_key, deps.limits.image_max_bytes);
+    const input = await readUpload(deps.s3, deps.uploadsBucket, job, deps.limits.image_max_bytes);
     const rendered = await renderImageVariants(input, preset.image.variants, {
       maxPixels: deps.limits.image_max_pixels,
     });

@@ -52,11 +52,13 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
   }
 
   let body: AsyncIterable<Uint8Array>;
+  let etag: string | undefined;
   try {
     const object = await deps.s3.send(
       new GetObjectCommand({ Bucket: deps.uploadsBucket, Key: job.upload_key }),
     );
     body = object.Body as AsyncIterable<Uint8Array>;
+    etag = object.ETag;
   } catch (error) {
     if (error instanceof NoSuchKey || (error instanceof Error && error.name === 'NoSuchKey')) {
       logger.warn('upload event for an object that no longer exists', { job_id: jobId });
@@ -65,7 +67,7 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
     throw error;
   }
   const digest = await digestUpload(body);
-  const facts: Partial<UploadFacts> = { file_hash: digest.sha256 };
+  const facts: Partial<UploadFacts> = { file_hash: digest.sha256, upload_etag: etag };
 
   if (digest.size === 0) {
     return refuse(deps, job, refusal('Upload::Empty', 'the uploaded file is empty (0 bytes)'), facts);
@@ -127,7 +129,12 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
     );
   }
 
-  const accepted: UploadFacts = { file_hash: digest.sha256, detected_type: detectedType, media_kind: kind };
+  const accepted: UploadFacts = {
+    ...facts,
+    file_hash: digest.sha256,
+    detected_type: detectedType,
+    media_kind: kind,
+  };
   return claimAndQueue(deps, job, accepted);
 };
 

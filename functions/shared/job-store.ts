@@ -13,6 +13,8 @@ import type { MediaKind } from './presets.ts';
 /** What ingest learned from the bytes themselves. */
 export interface UploadFacts {
   file_hash: string;
+  /** The ETag of the object that was hashed, so that processing reads exactly those bytes. */
+  upload_etag?: string;
   detected_type?: string;
   media_kind?: MediaKind;
 }
@@ -285,6 +287,7 @@ export class JobStore {
 
 const factsOf = (facts: Partial<UploadFacts> | undefined): Record<string, unknown> => ({
   file_hash: facts?.file_hash,
+  upload_etag: facts?.upload_etag,
   detected_type: facts?.detected_type,
   media_kind: facts?.media_kind,
 });

@@ -63,6 +63,8 @@ export interface Job {
   part_size?: number;
   part_count?: number;
   file_hash?: string;
+  /** The ETag of the object ingest hashed: the processors read that object and no other. */
+  upload_etag?: string;
   detected_type?: string;
   media_kind?: MediaKind;
   attempts: number;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
-import { downloadObject, storeOutput } from '#shared/media-objects';
+import { downloadUpload, storeOutput } from '#shared/media-objects';
 import { findPreset, type MediaLimits } from '#shared/presets';
 import type { ProcessedMedia } from '#shared/process-job';
 import { processVideo } from './process-video.ts';
@@ -34,7 +34,7 @@ export const createVideoJobProcessor =
     const workDir = await mkdtemp(join(tmpdir(), `video-${job.id}-`));
     try {
       const input = join(workDir, 'input');
-      await downloadObject(deps.s3, deps.uploadsBucket, job.upload_key, input);
+      await downloadUpload(deps.s3, deps.uploadsBucket, job, input);
       const { metadata, poster } = await processVideo(input, preset.video.poster, {
         ffmpegPath: deps.ffmpegPath,
         ffprobePath: deps.ffprobePath,

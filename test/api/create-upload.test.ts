@@ -48,12 +48,12 @@ describe('POST /api/media/ with a JSON description', () => {
     expect(upload).toEqual({
       method: 'PUT',
       url: expect.any(String),
-      headers: { 'Content-Type': 'image/jpeg', 'Content-Length': String(bytes.length) },
+      headers: { 'Content-Type': 'image/jpeg', 'Content-Length': String(bytes.length), 'If-None-Match': '*' },
       expires_at: expect.any(String),
     });
     expect(new URL(upload.url).pathname).toBe(`/${api.env.uploadsBucket}/uploads/${jobId}`);
     expect(signedHeadersOf(upload.url)).toEqual(
-      expect.arrayContaining(['content-length', 'content-type', 'host']),
+      expect.arrayContaining(['content-length', 'content-type', 'host', 'if-none-match']),
     );
     expect(new URL(upload.url).searchParams.get('X-Amz-Expires')).toBe('900');
     const expiresIn = Date.parse(upload.expires_at) - Date.now();
@@ -79,7 +79,7 @@ describe('POST /api/media/ with a JSON description', () => {
     // Act: the client uploads as a browser would (Content-Length follows the body)
     const put = await fetch(upload.url, {
       method: 'PUT',
-      headers: { 'Content-Type': 'image/jpeg' },
+      headers: { 'Content-Type': 'image/jpeg', 'If-None-Match': '*' },
       body: bytes,
     });
 
@@ -90,6 +90,43 @@ describe('POST /api/media/ with a JSON description', () => {
     );
     expect(Buffer.from(await (stored.Body?.transformToByteArray() ?? new Uint8Array()))).toEqual(bytes);
     expect(stored.ContentType).toBe('image/jpeg');
+  });
+
+  it('writes the object once: the same URL cannot replace the bytes it already took', async () => {
+    // Prepare: an upload whose URL was used
+    const first = Buffer.from('the bytes ingest will check, and nothing else');
+    const { upload, job_id: jobId } = (
+      await createMedia({
+        file_name: 'a.jpg',
+        content_type: 'image/jpeg',
+        size: first.length,
+        preset: 'default',
+      })
+    ).body;
+    const put = (body: string) =>
+      fetch(upload.url, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'image/jpeg', 'If-None-Match': '*' },
+        body,
+      });
+    expect((await put(first.toString())).status).toBe(200);
+
+    // Act: the same URL again, with other bytes of the same size, then without the signed header
+    const again = await put('A'.repeat(first.length));
+    const unsigned = await fetch(upload.url, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'image/jpeg' },
+      body: 'B'.repeat(first.length),
+    });
+
+    // Assess: S3's 412, and a URL stripped of the header no longer verifies
+    expect(again.status).toBe(412);
+    expect(await again.text()).toContain('<Code>PreconditionFailed</Code>');
+    expect(unsigned.status).toBe(403);
+    const stored = await api.env.clients.s3.send(
+      new GetObjectCommand({ Bucket: api.env.uploadsBucket, Key: `uploads/${jobId}` }),
+    );
+    expect(Buffer.from(await (stored.Body?.transformToByteArray() ?? new Uint8Array()))).toEqual(first);
   });
 
   it('signs the declared SHA-256 as a header, so S3 checks the bytes against it', async () => {
@@ -112,6 +149,7 @@ describe('POST /api/media/ with a JSON description', () => {
     expect(upload.headers).toEqual({
       'Content-Type': 'video/mp4',
       'Content-Length': String(bytes.length),
+      'If-None-Match': '*',
       'x-amz-checksum-sha256': sha256(bytes, 'base64'),
     });
     expect(await api.store.get(jobId)).toMatchObject({ sha256: sha256(bytes, 'hex') });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListPartsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApi } from '#test/api';
 import { httpEvent, jsonEvent } from '#test/http-events';
@@ -215,6 +215,35 @@ describe('a multipart upload through the signed part URLs', () => {
       { part_number: 2, etag: secondEtag },
     ]);
     expect(again.statusCode).toBe(200);
+  });
+
+  it('completes only into an empty key: an object already stored there is kept, and the completion refused', async () => {
+    // Prepare: the parts are sent, but the key already holds other bytes
+    const { job_id: jobId } = await startUpload(9 * MiB);
+    const signed = await signParts(jobId, [1, 2]);
+    const [one, two] = signed.body.parts;
+    const etags = [
+      await putPart(one?.url ?? '', randomBytes(8 * MiB)),
+      await putPart(two?.url ?? '', randomBytes(MiB)),
+    ];
+    const key = `uploads/${jobId}`;
+    await api.env.clients.s3.send(
+      new PutObjectCommand({ Bucket: api.env.uploadsBucket, Key: key, Body: 'already here' }),
+    );
+
+    // Act
+    const response = await complete<ErrorBody>(
+      jobId,
+      etags.map((etag, index) => ({ part_number: index + 1, etag })),
+    );
+
+    // Assess: S3 refused to complete over it (If-None-Match: *), and nothing replaced it
+    expect(response.statusCode).toBe(409);
+    expect(response.body.error).toMatchObject({ code: 'Upload::AlreadyStored' });
+    const stored = await api.env.clients.s3.send(
+      new GetObjectCommand({ Bucket: api.env.uploadsBucket, Key: key }),
+    );
+    expect(await stored.Body?.transformToString()).toBe('already here');
   });
 
   it('signs each part URL for its exact size, briefly, and with no SDK checksum', async () => {

@@ -37,11 +37,20 @@ agree<Same<RetriedJob, ServerRetriedJob>>();
 const API = 'http://api.test';
 const MiB = 1024 * 1024;
 
+interface PutFailure {
+  attempts: number[];
+  status: number;
+  code?: string;
+}
+
 interface FakeOptions {
   threshold?: number;
   partSize?: number;
-  /** Fails the given attempt numbers of a part's PUT (1-based) with this status, or a network error (0). */
-  partFailures?: Record<number, { attempts: number[]; status: number }>;
+  /**
+   * Fails the given attempt numbers of a part's PUT (1-based; part 0 is the single PUT) with this
+   * status and S3 error code, or a network error (status 0).
+   */
+  partFailures?: Record<number, PutFailure | PutFailure[]>;
   /** Parts already in S3 for a job created beforehand. */
   existingParts?: number[];
   jobStatuses?: string[];
@@ -90,10 +99,12 @@ const fakeBackend = (options: FakeOptions = {}) => {
               reject(init.signal?.reason);
             });
           });
-          const failure = options.partFailures?.[number];
-          if (failure?.attempts.includes(attempt)) {
+          const failure = [options.partFailures?.[number] ?? []]
+            .flat()
+            .find((candidate) => candidate.attempts.includes(attempt));
+          if (failure) {
             if (failure.status === 0) throw new TypeError('fetch failed');
-            return new Response(`<Error><Code>Oops${failure.status}</Code></Error>`, {
+            return new Response(`<Error><Code>${failure.code ?? `Oops${failure.status}`}</Code></Error>`, {
               status: failure.status,
             });
           }
@@ -122,7 +133,11 @@ const fakeBackend = (options: FakeOptions = {}) => {
           upload: {
             method: 'PUT',
             url: 'http://s3.test/single',
-            headers: { 'Content-Type': String(created.content_type), 'Content-Length': String(size) },
+            headers: {
+              'Content-Type': String(created.content_type),
+              'Content-Length': String(size),
+              'If-None-Match': '*',
+            },
             expires_at: new Date(Date.now() + 900_000).toISOString(),
           },
         });
@@ -294,7 +309,7 @@ describe('upload with a single PUT', () => {
     const [put] = backend.s3Puts();
     expect(put?.method).toBe('PUT');
     const init = vi.mocked(backend.fetch).mock.calls.find(([url]) => String(url).includes('s3.test'))?.[1];
-    expect(init?.headers).toEqual({ 'Content-Type': 'image/jpeg' });
+    expect(init?.headers).toEqual({ 'Content-Type': 'image/jpeg', 'If-None-Match': '*' });
     // fetch cannot tell upload progress: 0 at the start, everything at the end
     expect(progress).toEqual([0, 1000]);
   });
@@ -310,6 +325,33 @@ describe('upload with a single PUT', () => {
 
     expect(first).not.toHaveProperty('sha256');
     expect(backend.created()).not.toHaveProperty('sha256');
+  });
+  it('says a used upload URL cannot take another file (S3 412), without retrying it', async () => {
+    const backend = fakeBackend({
+      partFailures: { 0: { attempts: [1], status: 412, code: 'PreconditionFailed' } },
+    });
+
+    const upload = clientFor(backend).upload(fileOf(100), { preset: 'default' });
+
+    await expect(upload).rejects.toThrow(MediaUploadError);
+    await expect(upload).rejects.toThrow(/already used.*create a new upload/);
+    expect(backend.s3Puts()).toHaveLength(1);
+  });
+
+  it('takes a 412 on a retry as the file already stored by the attempt whose answer was lost', async () => {
+    const backend = fakeBackend({
+      partFailures: {
+        0: [
+          { attempts: [1], status: 0 },
+          { attempts: [2], status: 412, code: 'PreconditionFailed' },
+        ],
+      },
+    });
+
+    const result = await clientFor(backend).upload(fileOf(100), { preset: 'default' });
+
+    expect(result).toEqual({ jobId: 'job-1', method: 'PUT' });
+    expect(backend.s3Puts()).toHaveLength(2);
   });
 });
 

@@ -207,6 +207,64 @@ describe('bad input gets a clear answer', () => {
   });
 });
 
+describe('the bytes ingest checked are the bytes processed', () => {
+  it('keeps a failed upload’s bytes: its URL cannot swap in other bytes before a retry', async () => {
+    // Prepare: a 3 s clip, and a same-size copy with bytes 100–40000 zeroed
+    const good = await makeMp4(3);
+    const corrupted = Buffer.from(good);
+    corrupted.fill(0, 100, 40_000);
+    const created = await createUpload({
+      file_name: 'clip.mp4',
+      content_type: 'video/mp4',
+      size: good.length,
+      preset: 'default',
+    });
+    expect((await putUpload(created.body, corrupted)).ok).toBe(true);
+    const failed = await waitForJob(created.body.job_id);
+    expect(failed).toMatchObject({ status: 'failed', file_hash: sha256(corrupted) });
+
+    // Act: the good file to the same URL, then a retry
+    const swap = await putUpload(created.body, good);
+    const retry = await call('POST', `/api/media/${created.body.job_id}/retry/`);
+
+    // Assess: S3 refused the second write, and the retry ran on the bytes the hash names
+    expect(swap.status).toBe(412);
+    expect(await swap.text()).toContain('PreconditionFailed');
+    expect(retry.status).toBe(202);
+    const retried = await waitForJob(created.body.job_id, ['failed', 'done']);
+    expect(retried).toMatchObject({
+      status: 'failed',
+      error_code: failed.error_code,
+      file_hash: sha256(corrupted),
+    });
+  });
+
+  it('refuses an upload URL re-used after its job finished, leaving the job as it was', async () => {
+    // Prepare
+    const bytes = await makeJpeg(320, 240, 21);
+    const created = await createUpload({
+      file_name: 'once.jpg',
+      content_type: 'image/jpeg',
+      size: bytes.length,
+      preset: 'default',
+    });
+    expect((await putUpload(created.body, bytes)).ok).toBe(true);
+    const done = await waitForJob(created.body.job_id);
+    expect(done.status).toBe('done');
+
+    // Act
+    const again = await putUpload(created.body, Buffer.alloc(bytes.length, 7));
+
+    // Assess
+    expect(again.status).toBe(412);
+    expect((await getJob(created.body.job_id)).body).toMatchObject({
+      status: 'done',
+      file_hash: sha256(bytes),
+      result: done.result,
+    });
+  });
+});
+
 describe('retry', () => {
   it('re-queues a failed job through the API until its attempts are used up', async () => {
     // Prepare: a job that fails (a corrupt file fails every attempt)

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
@@ -45,14 +45,18 @@ describe('ingest', () => {
   it('hashes an accepted image, queues it for the image processor, and records what the bytes are', async () => {
     // Prepare
     const { job, event } = await upload(jpeg, { file_name: 'holiday.png', content_type: 'image/png' });
+    const stored = await env.clients.s3.send(
+      new HeadObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key }),
+    );
 
     // Act
     await ingest(event);
 
-    // Assess
+    // Assess: the object it hashed is pinned by its ETag, so processing reads exactly those bytes
     expect(await store.get(job.id)).toMatchObject({
       status: 'queued',
       file_hash: sha256(jpeg),
+      upload_etag: stored.ETag,
       detected_type: 'image/jpeg',
       media_kind: 'image',
       enqueued_at: expect.any(String),

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
@@ -127,6 +127,34 @@ describe('image processing', () => {
     expect(await webhookMessages()).toEqual([
       { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'failed', attempts: 1 },
     ]);
+  });
+
+  it('refuses to render an upload replaced after ingest checked it, storing nothing', async () => {
+    // Prepare: ingest checked one image; another one was written over it before processing
+    const job = await queuedImageJob(await makeJpeg(640, 480, 5));
+    await env.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: env.uploadsBucket,
+        Key: job.upload_key,
+        Body: await makeJpeg(640, 480, 6),
+      }),
+    );
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess: failed at once and readably, not rendered from the other bytes
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      error_code: 'Upload::Changed',
+      error: expect.stringContaining('changed'),
+    });
+    const results = await env.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: env.resultsBucket, Prefix: `results/${job.id}/` }),
+    );
+    expect(results.KeyCount).toBe(0);
+    await webhookMessages();
   });
 
   it('retries a transient fault with backoff, and succeeds once the fault is gone', async () => {

@@ -1,4 +1,4 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,21 @@ describe('video processing', () => {
     const done = await store.get(job.id);
     expect(done?.status).toBe('done');
     expect(done?.result?.poster_at_second).toBeLessThan(1);
+  });
+
+  it('refuses to process a video replaced after ingest checked it', async () => {
+    // Prepare: ingest checked one clip; the key now holds another
+    const job = await queuedVideoJob(await makeMp4(2));
+    await env.clients.s3.send(
+      new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: await makeMp4(3) }),
+    );
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({ status: 'failed', error_code: 'Upload::Changed' });
   });
 
   it('fails a file that is not really a video at once, with a readable error', async () => {

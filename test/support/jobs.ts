@@ -26,22 +26,25 @@ export const newJob = (overrides: Partial<Job> = {}): Job => {
 };
 
 /**
- * Leaves `job` where ingest leaves an accepted upload: stored, its bytes in the uploads bucket
- * (unless `bytes` is undefined) and its processing message on `queueUrl`.
+ * Leaves `job` where ingest leaves an accepted upload: its bytes in the uploads bucket (unless `bytes`
+ * is undefined) with their ETag recorded as the checked upload, stored, and its processing message on
+ * `queueUrl`.
  */
 export const queueForProcessing = async (
   env: TestEnvironment,
   store: JobStore,
-  job: Job,
+  queued: Job,
   queueUrl: string,
   bytes: Buffer | undefined,
 ): Promise<Job> => {
-  await store.create(job);
+  let job = queued;
   if (bytes) {
-    await env.clients.s3.send(
+    const { ETag } = await env.clients.s3.send(
       new PutObjectCommand({ Bucket: env.uploadsBucket, Key: job.upload_key, Body: bytes }),
     );
+    job = { ...job, ...(ETag ? { upload_etag: ETag } : {}) };
   }
+  await store.create(job);
   await env.clients.sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
