@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,9 @@ const upload = async (bytes: Buffer, overrides: Partial<Job> = {}): Promise<{ jo
 const ingest = (event: S3Event) => handler(event, lambdaContext('ingest'));
 
 const drain = (queueUrl: string) => env.drain(queueUrl);
+
+const countJobs = async () =>
+  (await env.clients.dynamodb.send(new ScanCommand({ TableName: env.tableName, Select: 'COUNT' }))).Count;
 
 describe('ingest', () => {
   it('hashes an accepted image, queues it for the image processor, and records what the bytes are', async () => {
@@ -272,23 +276,31 @@ describe('ingest', () => {
     });
   });
 
-  it('ignores objects that are not a job upload and events for unknown jobs', async () => {
+  it('ignores objects that are not a job upload and events for unknown jobs, creating and sending nothing', async () => {
+    // Prepare
     const unknown = randomUUID();
     const event = env.s3.nextEvent((e) => e.Records[0]?.s3.object.key === `uploads/${unknown}`);
     await env.clients.s3.send(
       new PutObjectCommand({ Bucket: env.uploadsBucket, Key: `uploads/${unknown}`, Body: Buffer.from('x') }),
     );
+    const jobsBefore = await countJobs();
 
-    await expect(ingest(await event)).resolves.toBeUndefined();
-    await expect(
-      ingest({
-        Records: [
-          {
-            eventName: 'ObjectCreated:Put',
-            s3: { bucket: { name: env.uploadsBucket }, object: { key: 'elsewhere/a' } },
-          },
-        ],
-      } as unknown as S3Event),
-    ).resolves.toBeUndefined();
+    // Act
+    await ingest(await event);
+    await ingest({
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          s3: { bucket: { name: env.uploadsBucket }, object: { key: 'elsewhere/a' } },
+        },
+      ],
+    } as unknown as S3Event);
+
+    // Assess: no job record appeared and no queue got a message
+    expect(await countJobs()).toBe(jobsBefore);
+    expect(await store.get(unknown)).toBeUndefined();
+    for (const queue of [env.queues.image, env.queues.video, env.queues.webhook]) {
+      expect(await drain(queue.url)).toEqual([]);
+    }
   });
 });

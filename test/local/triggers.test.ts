@@ -1,4 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -75,6 +77,51 @@ const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec
   memoryMb: 256,
   ...overrides,
 });
+
+interface HeldReceive {
+  /** How the long poll ended: the poller hung up, or SQS answered. */
+  outcome: Promise<'aborted by the poller' | 'answered'>;
+}
+
+/** A pass-through to the SQS emulator that tells when a ReceiveMessage is held open, and how it ends. */
+const startSqsProxy = async (target: string) => {
+  const waiting: Array<(held: HeldReceive) => void> = [];
+  const server = createServer((request, response) => {
+    const isReceive = String(request.headers['x-amz-target'] ?? '').endsWith('.ReceiveMessage');
+    const upstream = httpRequest(
+      new URL(request.url ?? '/', target),
+      { method: request.method, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 500, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+    if (!isReceive) return;
+    const outcome = new Promise<'aborted by the poller' | 'answered'>((resolve) => {
+      response.on('finish', () => resolve('answered'));
+      response.on('close', () => {
+        if (!response.writableFinished) {
+          upstream.destroy();
+          resolve('aborted by the poller');
+        }
+      });
+    });
+    waiting.shift()?.({ outcome });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    nextReceive: () => new Promise<HeldReceive>((resolve) => waiting.push(resolve)),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
 
 const createQueue = async (
   attributes: Record<string, string> = {},
@@ -300,23 +347,24 @@ describe('SQS event source mappings', () => {
     expect(deadLetter?.Body).toBe('poison');
   });
 
-  it('stops promptly, aborting its long polls', async () => {
-    // Prepare
+  it('stops by aborting the long poll it has in flight, without waiting for it to end', async () => {
+    // Prepare: the pollers reach SQS through a proxy that reports each ReceiveMessage it holds open
     startPool([spec('echo')]);
     const queue = await createQueue();
+    const proxy = await startSqsProxy(sqsEmulator.endpoint);
+    started.push(proxy);
     const pollers = startSqsEventSources([mapping('echo', queue)], pool, {
-      endpoint: sqsEmulator.endpoint,
+      endpoint: proxy.endpoint,
       waitTimeSeconds: 20,
       log: () => {},
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const longPoll = await proxy.nextReceive();
 
     // Act
-    const before = Date.now();
     await pollers.stop();
 
-    // Assess
-    expect(Date.now() - before).toBeLessThan(5_000);
+    // Assess: the poller hung up on its 20 s long poll rather than letting it run out
+    expect(await longPoll.outcome).toBe('aborted by the poller');
   });
 });
 

@@ -157,7 +157,8 @@ describe('image processing', () => {
     await webhookMessages();
   });
 
-  it('retries a transient fault with backoff, and succeeds once the fault is gone', async () => {
+  it('retries a transient fault through its queue, and succeeds once the fault is gone', async () => {
+    // (The harness retries at once, RETRY_BASE_SECONDS=0; the backoff's waiting is pinned in test/shared/retry.test.ts.)
     // Prepare: the upload is not there yet, an unexpected (not a media) fault
     const bytes = await makeJpeg(400, 300, 4);
     const job = await queuedImageJob(undefined, { size: bytes.length });
