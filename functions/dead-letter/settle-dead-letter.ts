@@ -66,7 +66,7 @@ const failUnfinished = async (
     });
     return;
   }
-  const failed = await deps.store.fail(jobId, failure(job), [job.status]);
+  const failed = await deps.store.fail(jobId, 'deadLettered', failure(job), [job.status]);
   if (!failed) return;
   countJob(JobMetric.Failed);
   logger.warn('job failed from its dead letter', { job_id: jobId, error_code: failed.error_code });

@@ -1,6 +1,6 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from '#shared/dispatch';
-import { type Job, JobStatus } from '#shared/job';
+import { isTerminal, type Job, JobStatus } from '#shared/job';
 import type { JobFailure, JobStore, UploadFacts } from '#shared/job-store';
 import { countJob, JobMetric, logger } from '#shared/observability';
 import { findPreset, maxBytesFor, mediaKindOf } from '#shared/presets';
@@ -174,7 +174,7 @@ const linkAsDuplicate = async (
   if (!duplicate) return { outcome: 'ignored', job, canonical };
   countJob(JobMetric.Duplicate);
   logger.info('upload is a duplicate', { job_id: job.id, duplicate_of: holder.id });
-  if (canonical.status === JobStatus.Done || canonical.status === JobStatus.Failed) {
+  if (isTerminal(canonical.status)) {
     await deps.dispatcher.announceToDuplicate(job.id, canonical);
   }
   return { outcome: 'duplicate', job: duplicate, canonical };

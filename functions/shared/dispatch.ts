@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
-import { type Job, JobStatus } from './job.ts';
+import { isTerminal, type Job, JobStatus } from './job.ts';
 import type { JobStore } from './job-store.ts';
 import type { MediaKind } from './presets.ts';
 
@@ -50,14 +50,15 @@ export class Dispatcher {
    * for the same outcome (the webhook id is derived from it, and delivered webhooks are not re-sent).
    */
   async announceOutcome(job: Job): Promise<void> {
-    if (job.status !== JobStatus.Done && job.status !== JobStatus.Failed) return;
+    const { status } = job;
+    if (!isTerminal(status)) return;
     const recipients = [...(job.callback_url ? [job.id] : []), ...(job.duplicates ?? [])];
     const messages = recipients.map(
       (recipient): WebhookMessage => ({
         kind: 'webhook',
         job_id: recipient,
         source_job_id: job.id,
-        status: job.status as WebhookMessage['status'],
+        status,
         attempts: job.attempts,
       }),
     );
@@ -66,7 +67,7 @@ export class Dispatcher {
 
   /** A duplicate arrived after its canonical job had finished: tell its callback at once. */
   async announceToDuplicate(duplicateId: string, canonical: Job): Promise<void> {
-    if (canonical.status !== JobStatus.Done && canonical.status !== JobStatus.Failed) return;
+    if (!isTerminal(canonical.status)) return;
     await this.sendWebhookMessages([
       {
         kind: 'webhook',

@@ -7,7 +7,8 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DUPLICATE, type Job, JobStatus, type StoredStatus, type WebhookState } from './job.ts';
+import type { Job, StoredStatus, WebhookState } from './job.ts';
+import { JOB_LIFECYCLE, type JobEvent } from './job-lifecycle.ts';
 import type { MediaKind } from './presets.ts';
 
 /** What ingest learned from the bytes themselves. */
@@ -63,97 +64,73 @@ export class JobStore {
 
   /** The upload arrived and is accepted: queue it for processing. */
   markQueued(id: string, facts: UploadFacts): Promise<Job | undefined> {
-    return this.transition(id, [JobStatus.AwaitingUpload], {
-      set: { status: JobStatus.Queued, ...factsOf(facts) },
-      remove: ['ttl'],
-    });
+    return this.transition(id, 'uploadAccepted', { set: factsOf(facts), remove: ['ttl'] });
   }
 
   /** The upload arrived, but its bytes match an earlier job with the same preset. */
   markDuplicate(id: string, canonicalId: string, facts: UploadFacts): Promise<Job | undefined> {
-    return this.transition(id, [JobStatus.AwaitingUpload], {
-      set: { status: DUPLICATE, duplicate_of: canonicalId, ...factsOf(facts) },
+    return this.transition(id, 'uploadDuplicate', {
+      set: { duplicate_of: canonicalId, ...factsOf(facts) },
       remove: ['ttl'],
     });
   }
 
   /** The upload arrived but cannot be processed (empty, wrong size, a type the preset does not accept). */
   markUploadRefused(id: string, failure: JobFailure, facts?: Partial<UploadFacts>): Promise<Job | undefined> {
-    return this.transition(id, [JobStatus.AwaitingUpload], {
-      set: { status: JobStatus.Failed, error: failure.message, error_code: failure.code, ...factsOf(facts) },
+    return this.transition(id, 'uploadRefused', {
+      set: { ...failureOf(failure), ...factsOf(facts) },
       remove: ['ttl'],
     });
   }
 
   /** Records that the job's processing message is on its queue. */
   async markEnqueued(id: string): Promise<void> {
-    await this.transition(id, [JobStatus.Queued], { set: { enqueued_at: now() } });
+    await this.transition(id, 'messageSent', { set: { enqueued_at: now() } });
   }
 
   /** Starts a processing attempt, counting it, unless the attempts are used up or the job is not queued. */
   startAttempt(id: string, maxAttempts: number): Promise<Job | undefined> {
-    return this.update(id, {
-      UpdateExpression: 'SET #status = :processing, attempts = attempts + :one, updated_at = :now',
-      ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :processing) AND attempts < :max',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':processing': JobStatus.Processing,
-        ':queued': JobStatus.Queued,
-        ':one': 1,
-        ':max': maxAttempts,
-        ':now': now(),
-      },
+    return this.transition(id, 'attemptStarted', {
+      increment: 'attempts',
+      condition: { expression: 'attempts < :max', values: { ':max': maxAttempts } },
     });
   }
 
   complete(id: string, result: Record<string, unknown>, outputs: Job['outputs']): Promise<Job | undefined> {
-    return this.transition(id, [JobStatus.Processing], {
-      set: { status: JobStatus.Done, result, outputs },
-      remove: ['error', 'error_code'],
-    });
+    return this.transition(id, 'completed', { set: { result, outputs }, remove: ['error', 'error_code'] });
   }
 
-  fail(id: string, failure: JobFailure, from: readonly StoredStatus[]): Promise<Job | undefined> {
-    return this.transition(id, from, {
-      set: { status: JobStatus.Failed, error: failure.message, error_code: failure.code },
-    });
+  /**
+   * Fails the job for one of the lifecycle's failure events. `onlyFrom` narrows the statuses the event
+   * allows to those the caller saw, so that a job that moved on meanwhile is left alone.
+   */
+  fail(
+    id: string,
+    event: 'processingFailed' | 'attemptsExhausted' | 'deadLettered',
+    failure: JobFailure,
+    onlyFrom?: readonly StoredStatus[],
+  ): Promise<Job | undefined> {
+    return this.transition(id, event, { set: failureOf(failure), ...(onlyFrom ? { onlyFrom } : {}) });
   }
 
   /** A transient failure with attempts left: back to the queue, keeping the error for the caller to see. */
   deferRetry(id: string, failure: JobFailure): Promise<Job | undefined> {
-    return this.transition(id, [JobStatus.Processing], {
-      set: { status: JobStatus.Queued, error: failure.message, error_code: failure.code },
-    });
+    return this.transition(id, 'retryDeferred', { set: failureOf(failure) });
   }
 
   /** The retry route: a failed job with attempts left goes back to the queue. */
   requeue(id: string, maxAttempts: number): Promise<Job | undefined> {
-    return this.update(id, {
-      UpdateExpression: 'SET #status = :queued, updated_at = :now REMOVE #error, error_code, enqueued_at',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :failed AND attempts < :max',
-      ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
-      ExpressionAttributeValues: {
-        ':queued': JobStatus.Queued,
-        ':failed': JobStatus.Failed,
-        ':max': maxAttempts,
-        ':now': now(),
-      },
+    return this.transition(id, 'retryRequested', {
+      remove: ['error', 'error_code', 'enqueued_at'],
+      condition: { expression: 'attempts < :max', values: { ':max': maxAttempts } },
     });
   }
 
   /** Undoes `requeue` when the message could not be sent, so the job does not sit queued with nothing queued. */
   revertRequeue(id: string, failure: JobFailure): Promise<Job | undefined> {
-    return this.update(id, {
-      UpdateExpression: 'SET #status = :failed, #error = :error, error_code = :code, updated_at = :now',
-      ConditionExpression: '#status = :queued AND attribute_not_exists(enqueued_at)',
-      ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
-      ExpressionAttributeValues: {
-        ':queued': JobStatus.Queued,
-        ':failed': JobStatus.Failed,
-        ':error': failure.message,
-        ':code': failure.code,
-        ':now': now(),
-      },
+    return this.transition(id, 'retryReverted', {
+      set: failureOf(failure),
+      condition: { expression: 'attribute_not_exists(enqueued_at)', values: {} },
     });
   }
 
@@ -234,31 +211,53 @@ export class JobStore {
     return typeof holder === 'string' ? holder : undefined;
   }
 
+  /**
+   * Applies one event of the lifecycle (functions/shared/job-lifecycle.ts): sets the status the event
+   * leads to, on the condition that the job is in one of the statuses the event allows (narrowed by
+   * `onlyFrom`) and meets the change's own `condition`.
+   */
   private transition(
     jobId: string,
-    from: readonly StoredStatus[],
-    change: { set: Record<string, unknown>; remove?: string[] },
+    event: JobEvent,
+    change: {
+      set?: Record<string, unknown>;
+      remove?: string[];
+      /** A numeric attribute to add one to. */
+      increment?: string;
+      condition?: { expression: string; values: Record<string, unknown> };
+      onlyFrom?: readonly StoredStatus[];
+    } = {},
   ): Promise<Job | undefined> {
+    const { from, to } = JOB_LIFECYCLE[event];
+    const allowed = change.onlyFrom ? from.filter((status) => change.onlyFrom?.includes(status)) : from;
+    if (allowed.length === 0) return Promise.resolve(undefined);
     const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':now': now() };
-    const sets = ['updated_at = :now'];
-    Object.entries(change.set).forEach(([attribute, value], index) => {
+    const values: Record<string, unknown> = { ':now': now(), ':to': to, ...change.condition?.values };
+    const sets = ['#status = :to', 'updated_at = :now'];
+    Object.entries(change.set ?? {}).forEach(([attribute, value], index) => {
       if (value === undefined) return;
       names[`#s${index}`] = attribute;
       values[`:s${index}`] = value;
       sets.push(`#s${index} = :s${index}`);
     });
+    if (change.increment) {
+      names['#inc'] = change.increment;
+      values[':one'] = 1;
+      sets.push('#inc = #inc + :one');
+    }
     const removes = (change.remove ?? []).map((attribute, index) => {
       names[`#r${index}`] = attribute;
       return `#r${index}`;
     });
-    const fromValues = from.map((status, index) => {
+    const fromValues = allowed.map((status, index) => {
       values[`:from${index}`] = status;
       return `:from${index}`;
     });
+    const conditions = ['attribute_exists(pk)', `#status IN (${fromValues.join(', ')})`];
+    if (change.condition) conditions.push(change.condition.expression);
     return this.update(jobId, {
       UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-      ConditionExpression: `attribute_exists(pk) AND #status IN (${fromValues.join(', ')})`,
+      ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
@@ -284,6 +283,11 @@ export class JobStore {
     }
   }
 }
+
+const failureOf = (failure: JobFailure): Record<string, unknown> => ({
+  error: failure.message,
+  error_code: failure.code,
+});
 
 const factsOf = (facts: Partial<UploadFacts> | undefined): Record<string, unknown> => ({
   file_hash: facts?.file_hash,

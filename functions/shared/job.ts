@@ -17,8 +17,11 @@ export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 export const DUPLICATE = 'duplicate' as const;
 export type StoredStatus = JobStatus | typeof DUPLICATE;
 
+export type TerminalStatus = typeof JobStatus.Done | typeof JobStatus.Failed;
 export const TERMINAL_STATUSES: readonly StoredStatus[] = [JobStatus.Done, JobStatus.Failed];
-export const isTerminal = (status: StoredStatus): boolean => TERMINAL_STATUSES.includes(status);
+/** Done or failed: the job's outcome is recorded and only the retry route moves it again. */
+export const isTerminal = (status: StoredStatus): status is TerminalStatus =>
+  TERMINAL_STATUSES.includes(status);
 
 export interface JobOutput {
   name: string;

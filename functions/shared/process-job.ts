@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { Dispatcher } from './dispatch.ts';
 import { processMessageSchema } from './dispatch.ts';
 import { AppError, describeError, isPermanent } from './errors.ts';
-import { type Job, type JobOutput, JobStatus } from './job.ts';
+import { isTerminal, type Job, type JobOutput, JobStatus } from './job.ts';
 import type { JobFailure, JobStore } from './job-store.ts';
 import { countJob, JobMetric, logger, recordProcessingTime } from './observability.ts';
 import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from './retry.ts';
@@ -94,7 +94,7 @@ export const createJobRunner =
   };
 
 const failAndAnnounce = async (deps: JobRunnerDeps, jobId: string, failure: JobFailure): Promise<void> => {
-  const failed = await deps.store.fail(jobId, failure, [JobStatus.Processing]);
+  const failed = await deps.store.fail(jobId, 'processingFailed', failure);
   if (!failed) return;
   countJob(JobMetric.Failed);
   await deps.dispatcher.announceOutcome(failed);
@@ -110,7 +110,7 @@ const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<vo
     logger.warn('processing message for an unknown job; dropping it');
     return;
   }
-  if (job.status === JobStatus.Done || job.status === JobStatus.Failed) {
+  if (isTerminal(job.status)) {
     // A redelivery after the outcome was recorded: make sure it was announced (webhook ids dedupe).
     await deps.dispatcher.announceOutcome(job);
     return;
@@ -120,14 +120,10 @@ const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<vo
     job.attempts >= deps.maxAttempts
   ) {
     const last = job.error ?? 'the processor stopped (crashed or timed out) before finishing';
-    const failed = await deps.store.fail(
-      jobId,
-      {
-        code: job.error_code ?? 'Processing::AttemptsExhausted',
-        message: `gave up after ${job.attempts} attempts: ${last}`,
-      },
-      [JobStatus.Queued, JobStatus.Processing],
-    );
+    const failed = await deps.store.fail(jobId, 'attemptsExhausted', {
+      code: job.error_code ?? 'Processing::AttemptsExhausted',
+      message: `gave up after ${job.attempts} attempts: ${last}`,
+    });
     if (failed) {
       countJob(JobMetric.Failed);
       await deps.dispatcher.announceOutcome(failed);

@@ -170,7 +170,7 @@ describe('ingest', () => {
     const first = await upload(bytes);
     await ingest(first.event);
     await store.startAttempt(first.job.id, 3);
-    await store.fail(first.job.id, { code: 'Media::Corrupt', message: 'broken' }, ['processing']);
+    await store.fail(first.job.id, 'processingFailed', { code: 'Media::Corrupt', message: 'broken' });
     await drain(env.queues.image.url);
     const second = await upload(bytes);
 
