@@ -4,12 +4,10 @@ import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { DeadLetterQueue } from './constructs/queue-with-dead-letter.ts';
+import { INGEST_ASYNC_RETRIES } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 const INGEST_TIMEOUT = Duration.minutes(5);
-
-/** Lambda's asynchronous retries of a failed ingest before the event goes to the dead-letter queue. */
-export const INGEST_RETRY_ATTEMPTS = 2;
 
 export interface IngestProps {
   readonly storage: Storage;
@@ -51,7 +49,7 @@ export class Ingest extends Construct {
       description: 'Hashes, deduplicates and queues each upload',
       memorySize: 1024,
       timeout: INGEST_TIMEOUT,
-      retryAttempts: INGEST_RETRY_ATTEMPTS,
+      retryAttempts: INGEST_ASYNC_RETRIES,
       deadLetterQueue: this.deadLetter.queue,
       environment: {
         JOBS_TABLE: storage.jobsTable.tableName,

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
+import { webhookMaxReceiveCount } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 /** One delivery attempt: connect, send, read a bounded response (the function's own limit is 10 s). */
@@ -51,7 +52,7 @@ export class Notifications extends Construct {
 
     this.webhookQueue = new QueueWithDeadLetter(this, 'WebhookQueue', {
       consumerTimeout: WEBHOOK_TIMEOUT,
-      maxReceiveCount: props.webhookMaxAttempts,
+      maxReceiveCount: webhookMaxReceiveCount(props.webhookMaxAttempts),
       deadLetterAlarmDescription:
         'Webhooks gave up after every attempt; the messages wait 14 days in this queue for a redrive.',
     });

@@ -8,6 +8,7 @@ import { type AssetDirectory, MediaFunction } from './constructs/media-function.
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
 import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
+import { processingMaxReceiveCount } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 const IMAGE_TIMEOUT = Duration.seconds(60);
@@ -35,8 +36,8 @@ export interface ProcessingProps {
   /** Where the functions send the webhook of a finished job. */
   readonly webhookQueue: IQueue;
   /**
-   * Processing attempts of one job (the functions count them and fail the job after the last). SQS's
-   * maxReceiveCount is two more, so the dead-letter queue catches only crashes and timeouts.
+   * Processing attempts of one job (the functions count them and fail the job after the last). The
+   * queues' maxReceiveCount follows from it (lib/retry-budgets.ts).
    */
   readonly maxAttempts: number;
   /** Timeout of the function that drains the dead-letter queues. */
@@ -71,9 +72,8 @@ export class Processing extends Construct {
   constructor(scope: Construct, id: string, props: ProcessingProps) {
     super(scope, id);
     const { storage } = props;
-    // The functions' own attempt counting decides a job's fate; the spare receives cover a crash or
-    // timeout on the last attempts, after which only the dead-letter queue can settle the job.
-    const maxReceiveCount = props.maxAttempts + 2;
+    // The functions' own attempt counting decides a job's fate (lib/retry-budgets.ts says how).
+    const maxReceiveCount = processingMaxReceiveCount(props.maxAttempts);
 
     const bundled = props.nativeDependencies === 'bundled';
     this.sharpLayer = bundled ? undefined : new SharpLayer(this, 'SharpLayer');

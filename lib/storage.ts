@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
+import { JOBS_TABLE_KEYS } from '#shared/jobs-table';
 import {
   addDirectLambdaNotification,
   stackUniqueBucketName,
@@ -119,10 +120,10 @@ export class Storage extends Construct {
     });
 
     this.jobsTable = new Table(this, 'JobsTable', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      partitionKey: { name: JOBS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'ttl',
+      timeToLiveAttribute: JOBS_TABLE_KEYS.timeToLiveAttribute,
       removalPolicy,
     });
     this.uploadsBucketName = uploadsBucketName ?? this.uploadsBucket.bucketName;

@@ -13,6 +13,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
+import { JOBS_TABLE_KEYS } from '#shared/jobs-table';
+import { retryBudgets } from '../../lib/retry-budgets.ts';
 import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 
@@ -111,6 +113,8 @@ export const createTestEnvironment = async (
   options: TestEnvironmentOptions = {},
 ): Promise<TestEnvironment> => {
   const { maxAttempts = 3, webhookMaxAttempts = 4 } = options;
+  // The queues as the stack makes them (lib/retry-budgets.ts), for the settings this file tests with.
+  const budgets = retryBudgets({ maxAttempts, webhookMaxAttempts });
   const suffix = `${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const [s3, sqsServer] = await Promise.all([startS3(), startSqs()]);
   const dynamodbEndpoint = inject('dynamodbEndpoint');
@@ -130,14 +134,14 @@ export const createTestEnvironment = async (
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: JOBS_TABLE_KEYS.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: JOBS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
     }),
   );
   await clients.dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      TimeToLiveSpecification: { AttributeName: JOBS_TABLE_KEYS.timeToLiveAttribute, Enabled: true },
     }),
   );
   await Promise.all([
@@ -175,9 +179,9 @@ export const createTestEnvironment = async (
   };
 
   const [image, video, webhook, ingestDlq] = await Promise.all([
-    createQueue('image', maxAttempts + 2),
-    createQueue('video', maxAttempts + 2),
-    createQueue('webhook', webhookMaxAttempts),
+    createQueue('image', budgets.processing.maxReceiveCount),
+    createQueue('video', budgets.processing.maxReceiveCount),
+    createQueue('webhook', budgets.webhook.maxReceiveCount),
     clients.sqs.send(new CreateQueueCommand({ QueueName: `ingest-dlq-${suffix}` })),
   ]);
 
