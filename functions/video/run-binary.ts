@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { constants, existsSync } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { AppError, PermanentMediaError } from '../shared/errors.ts';
 
@@ -21,6 +23,22 @@ export const ALLOWED_DEMUXERS = ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2', 'matr
 
 /** Arguments every ffmpeg run starts with: no stdin interaction, errors only on stderr. */
 export const FFMPEG_BASE_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+
+/**
+ * Bounds on how much of the input is read and decoded before the tools settle on its streams.
+ * `-probesize` 5 MB and `-analyzeduration` 5 s (FFmpeg's defaults, pinned here so that no later
+ * build raises them), and `-max_alloc` 256 MiB for any single allocation: the largest frame
+ * accepted, 8192×4320 at 16-bit 4:4:4, takes about 212 MB. Both the 2018 ffmpeg and the 2023
+ * ffprobe of the installer packages accept these as global options.
+ */
+export const DECODE_BOUND_ARGS: readonly string[] = [
+  '-max_alloc',
+  String(256 * 1024 * 1024),
+  '-probesize',
+  '5000000',
+  '-analyzeduration',
+  '5000000',
+];
 
 /** ffprobe never reads stdin (and gets none here): it has no `-nostdin`. */
 export const FFPROBE_BASE_ARGS: readonly string[] = ['-hide_banner', '-loglevel', 'error'];
@@ -52,13 +70,59 @@ export interface RunBinaryOptions {
   maxStderrBytes?: number;
   /** Aborting kills the process (SIGKILL) and rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Bounds on the child's memory; see {@link memoryCeiling}. Unbounded (and unmeasured) without. */
+  memory?: MemoryBounds;
+}
+
+export interface MemoryBounds {
+  /**
+   * The watchdog reads `/proc/<pid>/status` every {@link MEMORY_POLL_MS} ms and kills the process
+   * with SIGKILL once its peak resident set (VmHWM) passes this, rejecting with
+   * {@link BinaryMemoryExceededError}. It can overshoot by what the child allocates in one interval.
+   */
+  maxRssBytes?: number;
+  /**
+   * RLIMIT_AS for the child, the hard ceiling: its address space, hence its resident set, can never
+   * pass this; allocations beyond it fail inside the tool. Node has no setrlimit and Lambda's image
+   * no prlimit, so it is set by `/bin/sh` (`ulimit -v`) before it execs the binary in place (same
+   * pid): the binary and every argument are positional parameters, never part of the script. Not
+   * applied where there is no /bin/sh.
+   */
+  maxAddressSpaceBytes?: number;
 }
 
 export interface BinaryResult {
   stdout: Buffer;
   /** The last `maxStderrBytes` of stderr (warnings, with `-loglevel error` usually empty). */
   stderr: string;
+  /**
+   * The largest VmHWM the memory watchdog read (only with `memory`). Sampled: a peak reached in the
+   * last interval before exit can be missed, so it is a lower bound; the RLIMIT_AS is the hard one.
+   */
+  peakRssBytes?: number;
 }
+
+/** How often the memory watchdog reads the child's VmHWM. */
+export const MEMORY_POLL_MS = 10;
+
+const MIB = 1024 * 1024;
+
+/**
+ * One memory allowance per tool run as {@link MemoryBounds}: the address space is capped at the
+ * allowance and the watchdog kills at three quarters of it, so that a run which grows is normally
+ * stopped by the watchdog (a readable `Media::TooComplex`) before allocations start failing at the
+ * hard cap. ffmpeg's address space runs about 100 MB above its resident set (its 79 MB static
+ * binary, thread stacks), which that quarter covers.
+ */
+export const memoryCeiling = (allowanceBytes: number): MemoryBounds => ({
+  maxRssBytes: Math.floor((allowanceBytes * 3) / 4),
+  maxAddressSpaceBytes: allowanceBytes,
+});
+
+const SHELL = '/bin/sh';
+/** `$1` is the limit in KiB; the rest is the binary and its arguments, exec'd as they are. */
+const ULIMIT_SCRIPT = 'ulimit -v "$1" && shift && exec "$@"';
+const shellAvailable = existsSync(SHELL);
 
 const toolName = (binaryPath: string): string => basename(binaryPath);
 
@@ -100,6 +164,23 @@ export class BinaryOutputTooLargeError extends AppError {
 }
 
 /**
+ * The process's resident set passed its `maxRssBytes` and it was killed: the input needs more
+ * memory than a video of the accepted kinds and sizes ever does. Permanent: a retry would do the same.
+ */
+export class BinaryMemoryExceededError extends PermanentMediaError {
+  readonly maxRssBytes: number;
+  readonly peakRssBytes: number;
+  constructor(binaryPath: string, maxRssBytes: number, peakRssBytes: number) {
+    super(
+      'Media::TooComplex',
+      `${toolName(binaryPath)} used more than ${Math.round(maxRssBytes / MIB)} MiB of memory on this file and was stopped; the limit is ${Math.round(maxRssBytes / MIB)} MiB`,
+    );
+    this.maxRssBytes = maxRssBytes;
+    this.peakRssBytes = peakRssBytes;
+  }
+}
+
+/**
  * The process exited unsuccessfully. The message stays generic (it may reach a job record);
  * `stderrTail` holds the last couple of KB of stderr for logs and for callers that classify
  * the failure, and {@link summariseStderr} turns it into a short readable reason.
@@ -108,17 +189,21 @@ export class BinaryExitError extends AppError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stderrTail: string;
+  /** The address-space cap the run had, if any: allocation failures then mean it was reached. */
+  readonly maxAddressSpaceBytes: number | undefined;
   constructor(
     binaryPath: string,
     exitCode: number | null,
     signal: NodeJS.Signals | null,
     stderrTail: string,
+    maxAddressSpaceBytes?: number,
   ) {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
     super('Media::ToolFailed', `${toolName(binaryPath)} ${how}`);
     this.exitCode = exitCode;
     this.signal = signal;
     this.stderrTail = stderrTail;
+    this.maxAddressSpaceBytes = maxAddressSpaceBytes;
   }
 }
 
@@ -135,8 +220,6 @@ export const runBinary = (
   args: readonly string[],
   options: RunBinaryOptions,
 ): Promise<BinaryResult> => {
-  const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
-  const maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
   const offending = args.find((arg) => URL_PATTERN.test(arg));
   if (offending !== undefined) {
     return Promise.reject(new AppError('Media::UrlRefused', 'refusing to pass a URL to a media tool'));
@@ -146,9 +229,34 @@ export const runBinary = (
   }
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const addressSpace = shellAvailable ? options.memory?.maxAddressSpaceBytes : undefined;
+  if (addressSpace === undefined) return spawnBinary(binaryPath, args, options, undefined);
+  // Through the shell a missing binary would be the shell's exit 127: check it first, as spawn would.
+  return access(binaryPath, constants.X_OK).then(
+    () => spawnBinary(binaryPath, args, options, addressSpace),
+    (error: unknown) => {
+      throw new BinaryUnavailableError(binaryPath, error);
+    },
+  );
+};
+
+const spawnBinary = (
+  binaryPath: string,
+  args: readonly string[],
+  options: RunBinaryOptions,
+  addressSpace: number | undefined,
+): Promise<BinaryResult> => {
+  const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+  const maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const [command, argv] =
+    addressSpace === undefined
+      ? [binaryPath, [...args]]
+      : [SHELL, ['-c', ULIMIT_SCRIPT, 'sh', String(Math.floor(addressSpace / 1024)), binaryPath, ...args]];
 
   return new Promise<BinaryResult>((resolvePromise, reject) => {
-    const child = spawn(binaryPath, [...args], {
+    const child = spawn(command, argv, {
       shell: false,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { AV_LOG_FORCE_NOCOLOR: '1' },
@@ -174,8 +282,20 @@ export const runBinary = (
       if (signal) kill(abortReason(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const maxRssBytes = options.memory?.maxRssBytes;
+    let peakRssBytes: number | undefined;
+    const watchdog =
+      options.memory && child.pid !== undefined
+        ? watchMemory(child.pid, (peak) => {
+            peakRssBytes = Math.max(peakRssBytes ?? 0, peak);
+            if (maxRssBytes !== undefined && peak > maxRssBytes) {
+              kill(new BinaryMemoryExceededError(binaryPath, maxRssBytes, peak));
+            }
+          })
+        : undefined;
     const release = (): void => {
       clearTimeout(timer);
+      if (watchdog) clearInterval(watchdog);
       signal?.removeEventListener('abort', onAbort);
     };
 
@@ -223,12 +343,43 @@ export const runBinary = (
       release();
       const stderr = Buffer.concat(stderrChunks).subarray(-maxStderrBytes).toString('utf8');
       if (exitCode !== 0) {
-        reject(new BinaryExitError(binaryPath, exitCode, signal, tailOf(stderr, STDERR_TAIL_CHARS)));
+        const tail = tailOf(stderr, STDERR_TAIL_CHARS);
+        reject(new BinaryExitError(binaryPath, exitCode, signal, tail, addressSpace));
         return;
       }
-      resolvePromise({ stdout: Buffer.concat(stdoutChunks, stdoutBytes), stderr });
+      const result: BinaryResult = { stdout: Buffer.concat(stdoutChunks, stdoutBytes), stderr };
+      if (peakRssBytes !== undefined) result.peakRssBytes = peakRssBytes;
+      resolvePromise(result);
     });
   });
+};
+
+const kibibytes = (status: string, field: string): number | undefined => {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match ? Number(match[1]) * 1024 : undefined;
+};
+
+/**
+ * Reports the child's VmHWM (peak resident set) every {@link MEMORY_POLL_MS} ms. One read at a
+ * time; a read that fails (the process is gone, or no /proc) reports nothing.
+ */
+const watchMemory = (pid: number, report: (peakBytes: number) => void): NodeJS.Timeout => {
+  let reading = false;
+  const poll = (): void => {
+    if (reading) return;
+    reading = true;
+    readFile(`/proc/${pid}/status`, 'latin1')
+      .then((status) => {
+        const peak = kibibytes(status, 'VmHWM') ?? kibibytes(status, 'VmRSS');
+        if (peak !== undefined) report(peak);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        reading = false;
+      });
+  };
+  poll();
+  return setInterval(poll, MEMORY_POLL_MS);
 };
 
 const abortReason = (signal: AbortSignal): Error =>
@@ -254,6 +405,21 @@ export const summariseStderr = (stderrTail: string, inputPath?: string): string 
   const distinct = [...new Set(lines)].slice(-3);
   const summary = distinct.join('; ');
   return summary.length > 300 ? `${summary.slice(0, 297)}...` : summary;
+};
+
+/**
+ * An allocation failed under the run's address-space cap (ffmpeg says `Cannot allocate memory`):
+ * a PermanentMediaError `Media::TooComplex`, or undefined for any other failure.
+ */
+export const outOfMemoryError = (error: BinaryExitError): PermanentMediaError | undefined => {
+  if (error.maxAddressSpaceBytes === undefined) return undefined;
+  if (!/Cannot allocate memory|out of memory/i.test(error.stderrTail)) return undefined;
+  const limit = Math.round(error.maxAddressSpaceBytes / MIB);
+  return new PermanentMediaError(
+    'Media::TooComplex',
+    `the file needs more than the ${limit} MiB of memory a media tool may use; the limit is ${limit} MiB`,
+    { cause: error },
+  );
 };
 
 /**
