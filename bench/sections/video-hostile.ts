@@ -1,9 +1,10 @@
 import type { PosterSpec } from '../../functions/shared/presets.ts';
+import { memoryCeiling } from '../../functions/video/child-memory.ts';
 import { DEFAULT_CONTAINER_LIMITS } from '../../functions/video/container-headers.ts';
 import { posterArgs } from '../../functions/video/extract-poster.ts';
 import { probeArgs } from '../../functions/video/probe-video.ts';
 import { processVideo } from '../../functions/video/process-video.ts';
-import { BinaryMemoryExceededError, memoryCeiling, runBinary } from '../../functions/video/run-binary.ts';
+import { BinaryMemoryExceededError, runBinary } from '../../functions/video/run-binary.ts';
 import { type HostileClip, makeHostileClips } from '../../test/video/hostile-clips.ts';
 import type { PythonWorker } from '../lib/python-worker.ts';
 import type { Table } from '../lib/report.ts';

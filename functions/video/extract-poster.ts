@@ -1,12 +1,12 @@
 import { PermanentMediaError } from '../shared/errors.ts';
 import type { PosterSpec } from '../shared/presets.ts';
+import { memoryCeiling } from './child-memory.ts';
 import {
   BinaryExitError,
   BinaryTimeoutError,
   DECODE_BOUND_ARGS,
   FFMPEG_BASE_ARGS,
   hardenedInputArgs,
-  memoryCeiling,
   outOfMemoryError,
   runBinary,
   summariseStderr,

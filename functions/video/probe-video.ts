@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { PermanentMediaError } from '../shared/errors.ts';
+import { memoryCeiling } from './child-memory.ts';
 import {
   assertWithinContainerLimits,
   type ContainerHeaders,
@@ -13,7 +14,6 @@ import {
   DECODE_BOUND_ARGS,
   FFPROBE_BASE_ARGS,
   hardenedInputArgs,
-  memoryCeiling,
   outOfMemoryError,
   runBinary,
   summariseStderr,

@@ -1,16 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentMediaError } from '../../functions/shared/errors.ts';
 import { findPreset, type PosterSpec } from '../../functions/shared/presets.ts';
+import { MEMORY_POLL_MS, memoryCeiling } from '../../functions/video/child-memory.ts';
 import { posterArgs } from '../../functions/video/extract-poster.ts';
 import { probeArgs, probeVideo } from '../../functions/video/probe-video.ts';
 import { processVideo } from '../../functions/video/process-video.ts';
-import {
-  BinaryMemoryExceededError,
-  type BinaryResult,
-  MEMORY_POLL_MS,
-  memoryCeiling,
-  runBinary,
-} from '../../functions/video/run-binary.ts';
+import { BinaryMemoryExceededError, type BinaryResult, runBinary } from '../../functions/video/run-binary.ts';
 import { ffmpegPath, ffprobePath } from './clips.ts';
 import { type HostileClip, type HostileClipSet, makeHostileClips } from './hostile-clips.ts';
 
