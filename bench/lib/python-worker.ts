@@ -68,9 +68,10 @@ export class PythonWorker {
     return this.request({ op: 'pillow', file, variants });
   }
 
-  async exec(argv: readonly string[]): Promise<ExecReply> {
+  /** Runs a command under the rusage harness; a non-zero exit throws unless `allowFailure`. */
+  async exec(argv: readonly string[], { allowFailure = false } = {}): Promise<ExecReply> {
     const reply = await this.request<ExecReply>({ op: 'exec', argv });
-    if (reply.returncode !== 0) {
+    if (reply.returncode !== 0 && !allowFailure) {
       throw new Error(`${argv[0]} exited with ${reply.returncode}: ${reply.stderr.trim()}`);
     }
     return reply;

@@ -10,6 +10,7 @@ import { type ExecReply, PythonWorker } from '../lib/python-worker.ts';
 import type { SectionResult, TargetResult } from '../lib/report.ts';
 import { formatNumber, formatRatio, formatSummary, median, type Summary, summarize } from '../lib/stats.ts';
 import { FFMPEG_PATH, FFPROBE_PATH } from '../lib/tools.ts';
+import { measureHostileInputs } from './video-hostile.ts';
 
 interface VideoCase {
   id: string;
@@ -138,6 +139,8 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
         ffprobePath: FFPROBE_PATH,
         maxDurationSeconds: presetsConfig.limits.video_max_duration_seconds,
         timeoutMs: TIMEOUT_MS,
+        // The video function's default FFMPEG_MAX_MEMORY_MB, so the shell wrapper and watchdog are timed too.
+        memoryLimitBytes: 1024 * 1024 * 1024,
       });
 
     // Warm-up (page cache, binaries): not kept.
@@ -207,6 +210,14 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
     });
   }
 
+  const hostileWorker = new PythonWorker();
+  let hostile: Awaited<ReturnType<typeof measureHostileInputs>>;
+  try {
+    hostile = await measureHostileInputs(hostileWorker, poster, log);
+  } finally {
+    await hostileWorker.close();
+  }
+
   const target = results.find((result) => result.id === '1080p-30s');
   const targets: TargetResult[] = [];
   if (target) {
@@ -263,10 +274,11 @@ export const runVideoSection = async (context: BenchContext): Promise<SectionRes
           'CPU and peak RSS: user + system of both tools each way, and the larger peak RSS of the two processes.',
         ],
       },
+      hostile.table,
     ],
     notes: [],
     targets,
-    data: { cases: results },
+    data: { cases: results, hostile: hostile.results },
     durationMs: Date.now() - started,
   };
 };

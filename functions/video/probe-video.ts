@@ -1,11 +1,20 @@
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { PermanentMediaError } from '../shared/errors.ts';
+import { memoryCeiling } from './child-memory.ts';
+import {
+  assertWithinContainerLimits,
+  type ContainerHeaders,
+  type ContainerLimits,
+  readContainerHeaders,
+} from './container-headers.ts';
 import {
   BinaryExitError,
   BinaryOutputTooLargeError,
+  DECODE_BOUND_ARGS,
   FFPROBE_BASE_ARGS,
   hardenedInputArgs,
+  outOfMemoryError,
   runBinary,
   summariseStderr,
   unsupportedFormatError,
@@ -21,7 +30,10 @@ import {
 export interface VideoMetadata {
   width: number;
   height: number;
-  /** Seconds, from the container (the longest stream), else the video stream. */
+  /**
+   * Seconds: the container's, unless it claims more than twice the longest stream plus a second
+   * (a patched `mvhd` or Segment `Duration`); then the stream's. See {@link realDuration}.
+   */
   duration: number;
   /** ffprobe's codec name of the first video stream that is not cover art: h264, hevc, vp9, av1… */
   codec: string;
@@ -38,6 +50,15 @@ export interface VideoMetadata {
 export interface ProbeOptions {
   ffprobePath: string;
   timeoutMs: number;
+  /** ffprobe's memory allowance (see memoryCeiling in run-binary.ts); unbounded without. */
+  memoryLimitBytes?: number;
+  /**
+   * The file's container headers when the caller has read and checked them already (undefined:
+   * they could not be parsed). Without this property probeVideo reads and checks them itself.
+   */
+  headers?: ContainerHeaders | undefined;
+  /** Stream count and dimension caps. @default DEFAULT_CONTAINER_LIMITS */
+  containerLimits?: ContainerLimits;
 }
 
 // ffprobe's JSON is input from a tool that parsed an untrusted file: validate its shape, drop
@@ -136,6 +157,10 @@ const readDocType = async (path: string): Promise<string | undefined> => {
 };
 
 const probeFailure = (error: unknown, path: string): unknown => {
+  if (error instanceof BinaryExitError) {
+    const exhausted = outOfMemoryError(error);
+    if (exhausted) return exhausted;
+  }
   if (error instanceof BinaryOutputTooLargeError) {
     // Only a file with absurdly many streams or huge metadata tags makes ffprobe say this much.
     return new PermanentMediaError('Media::Corrupt', 'the file carries too much metadata to be a video', {
@@ -156,7 +181,34 @@ const probeFailure = (error: unknown, path: string): unknown => {
 /** ffprobe's arguments for one local file: the container and every stream, as JSON. */
 export const probeArgs = (path: string): string[] => {
   const input = hardenedInputArgs(path);
-  return [...FFPROBE_BASE_ARGS, ...input.options, '-show_format', '-show_streams', '-of', 'json', input.url];
+  return [
+    ...FFPROBE_BASE_ARGS,
+    ...DECODE_BOUND_ARGS,
+    // ffprobe decodes a few frames of each stream to fill in what headers leave out: one thread each.
+    ...['-threads', '1'],
+    ...input.options,
+    ...['-show_format', '-show_streams', '-of', 'json', input.url],
+  ];
+};
+
+/**
+ * The duration to report and to check the cap against. A container's own claim (`mvhd`, Matroska's
+ * Segment `Duration`) is a header field anyone can patch: a 3 s WebM whose Segment says 3000 s
+ * probes as 3000 s. When the container claims more than twice the longest stream plus a second,
+ * the stream wins: the MP4 sample tables' span (`stts`, where the packets end), else ffprobe's
+ * stream durations (Matroska's per-track `DURATION` tags, which FFmpeg's muxer writes from the
+ * packets). Audio running on past the video stays within that margin, so it still counts.
+ */
+export const realDuration = (
+  container: number | undefined,
+  streams: readonly (number | undefined)[],
+  sampleDuration: number | undefined,
+): number | undefined => {
+  const known = streams.filter((value): value is number => value !== undefined);
+  const stream = sampleDuration ?? (known.length > 0 ? Math.max(...known) : undefined);
+  if (container === undefined) return stream;
+  if (stream !== undefined && container > 2 * stream + 1) return stream;
+  return container;
 };
 
 /**
@@ -167,9 +219,17 @@ export const probeArgs = (path: string): string[] => {
  * A timeout or a crash of ffprobe is rethrown as is, so the job can be retried.
  */
 export const probeVideo = async (path: string, options: ProbeOptions): Promise<VideoMetadata> => {
+  let headers = options.headers;
+  if (!('headers' in options)) {
+    headers = await readContainerHeaders(path);
+    if (headers) assertWithinContainerLimits(headers, options.containerLimits);
+  }
   let stdout: Buffer;
   try {
-    ({ stdout } = await runBinary(options.ffprobePath, probeArgs(path), { timeoutMs: options.timeoutMs }));
+    ({ stdout } = await runBinary(options.ffprobePath, probeArgs(path), {
+      timeoutMs: options.timeoutMs,
+      ...(options.memoryLimitBytes !== undefined ? { memory: memoryCeiling(options.memoryLimitBytes) } : {}),
+    }));
   } catch (error) {
     throw probeFailure(error, path);
   }
@@ -201,8 +261,13 @@ export const probeVideo = async (path: string, options: ProbeOptions): Promise<V
   if (!video.codec_name || width === undefined || height === undefined) {
     throw new PermanentMediaError('Media::Corrupt', 'the video stream has no decodable codec or dimensions');
   }
-  const duration =
-    positiveNumber(format?.duration) ?? positiveNumber(video.duration) ?? durationTag(video.tags);
+  const duration = realDuration(
+    positiveNumber(format?.duration),
+    streams
+      .filter((stream) => stream.disposition?.attached_pic !== 1)
+      .map((stream) => positiveNumber(stream.duration) ?? durationTag(stream.tags)),
+    headers?.sampleDuration,
+  );
   if (duration === undefined) {
     throw new PermanentMediaError('Media::Corrupt', 'the duration of the video could not be determined');
   }

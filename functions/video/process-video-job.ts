@@ -17,6 +17,8 @@ export interface VideoJobDeps {
   ffmpegPath: string;
   ffprobePath: string;
   timeoutMs: number;
+  /** Memory allowance of each ffprobe/ffmpeg run (FFMPEG_MAX_MEMORY_MB). */
+  memoryLimitBytes: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export const createVideoJobProcessor =
         ffprobePath: deps.ffprobePath,
         maxDurationSeconds: deps.limits.video_max_duration_seconds,
         timeoutMs: deps.timeoutMs,
+        memoryLimitBytes: deps.memoryLimitBytes,
       });
       const key = resultKeyFor(job.id, 'poster', poster.extension);
       await storeOutput(deps.s3, deps.resultsBucket, key, poster.data, poster.contentType);

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { AppError, PermanentMediaError } from '../shared/errors.ts';
+import { type MemoryBounds, SHELL, shellAvailable, ULIMIT_SCRIPT, watchMemory } from './child-memory.ts';
 
 /**
  * Running ffmpeg and ffprobe on untrusted uploads. Crafted HLS and concat playlists have turned
@@ -21,6 +24,22 @@ export const ALLOWED_DEMUXERS = ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2', 'matr
 
 /** Arguments every ffmpeg run starts with: no stdin interaction, errors only on stderr. */
 export const FFMPEG_BASE_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+
+/**
+ * Bounds on how much of the input is read and decoded before the tools settle on its streams.
+ * `-probesize` 5 MB and `-analyzeduration` 5 s (FFmpeg's defaults, pinned here so that no later
+ * build raises them), and `-max_alloc` 256 MiB for any single allocation: the largest frame
+ * accepted, 8192×4320 at 16-bit 4:4:4, takes about 212 MB. Both the 2018 ffmpeg and the 2023
+ * ffprobe of the installer packages accept these as global options.
+ */
+export const DECODE_BOUND_ARGS: readonly string[] = [
+  '-max_alloc',
+  String(256 * 1024 * 1024),
+  '-probesize',
+  '5000000',
+  '-analyzeduration',
+  '5000000',
+];
 
 /** ffprobe never reads stdin (and gets none here): it has no `-nostdin`. */
 export const FFPROBE_BASE_ARGS: readonly string[] = ['-hide_banner', '-loglevel', 'error'];
@@ -52,13 +71,22 @@ export interface RunBinaryOptions {
   maxStderrBytes?: number;
   /** Aborting kills the process (SIGKILL) and rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Bounds on the child's memory; see memoryCeiling in child-memory.ts. Unbounded (and unmeasured) without. */
+  memory?: MemoryBounds;
 }
 
 export interface BinaryResult {
   stdout: Buffer;
   /** The last `maxStderrBytes` of stderr (warnings, with `-loglevel error` usually empty). */
   stderr: string;
+  /**
+   * The largest VmHWM the memory watchdog read (only with `memory`). Sampled: a peak reached in the
+   * last interval before exit can be missed, so it is a lower bound; the RLIMIT_AS is the hard one.
+   */
+  peakRssBytes?: number;
 }
+
+const MIB = 1024 * 1024;
 
 const toolName = (binaryPath: string): string => basename(binaryPath);
 
@@ -100,6 +128,23 @@ export class BinaryOutputTooLargeError extends AppError {
 }
 
 /**
+ * The process's resident set passed its `maxRssBytes` and it was killed: the input needs more
+ * memory than a video of the accepted kinds and sizes ever does. Permanent: a retry would do the same.
+ */
+export class BinaryMemoryExceededError extends PermanentMediaError {
+  readonly maxRssBytes: number;
+  readonly peakRssBytes: number;
+  constructor(binaryPath: string, maxRssBytes: number, peakRssBytes: number) {
+    super(
+      'Media::TooComplex',
+      `${toolName(binaryPath)} used more than ${Math.round(maxRssBytes / MIB)} MiB of memory on this file and was stopped; the limit is ${Math.round(maxRssBytes / MIB)} MiB`,
+    );
+    this.maxRssBytes = maxRssBytes;
+    this.peakRssBytes = peakRssBytes;
+  }
+}
+
+/**
  * The process exited unsuccessfully. The message stays generic (it may reach a job record);
  * `stderrTail` holds the last couple of KB of stderr for logs and for callers that classify
  * the failure, and {@link summariseStderr} turns it into a short readable reason.
@@ -108,17 +153,21 @@ export class BinaryExitError extends AppError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stderrTail: string;
+  /** The address-space cap the run had, if any: allocation failures then mean it was reached. */
+  readonly maxAddressSpaceBytes: number | undefined;
   constructor(
     binaryPath: string,
     exitCode: number | null,
     signal: NodeJS.Signals | null,
     stderrTail: string,
+    maxAddressSpaceBytes?: number,
   ) {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
     super('Media::ToolFailed', `${toolName(binaryPath)} ${how}`);
     this.exitCode = exitCode;
     this.signal = signal;
     this.stderrTail = stderrTail;
+    this.maxAddressSpaceBytes = maxAddressSpaceBytes;
   }
 }
 
@@ -135,8 +184,6 @@ export const runBinary = (
   args: readonly string[],
   options: RunBinaryOptions,
 ): Promise<BinaryResult> => {
-  const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
-  const maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
   const offending = args.find((arg) => URL_PATTERN.test(arg));
   if (offending !== undefined) {
     return Promise.reject(new AppError('Media::UrlRefused', 'refusing to pass a URL to a media tool'));
@@ -146,9 +193,34 @@ export const runBinary = (
   }
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const addressSpace = shellAvailable ? options.memory?.maxAddressSpaceBytes : undefined;
+  if (addressSpace === undefined) return spawnBinary(binaryPath, args, options, undefined);
+  // Through the shell a missing binary would be the shell's exit 127: check it first, as spawn would.
+  return access(binaryPath, constants.X_OK).then(
+    () => spawnBinary(binaryPath, args, options, addressSpace),
+    (error: unknown) => {
+      throw new BinaryUnavailableError(binaryPath, error);
+    },
+  );
+};
+
+const spawnBinary = (
+  binaryPath: string,
+  args: readonly string[],
+  options: RunBinaryOptions,
+  addressSpace: number | undefined,
+): Promise<BinaryResult> => {
+  const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+  const maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const [command, argv] =
+    addressSpace === undefined
+      ? [binaryPath, [...args]]
+      : [SHELL, ['-c', ULIMIT_SCRIPT, 'sh', String(Math.floor(addressSpace / 1024)), binaryPath, ...args]];
 
   return new Promise<BinaryResult>((resolvePromise, reject) => {
-    const child = spawn(binaryPath, [...args], {
+    const child = spawn(command, argv, {
       shell: false,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { AV_LOG_FORCE_NOCOLOR: '1' },
@@ -174,8 +246,20 @@ export const runBinary = (
       if (signal) kill(abortReason(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const maxRssBytes = options.memory?.maxRssBytes;
+    let peakRssBytes: number | undefined;
+    const watchdog =
+      options.memory && child.pid !== undefined
+        ? watchMemory(child.pid, (peak) => {
+            peakRssBytes = Math.max(peakRssBytes ?? 0, peak);
+            if (maxRssBytes !== undefined && peak > maxRssBytes) {
+              kill(new BinaryMemoryExceededError(binaryPath, maxRssBytes, peak));
+            }
+          })
+        : undefined;
     const release = (): void => {
       clearTimeout(timer);
+      if (watchdog) clearInterval(watchdog);
       signal?.removeEventListener('abort', onAbort);
     };
 
@@ -223,10 +307,13 @@ export const runBinary = (
       release();
       const stderr = Buffer.concat(stderrChunks).subarray(-maxStderrBytes).toString('utf8');
       if (exitCode !== 0) {
-        reject(new BinaryExitError(binaryPath, exitCode, signal, tailOf(stderr, STDERR_TAIL_CHARS)));
+        const tail = tailOf(stderr, STDERR_TAIL_CHARS);
+        reject(new BinaryExitError(binaryPath, exitCode, signal, tail, addressSpace));
         return;
       }
-      resolvePromise({ stdout: Buffer.concat(stdoutChunks, stdoutBytes), stderr });
+      const result: BinaryResult = { stdout: Buffer.concat(stdoutChunks, stdoutBytes), stderr };
+      if (peakRssBytes !== undefined) result.peakRssBytes = peakRssBytes;
+      resolvePromise(result);
     });
   });
 };
@@ -254,6 +341,21 @@ export const summariseStderr = (stderrTail: string, inputPath?: string): string 
   const distinct = [...new Set(lines)].slice(-3);
   const summary = distinct.join('; ');
   return summary.length > 300 ? `${summary.slice(0, 297)}...` : summary;
+};
+
+/**
+ * An allocation failed under the run's address-space cap (ffmpeg says `Cannot allocate memory`):
+ * a PermanentMediaError `Media::TooComplex`, or undefined for any other failure.
+ */
+export const outOfMemoryError = (error: BinaryExitError): PermanentMediaError | undefined => {
+  if (error.maxAddressSpaceBytes === undefined) return undefined;
+  if (!/Cannot allocate memory|out of memory/i.test(error.stderrTail)) return undefined;
+  const limit = Math.round(error.maxAddressSpaceBytes / MIB);
+  return new PermanentMediaError(
+    'Media::TooComplex',
+    `the file needs more than the ${limit} MiB of memory a media tool may use; the limit is ${limit} MiB`,
+    { cause: error },
+  );
 };
 
 /**

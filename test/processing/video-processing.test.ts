@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
@@ -8,6 +9,7 @@ import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob, queueForProcessing } from '#test/jobs';
 import { ffmpegPath, ffprobePath, makeMp4 } from '#test/media';
 import { deliverOnce } from '#test/sqs-events';
+import { makeHostileClips } from '../video/hostile-clips.ts';
 
 let env: TestEnvironment;
 let store: JobStore;
@@ -111,6 +113,25 @@ describe('video processing', () => {
       status: 'failed',
       attempts: 1,
       error_code: 'Media::Corrupt',
+    });
+  });
+
+  it('fails a file with 1000 streams at once as Media::TooComplex, saying what was too much', async () => {
+    // Prepare: ffprobe alone reached 1.5 GB on this file before the limits.
+    const clips = await makeHostileClips(['tiny-1000.mp4']);
+    const job = await queuedVideoJob(await readFile(clips.path('tiny-1000.mp4')));
+    await clips.cleanup();
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess: a readable failure on the job, not a crash that ends in the dead-letter queue.
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error_code: 'Media::TooComplex',
+      error: 'the file has 1000 streams; the limit is 16',
     });
   });
 });

@@ -64,7 +64,7 @@ describe('mjpegQscale', () => {
 });
 
 describe('posterArgs', () => {
-  it('seeks on the input and opens it through the allow-lists only', () => {
+  it('seeks on the input, bounds probing, allocations and threads, and opens it through the allow-lists only', () => {
     // Act
     const args = posterArgs('/tmp/job/input', { at_second: 1, width: 1280, format: 'jpeg', quality: 85 }, 1);
 
@@ -74,10 +74,18 @@ describe('posterArgs', () => {
       '-nostdin',
       '-loglevel',
       'error',
+      '-max_alloc',
+      '268435456',
+      '-probesize',
+      '5000000',
+      '-analyzeduration',
+      '5000000',
       '-protocol_whitelist',
       'file',
       '-format_whitelist',
       'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm',
+      '-threads',
+      '2',
       '-ss',
       '1.000',
       '-i',

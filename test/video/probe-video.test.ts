@@ -2,9 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentMediaError } from '../../functions/shared/errors.ts';
-import { probeVideo } from '../../functions/video/probe-video.ts';
+import { probeVideo, realDuration } from '../../functions/video/probe-video.ts';
 import { BinaryTimeoutError, BinaryUnavailableError, runBinary } from '../../functions/video/run-binary.ts';
 import { type ClipSet, ffprobePath, makeClips, writeRemotePlaylist } from './clips.ts';
+import { type HostileClipSet, makeHostileClips } from './hostile-clips.ts';
 
 const options = { ffprobePath, timeoutMs: 20_000 };
 
@@ -221,5 +222,56 @@ describe('probeVideo', () => {
     // Assess
     expect(error).toBeInstanceOf(BinaryUnavailableError);
     expect(error).toMatchObject({ code: 'Media::ToolUnavailable' });
+  });
+});
+
+describe('realDuration', () => {
+  it.each([
+    ['the container when streams agree', 5.02, [5, 4.98], undefined, 5.02],
+    ['the container when audio runs on past the video', 1.6, [1, 1.6], undefined, 1.6],
+    ['the container within twice the stream plus a second', 7, [3], undefined, 7],
+    ['the longest stream over a container claiming 3000 s', 3000, [3.007, 3.008], undefined, 3.008],
+    ['the sample tables over patched mvhd and mdhd', 3000, [3000, 3000], 3.02, 3.02],
+    ['the stream when the container says nothing', undefined, [4], undefined, 4],
+    ['the container when no stream says anything', 12, [undefined], undefined, 12],
+  ])('takes %s', (_label, container, streams, samples, expected) => {
+    // Act / Assess
+    expect(realDuration(container, streams, samples)).toBe(expected);
+  });
+});
+
+describe('probeVideo on patched durations', () => {
+  let clips: HostileClipSet;
+  beforeAll(async () => {
+    clips = await makeHostileClips(['patched-3000s.mp4', 'patched-3000s.webm', 'huge-24.mp4']);
+  });
+  afterAll(async () => {
+    await clips?.cleanup();
+  });
+
+  it.each(['patched-3000s.mp4', 'patched-3000s.webm'] as const)(
+    'reports the 3 s the streams span in %s, not the 3000 s its container claims',
+    async (name) => {
+      // Act
+      const metadata = await probeVideo(clips.path(name), options);
+
+      // Assess
+      expect(metadata.duration).toBeGreaterThan(2.9);
+      expect(metadata.duration).toBeLessThan(3.1);
+    },
+  );
+
+  it('refuses 24 streams of 8192×8192 from the headers, before ffprobe starts', async () => {
+    // Act: a missing ffprobe shows it never ran.
+    const error = await refusal(
+      probeVideo(clips.path('huge-24.mp4'), { ffprobePath: '/nonexistent/ffprobe', timeoutMs: 1_000 }),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentMediaError);
+    expect(error).toMatchObject({
+      code: 'Media::TooComplex',
+      message: 'the file has 24 streams; the limit is 16',
+    });
   });
 });

@@ -5,6 +5,7 @@ import { findPreset, type PosterSpec } from '../../functions/shared/presets.ts';
 import { processVideo } from '../../functions/video/process-video.ts';
 import { BinaryTimeoutError } from '../../functions/video/run-binary.ts';
 import { type ClipSet, ffmpegPath, ffprobePath, makeClips } from './clips.ts';
+import { type HostileClipSet, makeHostileClips } from './hostile-clips.ts';
 
 const posterOf = (presetName: string): PosterSpec => {
   const poster = findPreset(presetName)?.video?.poster;
@@ -101,5 +102,42 @@ describe('processVideo', () => {
     // Assess
     expect(error).toBeInstanceOf(BinaryTimeoutError);
     expect(error).not.toBeInstanceOf(PermanentMediaError);
+  });
+});
+
+describe('processVideo on hostile files', () => {
+  let clips: HostileClipSet;
+  beforeAll(async () => {
+    clips = await makeHostileClips(['patched-3000s.webm', 'huge-1.mp4']);
+  });
+  afterAll(async () => {
+    await clips?.cleanup();
+  });
+
+  it('checks the duration cap against the real duration, not a patched header', async () => {
+    // Act: the container claims 3000 s, the cap is 60 s, the streams span 3 s.
+    const { metadata } = await processVideo(clips.path('patched-3000s.webm'), posterOf('default'), {
+      ...options,
+      maxDurationSeconds: 60,
+    });
+
+    // Assess
+    expect(metadata.duration).toBeLessThan(3.1);
+  });
+
+  it('refuses an 8192×8192 picture before ffprobe or ffmpeg starts', async () => {
+    // Act: missing binaries show neither ran.
+    const error = await processVideo(clips.path('huge-1.mp4'), posterOf('default'), {
+      ...options,
+      ffmpegPath: '/nonexistent/ffmpeg',
+      ffprobePath: '/nonexistent/ffprobe',
+    }).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentMediaError);
+    expect(error).toMatchObject({
+      code: 'Media::TooComplex',
+      message: 'the video is 67.1 MP; the limit is 35.4 MP (8192×4320)',
+    });
   });
 });
