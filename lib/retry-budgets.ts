@@ -4,7 +4,7 @@
  * harness all take their numbers from here, so the queues and the code that counts can never disagree.
  *
  * - Processing: the image and video functions count attempts on the job and fail it after the last
- *   (functions/shared/process-job.ts). Their queues allow SPARE_RECEIVES more receives than that, so
+ *   (functions/processing/process-job.ts). Their queues allow SPARE_RECEIVES more receives than that, so
  *   that a crash or timeout on the last attempts still leaves a delivery that sees the count and fails
  *   the job readably; only messages every delivery of which crashed reach the dead-letter queue, where
  *   the dead-letter function fails the job (functions/dead-letter/settle-dead-letter.ts).

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import busboy from 'busboy';
+import { ingestUpload } from '#ingest/ingest-upload';
 import type { Dispatcher } from '#shared/dispatch';
 import { ValidationError } from '#shared/errors';
 import { JobStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
-import { ingestUpload } from '../ingest/ingest-upload.ts';
 import { FieldTooLargeError } from './api-errors.ts';
 import { newJobFor, sha256HexToBase64 } from './create-upload.ts';
 import { type JobView, type JobViewDeps, renderJobView, viewJob } from './job-view.ts';

@@ -78,7 +78,7 @@ const MAX_JSON_BODY_BYTES = 16 * 1024;
 const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
 
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
-const dispatcher = new Dispatcher(sqs, store, {
+const dispatcher = new Dispatcher(sqs, {
   image: config.IMAGE_QUEUE_URL,
   video: config.VIDEO_QUEUE_URL,
   webhook: config.WEBHOOK_QUEUE_URL,
@@ -197,7 +197,8 @@ const route = createRouter({
     ),
 });
 
-const dispatch = async (
+/** Finds the request's route in the table above and runs its handler. */
+const routeRequest = async (
   event: APIGatewayProxyEventV2,
   _context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> => {
@@ -205,4 +206,4 @@ const dispatch = async (
   return handler(event, parameters);
 };
 
-export const handler = withObservability(dispatch).use(httpErrors());
+export const handler = withObservability(routeRequest).use(httpErrors());

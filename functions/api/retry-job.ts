@@ -79,6 +79,7 @@ export const retryJob = async (deps: RetryJobDeps, jobId: string): Promise<Retri
 
   try {
     await deps.dispatcher.enqueueProcessing(requeued);
+    await deps.store.markEnqueued(jobId);
   } catch (error) {
     logger.error('retry could not be queued; reverting the job to failed', {
       job_id: jobId,

@@ -10,7 +10,7 @@ import { settleDeadLetter } from './settle-dead-letter.ts';
 
 const config = loadConfig(z.object({ JOBS_TABLE: envString(), WEBHOOK_QUEUE_URL: envString() }));
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
-const deps = { store, dispatcher: new Dispatcher(sqs, store, { webhook: config.WEBHOOK_QUEUE_URL }) };
+const deps = { store, dispatcher: new Dispatcher(sqs, { webhook: config.WEBHOOK_QUEUE_URL }) };
 
 /** Image, video and ingest dead-letter queues → failed jobs with a readable error (and their webhooks). */
 export const handler = withObservability(

@@ -1,9 +1,9 @@
 import sharp from 'sharp';
+import { processorEnv } from '#processing/processor-config';
+import { createProcessorHandler } from '#processing/processor-handler';
 import { s3 } from '#shared/aws-clients';
 import { loadConfig } from '#shared/config';
 import { presetsConfig } from '#shared/presets';
-import { processorEnv } from '#shared/processor-config';
-import { createProcessorHandler } from '#shared/processor-handler';
 import { createImageJobProcessor } from './process-image-job.ts';
 
 const config = loadConfig(processorEnv);

@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { readUpload, storeOutput } from '#processing/media-objects';
+import type { ProcessedMedia } from '#processing/process-job';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
-import { readUpload, storeOutput } from '#shared/media-objects';
 import { findPreset, type MediaLimits } from '#shared/presets';
-import type { ProcessedMedia } from '#shared/process-job';
 import { renderImageVariants } from './render-image-variants.ts';
 
 export interface ImageJobDeps {

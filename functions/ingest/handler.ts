@@ -23,7 +23,7 @@ const deps = {
   s3,
   store,
   uploadsBucket: config.UPLOADS_BUCKET,
-  dispatcher: new Dispatcher(sqs, store, {
+  dispatcher: new Dispatcher(sqs, {
     image: config.IMAGE_QUEUE_URL,
     video: config.VIDEO_QUEUE_URL,
     webhook: config.WEBHOOK_QUEUE_URL,

@@ -42,6 +42,7 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
   if (job.status === JobStatus.Queued && !job.enqueued_at) {
     // An earlier run queued the job but stopped before the message was sent: finish its work.
     await deps.dispatcher.enqueueProcessing(job);
+    await deps.store.markEnqueued(job.id);
     return { outcome: 'queued', job };
   }
   if (job.status !== JobStatus.AwaitingUpload) return { outcome: 'ignored', job };
@@ -146,6 +147,7 @@ const claimAndQueue = async (deps: IngestDeps, job: Job, facts: UploadFacts): Pr
       const queued = await deps.store.markQueued(job.id, facts);
       if (!queued) return { outcome: 'ignored', job };
       await deps.dispatcher.enqueueProcessing(queued);
+      await deps.store.markEnqueued(job.id);
       logger.info('upload accepted and queued', { job_id: job.id, media_kind: facts.media_kind });
       return { outcome: 'queued', job: queued };
     }

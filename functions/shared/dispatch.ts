@@ -2,7 +2,6 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aw
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { isTerminal, type Job, JobStatus } from './job.ts';
-import type { JobStore } from './job-store.ts';
 import type { MediaKind } from './presets.ts';
 
 /** Asks the image or video processor to work on a job; the job record is the source of truth. */
@@ -29,20 +28,21 @@ export interface DispatchQueues {
   webhook?: string;
 }
 
-/** Hands jobs to the processing queues and announces finished jobs to the webhook queue. */
+/**
+ * Sends the pipeline's messages: jobs to the processing queues, finished jobs to the webhook queue. It
+ * writes no job state; callers record what they sent (JobStore.markEnqueued).
+ */
 export class Dispatcher {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly store: JobStore,
     private readonly queues: DispatchQueues,
   ) {}
 
-  /** Sends the job to its processor's queue, then records that it was sent. */
+  /** Sends the job to its processor's queue. */
   async enqueueProcessing(job: Pick<Job, 'id' | 'media_kind'>): Promise<void> {
     const queueUrl = this.processingQueue(job.media_kind);
     const message: ProcessMessage = { kind: 'process', job_id: job.id };
     await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }));
-    await this.store.markEnqueued(job.id);
   }
 
   /**

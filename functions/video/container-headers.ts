@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { PermanentMediaError } from '../shared/errors.ts';
+import { PermanentMediaError } from '#shared/errors';
 
 /**
  * What the container's own headers say, read by a small bounded parser before any decoder opens.

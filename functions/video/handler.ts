@@ -1,8 +1,8 @@
+import { processorEnv } from '#processing/processor-config';
+import { createProcessorHandler } from '#processing/processor-handler';
 import { s3 } from '#shared/aws-clients';
 import { envInt, envString, loadConfig } from '#shared/config';
 import { presetsConfig } from '#shared/presets';
-import { processorEnv } from '#shared/processor-config';
-import { createProcessorHandler } from '#shared/processor-handler';
 import { createVideoJobProcessor } from './process-video-job.ts';
 
 const config = loadConfig(

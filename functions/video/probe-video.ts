@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { PermanentMediaError } from '../shared/errors.ts';
+import { PermanentMediaError } from '#shared/errors';
 import { memoryCeiling } from './child-memory.ts';
 import {
   assertWithinContainerLimits,

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { downloadUpload, storeOutput } from '#processing/media-objects';
+import type { ProcessedMedia } from '#processing/process-job';
 import { PermanentMediaError } from '#shared/errors';
 import { type Job, resultKeyFor } from '#shared/job';
-import { downloadUpload, storeOutput } from '#shared/media-objects';
 import { findPreset, type MediaLimits } from '#shared/presets';
-import type { ProcessedMedia } from '#shared/process-job';
 import { processVideo } from './process-video.ts';
 
 export interface VideoJobDeps {

@@ -1,5 +1,5 @@
-import { PermanentMediaError } from '../shared/errors.ts';
-import type { PosterSpec } from '../shared/presets.ts';
+import { PermanentMediaError } from '#shared/errors';
+import type { PosterSpec } from '#shared/presets';
 import {
   assertWithinContainerLimits,
   type ContainerLimits,

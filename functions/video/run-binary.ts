@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { AppError, PermanentMediaError } from '../shared/errors.ts';
+import { AppError, PermanentMediaError } from '#shared/errors';
 import { type MemoryBounds, SHELL, shellAvailable, ULIMIT_SCRIPT, watchMemory } from './child-memory.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { envInt, envString } from './config.ts';
-import { backoffEnv } from './retry.ts';
+import { envInt, envString } from '#shared/config';
+import { backoffEnv } from '#shared/retry';
 
 /** The environment both processing functions (image and video) read. */
 export const processorEnv = z.object({

@@ -1,14 +1,14 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { z } from 'zod';
-import { dynamodb, sqs } from './aws-clients.ts';
-import { Dispatcher } from './dispatch.ts';
-import type { Job } from './job.ts';
-import { JobStore } from './job-store.ts';
-import { withObservability } from './middleware.ts';
+import { dynamodb, sqs } from '#shared/aws-clients';
+import { Dispatcher } from '#shared/dispatch';
+import type { Job } from '#shared/job';
+import { JobStore } from '#shared/job-store';
+import { withObservability } from '#shared/middleware';
+import { backoffPolicyFrom } from '#shared/retry';
+import { processSqsBatch } from '#shared/sqs-batch';
 import { createJobRunner, type ProcessedMedia } from './process-job.ts';
 import type { processorEnv } from './processor-config.ts';
-import { backoffPolicyFrom } from './retry.ts';
-import { processSqsBatch } from './sqs-batch.ts';
 
 /**
  * The Lambda handler of a processing queue (images, videos): each record is one attempt of a job,
@@ -21,7 +21,7 @@ export const createProcessorHandler = (
   const store = new JobStore(dynamodb, config.JOBS_TABLE);
   const runJob = createJobRunner({
     store,
-    dispatcher: new Dispatcher(sqs, store, { webhook: config.WEBHOOK_QUEUE_URL }),
+    dispatcher: new Dispatcher(sqs, { webhook: config.WEBHOOK_QUEUE_URL }),
     sqs,
     queueUrl: config.QUEUE_URL,
     maxAttempts: config.MAX_ATTEMPTS,

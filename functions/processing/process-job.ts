@@ -1,12 +1,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { Dispatcher } from './dispatch.ts';
-import { processMessageSchema } from './dispatch.ts';
-import { AppError, describeError, isPermanent } from './errors.ts';
-import { isTerminal, type Job, type JobOutput, JobStatus } from './job.ts';
-import type { JobFailure, JobStore } from './job-store.ts';
-import { countJob, JobMetric, logger, recordProcessingTime } from './observability.ts';
-import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from './retry.ts';
+import type { Dispatcher } from '#shared/dispatch';
+import { processMessageSchema } from '#shared/dispatch';
+import { AppError, describeError, isPermanent } from '#shared/errors';
+import { isTerminal, type Job, type JobOutput, JobStatus } from '#shared/job';
+import type { JobFailure, JobStore } from '#shared/job-store';
+import { countJob, JobMetric, logger, recordProcessingTime } from '#shared/observability';
+import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from '#shared/retry';
 
 /** What a processor made of a job: the `result` the API shows and the objects behind `result_urls`. */
 export interface ProcessedMedia {

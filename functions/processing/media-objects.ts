@@ -7,8 +7,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { PermanentMediaError } from './errors.ts';
-import type { Job } from './job.ts';
+import { PermanentMediaError } from '#shared/errors';
+import type { Job } from '#shared/job';
 
 /** What ingest checked: the processors read these bytes and no others. */
 export type CheckedUpload = Pick<Job, 'upload_key' | 'upload_etag'>;
