@@ -108,6 +108,31 @@ describe('presigned URLs', () => {
     expect(await response.text()).toBe('result');
   });
 
+  it('verify keys and query values that need encoding, presigned and signed by header', async () => {
+    // Prepare
+    const Key = `odd/ä b+c (1)!*'~.txt`;
+    await env.client.send(new PutObjectCommand({ Bucket, Key, Body: 'odd' }));
+    const url = await getSignedUrl(
+      env.client,
+      new GetObjectCommand({
+        Bucket,
+        Key,
+        ResponseContentDisposition: 'attachment; filename="a b (1);+.txt"',
+      }),
+      { expiresIn: 60 },
+    );
+    // Act
+    const response = await fetch(url);
+    const listed = await env.client.send(
+      new ListObjectsV2Command({ Bucket, Prefix: 'odd/ä b+c (', MaxKeys: 5 }),
+    );
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('odd');
+    expect(response.headers.get('content-disposition')).toBe('attachment; filename="a b (1);+.txt"');
+    expect(listed.Contents?.map((object) => object.Key)).toEqual([Key]);
+  });
+
   it('bind If-None-Match: * when it is signed: the second PUT of the URL is refused and the first kept', async () => {
     // Prepare: as the API presigns a PUT that cannot overwrite
     const Key = env.newKey();
