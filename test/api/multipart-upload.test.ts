@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListPartsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApi } from '#test/api';
 import { httpEvent, jsonEvent } from '#test/http-events';
@@ -367,14 +367,28 @@ describe('multipart limits and refusals', () => {
   });
 
   it('turns S3’s EntityTooSmall (a short part before the last) into a 400', async () => {
-    // Prepare: an emulator that does not check signatures takes a 1 KiB first part; S3 refuses it at once
+    // Prepare: a part URL is signed for its exact size, so S3 (and the emulator) refuse a 1 KiB first
+    // part through it; a client holding its own credentials can still send one, refused at completion.
     const { job_id: jobId } = await startUpload(9 * MiB);
-    const signed = await signParts(jobId, [1, 2]);
-    const [one, two] = signed.body.parts;
-    const etags = [
-      await putPart(one?.url ?? '', randomBytes(1024)),
-      await putPart(two?.url ?? '', randomBytes(MiB)),
-    ];
+    const signed = await signParts(jobId, [1]);
+    const shortThroughUrl = await fetch(signed.body.parts[0]?.url ?? '', {
+      method: 'PUT',
+      body: new Uint8Array(randomBytes(1024)),
+    });
+    const job = await api.store.get(jobId);
+    const sendPart = async (PartNumber: number, Body: Uint8Array) =>
+      (
+        await api.env.clients.s3.send(
+          new UploadPartCommand({
+            Bucket: api.env.uploadsBucket,
+            Key: job?.upload_key,
+            UploadId: job?.upload_id,
+            PartNumber,
+            Body,
+          }),
+        )
+      ).ETag ?? '';
+    const etags = [await sendPart(1, randomBytes(1024)), await sendPart(2, randomBytes(MiB))];
 
     // Act
     const response = await complete<ErrorBody>(
@@ -383,6 +397,7 @@ describe('multipart limits and refusals', () => {
     );
 
     // Assess
+    expect(shortThroughUrl.status).toBe(403);
     expect(response.statusCode).toBe(400);
     expect(response.body.error).toMatchObject({ code: 'Upload::PartTooSmall', field: 'parts' });
   });

@@ -3,9 +3,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetBucketCorsCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetBucketCorsCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   LOCAL_CREDENTIALS,
@@ -152,8 +158,15 @@ describe('provisionStack: storage', () => {
   });
 
   it('has s3rver apply the uploads bucket CORS: preflight allowed, ETag exposed to the browser', async () => {
-    const url = `${s3.endpoint}/${provisioned.outputs.UploadsBucketName}/uploads/cors-probe.txt`;
+    const Bucket = provisioned.outputs.UploadsBucketName;
+    const url = `${s3.endpoint}/${Bucket}/uploads/cors-probe.txt`;
     const origin = 'http://localhost:5173';
+    // The emulator refuses unsigned writes, as S3 does: the browser's PUT is a presigned one.
+    const signedUrl = await getSignedUrl(
+      clients.s3,
+      new PutObjectCommand({ Bucket, Key: 'uploads/cors-probe.txt', ContentType: 'text/plain' }),
+      { signableHeaders: new Set(['content-type']) },
+    );
 
     const preflight = await fetch(url, {
       method: 'OPTIONS',
@@ -164,7 +177,7 @@ describe('provisionStack: storage', () => {
       },
     });
     // s3rver sends Access-Control-Expose-Headers on the actual request, not on the preflight.
-    const upload = await fetch(url, {
+    const upload = await fetch(signedUrl, {
       method: 'PUT',
       headers: { Origin: origin, 'Content-Type': 'text/plain' },
       body: 'x',
