@@ -148,7 +148,7 @@ describe('image processing', () => {
     expect(await store.get(job.id)).toMatchObject({
       status: 'failed',
       error_code: 'Upload::Changed',
-      error: expect.stringContaining('changed'),
+      error: expect.stringContaining('replaced after it was checked'),
     });
     const results = await env.clients.s3.send(
       new ListObjectsV2Command({ Bucket: env.resultsBucket, Prefix: `results/${job.id}/` }),
