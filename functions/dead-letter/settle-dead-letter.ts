@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Dispatcher } from '#shared/dispatch';
 import { processMessageSchema } from '#shared/dispatch';
+import { describeIssues, jsonStringified, s3EventSchema } from '#shared/events';
 import { type Job, JobStatus, jobIdFromUploadKey } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
 import { countJob, JobMetric, logger } from '#shared/observability';
@@ -10,10 +11,11 @@ export interface DeadLetterDeps {
   dispatcher: Dispatcher;
 }
 
-/** What Lambda puts on an asynchronous function's dead-letter queue: the S3 event it could not handle. */
-const s3EventSchema = z.object({
-  Records: z.array(z.object({ s3: z.object({ object: z.object({ key: z.string() }) }) })).min(1),
-});
+/**
+ * What reaches the dead-letter queues: a processing message every delivery of which crashed (image and
+ * video DLQs), or the S3 event Lambda could not hand to ingest (ingest's DLQ).
+ */
+const deadLetterSchema = jsonStringified(z.union([processMessageSchema, s3EventSchema]));
 
 /**
  * Turns a message that reached a dead-letter queue into a `failed` job with a readable error, so that
@@ -23,29 +25,29 @@ const s3EventSchema = z.object({
  * are left as they are.
  */
 export const settleDeadLetter = async (deps: DeadLetterDeps, body: string): Promise<void> => {
-  const parsed = parseJson(body);
-  const processing = processMessageSchema.safeParse(parsed);
-  if (processing.success) {
+  const parsed = deadLetterSchema.safeParse(body);
+  if (!parsed.success) {
+    // Nothing to settle it against: acknowledged, so it does not sit in the queue being retried.
+    logger.error('unrecognised dead letter; dropping it', { issues: describeIssues(parsed.error) });
+    return;
+  }
+  const letter = parsed.data;
+  if ('job_id' in letter) {
     const unfinished = (job: Job) => job.status === JobStatus.Queued || job.status === JobStatus.Processing;
-    await failUnfinished(deps, processing.data.job_id, unfinished, (job) => ({
+    await failUnfinished(deps, letter.job_id, unfinished, (job) => ({
       code: 'Processing::DeadLettered',
       message: `processing did not finish: the processor crashed or timed out on every delivery (${job.attempts} attempt${job.attempts === 1 ? '' : 's'} counted); retry the job`,
     }));
     return;
   }
-  const s3Event = s3EventSchema.safeParse(parsed);
-  if (s3Event.success) {
-    for (const record of s3Event.data.Records) {
-      const jobId = jobIdFromUploadKey(decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')));
-      if (!jobId) continue;
-      await failUnfinished(deps, jobId, neverQueued, () => ({
-        code: 'Upload::IngestFailed',
-        message: 'the upload could not be ingested after several tries; upload the file again',
-      }));
-    }
-    return;
+  for (const record of letter.Records) {
+    const jobId = jobIdFromUploadKey(record.s3.object.key);
+    if (!jobId) continue;
+    await failUnfinished(deps, jobId, neverQueued, () => ({
+      code: 'Upload::IngestFailed',
+      message: 'the upload could not be ingested after several tries; upload the file again',
+    }));
   }
-  logger.error('unrecognised dead letter; leaving it unsettled', { body: body.slice(0, 200) });
 };
 
 /** Ingest gave up before the job reached its processor: still waiting, or queued but never sent. */
@@ -71,12 +73,4 @@ const failUnfinished = async (
   countJob(JobMetric.Failed);
   logger.warn('job failed from its dead letter', { job_id: jobId, error_code: failed.error_code });
   await deps.dispatcher.announceOutcome(failed);
-};
-
-const parseJson = (body: string): unknown => {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { dynamodb, s3, sqs } from '#shared/aws-clients';
 import { envString, loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
+import { describeIssues, s3EventSchema } from '#shared/events';
 import { jobIdFromUploadKey } from '#shared/job';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
@@ -30,18 +31,6 @@ const deps = {
   }),
 };
 
-const s3EventSchema = z.object({
-  Records: z.array(
-    z.object({
-      eventName: z.string(),
-      s3: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string() }) }),
-    }),
-  ),
-});
-
-/** Keys in S3 notifications are URL-encoded, with '+' for spaces. */
-const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
-
 /**
  * S3 ObjectCreated on uploads/ → ingest. A record that fails makes the invocation throw, so Lambda's
  * asynchronous retries run it again (ingest is idempotent) and then hand the event to the ingest
@@ -50,14 +39,14 @@ const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
 export const handler = withObservability(async (event: unknown): Promise<void> => {
   const parsed = s3EventSchema.safeParse(event);
   if (!parsed.success) {
-    logger.error('not an S3 notification; dropping it', { issues: parsed.error.issues });
+    logger.error('not an S3 notification; dropping it', { issues: describeIssues(parsed.error) });
     return;
   }
   const failures: unknown[] = [];
   for (const record of parsed.data.Records) {
     if (record.s3.bucket.name !== config.UPLOADS_BUCKET || !record.eventName.startsWith('ObjectCreated:'))
       continue;
-    const jobId = jobIdFromUploadKey(decodeKey(record.s3.object.key));
+    const jobId = jobIdFromUploadKey(record.s3.object.key);
     if (!jobId) {
       logger.warn('object key is not a job upload; ignoring it', { key: record.s3.object.key });
       continue;

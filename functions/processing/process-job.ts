@@ -3,6 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { Dispatcher } from '#shared/dispatch';
 import { processMessageSchema } from '#shared/dispatch';
 import { AppError, describeError, isPermanent } from '#shared/errors';
+import { describeIssues, jsonStringified } from '#shared/events';
 import { isTerminal, type Job, type JobOutput, JobStatus } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
 import { countJob, JobMetric, logger, recordProcessingTime } from '#shared/observability';
@@ -25,6 +26,8 @@ export interface JobRunnerDeps {
   process(job: Job): Promise<ProcessedMedia>;
 }
 
+const processMessageBody = jsonStringified(processMessageSchema);
+
 /** Thrown to make the batch processor report the record as failed, after its retry was scheduled. */
 export class RetryScheduledError extends AppError {
   constructor(jobId: string, delaySeconds: number, options: { cause: unknown }) {
@@ -44,9 +47,13 @@ export class RetryScheduledError extends AppError {
 export const createJobRunner =
   (deps: JobRunnerDeps) =>
   async (record: SQSRecord): Promise<void> => {
-    const message = processMessageSchema.safeParse(safeJson(record.body));
+    const message = processMessageBody.safeParse(record.body);
     if (!message.success) {
-      logger.error('malformed processing message; dropping it', { body: record.body.slice(0, 200) });
+      // It names no job it could ever process: acknowledged, so it does not cycle into the dead-letter queue.
+      logger.error('malformed processing message; dropping it', {
+        message_id: record.messageId,
+        issues: describeIssues(message.error),
+      });
       return;
     }
     const jobId = message.data.job_id;
@@ -131,12 +138,4 @@ const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<vo
     return;
   }
   logger.warn('processing message for a job that is not queued; dropping it', { status: job.status });
-};
-
-const safeJson = (body: string): unknown => {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
 };

@@ -1,17 +1,16 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamodb, sqs } from '#shared/aws-clients';
 import { envBoolean, envInt, envString, loadConfig } from '#shared/config';
 import { webhookMessageSchema } from '#shared/dispatch';
 import { AppError } from '#shared/errors';
+import { describeIssues, jsonStringified } from '#shared/events';
 import { JobStore } from '#shared/job-store';
-import { countJob, JobMetric, logger, metrics } from '#shared/observability';
+import { withObservability } from '#shared/middleware';
+import { countJob, JobMetric, logger } from '#shared/observability';
 import { backoffEnv, backoffPolicyFrom, delayRedelivery } from '#shared/retry';
+import { processSqsBatch } from '#shared/sqs-batch';
 import { sendJobWebhook } from './send-job-webhook.ts';
 
 const config = loadConfig(
@@ -29,7 +28,6 @@ const config = loadConfig(
 );
 
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
-const processor = new BatchProcessor(EventType.SQS);
 
 /** Secrets Manager is asked at most every five minutes per execution environment. */
 const SECRET_MAX_AGE_SECONDS = 300;
@@ -62,19 +60,15 @@ const scheduleRedelivery = async (record: SQSRecord, seconds: number, jobId: str
   }
 };
 
+const webhookMessageBody = jsonStringified(webhookMessageSchema);
+
 const handleRecord = async (record: SQSRecord): Promise<void> => {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = webhookMessageSchema.safeParse(body);
+  const parsed = webhookMessageBody.safeParse(record.body);
   if (!parsed.success) {
     // It can never succeed: acknowledged, so it does not cycle into the dead-letter queue as if it could.
     logger.error('dropping a malformed webhook message', {
       message_id: record.messageId,
-      issues: parsed.error.issues,
+      issues: describeIssues(parsed.error),
     });
     return;
   }
@@ -127,13 +121,8 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
   }
 };
 
-const processBatch = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, handleRecord, processor, {
-    context,
-    // Every record failing is still a partial response: throwing would discard the per-record delays.
-    throwOnFullBatchFailure: false,
-  });
-
-export const handler = middy(processBatch)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+/** Webhook queue → one delivery attempt per record, failed records reported with their delays scheduled. */
+export const handler = withObservability(
+  (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processSqsBatch(event, context, handleRecord),
+);

@@ -293,7 +293,9 @@ describe('image processing', () => {
     const onItsWay = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
     await Promise.all([store.create(stuck), store.create(onItsWay)]);
     const s3Event = (key: string) => ({
-      Records: [{ s3: { bucket: { name: env.uploadsBucket }, object: { key } } }],
+      Records: [
+        { eventName: 'ObjectCreated:Put', s3: { bucket: { name: env.uploadsBucket }, object: { key } } },
+      ],
     });
     for (const job of [stuck, onItsWay]) {
       await env.clients.sqs.send(
