@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseCallbackUrl } from '#shared/callback-url';
 import { ValidationError } from '#shared/errors';
 import { findPreset, type MediaKind, maxBytesFor, mediaKindOf, presetsConfig } from '#shared/presets';
+import { canonicalMediaType } from '../ingest/digest-upload.ts';
 import { FieldTooLargeError } from './api-errors.ts';
 
 /**
@@ -54,14 +55,19 @@ const fileName = z
     ...codeOf('Request::InvalidFileName'),
   });
 
-/** `IMAGE/JPEG; charset=x` is `image/jpeg`: the form that is signed into the upload URL and stored. */
+/**
+ * `IMAGE/JPEG; charset=x` is `image/jpeg`, `video/matroska` is `video/x-matroska`: the form that is
+ * signed into the upload URL and stored.
+ */
 const contentType = z
   .string({ error: typeError('content_type', 'a media type string such as "image/jpeg"') })
   .refine((value) => value.length <= 255, {
     error: 'content_type is too long to be a media type',
     ...codeOf('Request::UnsupportedContentType'),
   })
-  .transform((value) => value.split(';', 1)[0]?.trim().toLowerCase() ?? '');
+  // Either spelling of a type is the same type (video/matroska is video/x-matroska): the table ingest
+  // sniffs with decides, so what is signed, stored and checked against the preset is the presets' name.
+  .transform((value) => canonicalMediaType(value.split(';', 1)[0]?.trim().toLowerCase() ?? ''));
 
 const size = z
   .number({ error: typeError('size', 'a number of bytes') })

@@ -148,6 +148,23 @@ describe('POST /api/media/ with a JSON description', () => {
     expect(response.body.upload.headers['Content-Type']).toBe('image/png');
   });
 
+  it.each([
+    ['video/matroska', 'video/x-matroska'],
+    ['video/x-matroska', 'video/x-matroska'],
+    ['video/x-m4v', 'video/mp4'],
+  ])('takes %s as the presets name it, %s, in what it stores and signs', async (declared, canonical) => {
+    const response = await createMedia({
+      file_name: 'clip.mkv',
+      content_type: declared,
+      size: 10,
+      preset: 'default',
+    });
+
+    expect(response.statusCode).toBe(201);
+    expect(response.body.upload.headers['Content-Type']).toBe(canonical);
+    expect(await api.store.get(response.body.job_id)).toMatchObject({ content_type: canonical });
+  });
+
   it('stores a valid callback URL and accepts null for the optional fields', async () => {
     const response = await createMedia({
       file_name: 'a.webp',

@@ -89,3 +89,81 @@ export const makeMp4 = async (
     await rm(dir, { recursive: true, force: true });
   }
 };
+
+/** Containers the video function takes, as ffmpeg's muxers name them. */
+export type VideoContainer = 'mp4' | 'mov' | 'matroska' | 'webm';
+
+/**
+ * A short testsrc2 clip in `container`, with the codec a real file of that kind carries: H.264 in
+ * MP4, QuickTime and Matroska (`-f mov` writes the `qt  ` brand, `-f matroska` the "matroska" EBML
+ * doc type), VP8 in WebM (VP9 works too and takes three times as long to encode).
+ */
+export const makeClip = async (
+  container: VideoContainer,
+  { seconds = 2, size = '160x120' } = {},
+): Promise<Buffer> => {
+  const codec =
+    container === 'webm'
+      ? ['-c:v', 'libvpx', '-b:v', '200k']
+      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+  const dir = await mkdtemp(join(tmpdir(), 'media-'));
+  const out = join(dir, `clip.${container}`);
+  try {
+    await promisify(execFile)(ffmpegPath, [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=10:duration=${seconds}`,
+      ...codec,
+      '-f',
+      container,
+      out,
+    ]);
+    return await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+};
+
+/** Still-image formats sharp writes, as the media types presets accept. */
+export const SHARP_IMAGE_TYPES = {
+  'image/jpeg': 'jpeg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'image/avif': 'avif',
+  'image/gif': 'gif',
+  'image/tiff': 'tiff',
+} as const;
+
+/** A small picture (a gradient, so encoders have something to do) in any format sharp writes. */
+export const makeImage = async (
+  type: keyof typeof SHARP_IMAGE_TYPES,
+  width = 96,
+  height = 64,
+): Promise<Buffer> => {
+  const gradient = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      gradient.set([Math.round((255 * x) / width), 64, Math.round((255 * y) / height)], (y * width + x) * 3);
+    }
+  }
+  return sharp(gradient, { raw: { width, height, channels: 3 } })
+    .toFormat(SHARP_IMAGE_TYPES[type])
+    .toBuffer();
+};
+
+/**
+ * Whether the libvips in sharp decodes HEIC (HEVC-coded HEIF). sharp's prebuilt libvips reads only the
+ * AV1 flavour of HEIF (AVIF): its heif loader lists `.avif` alone, and writing HEVC fails
+ * "Unsupported compression". `undefined` when it does; otherwise the reason, for a skipped test.
+ */
+export const heicUnsupportedReason = (): string | undefined => {
+  const suffixes: readonly string[] = sharp.format.heif?.input.fileSuffix ?? [];
+  return suffixes.includes('.heic')
+    ? undefined
+    : `sharp ${sharp.versions.sharp}'s libvips ${sharp.versions.vips} reads HEIF only as ${suffixes.join(', ') || 'nothing'} (no HEVC decoder), so HEIC is not accepted and cannot be made here`;
+};
