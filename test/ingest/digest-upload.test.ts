@@ -6,6 +6,7 @@ import {
   heicUnsupportedReason,
   makeClip,
   makeImage,
+  makeTrailingIfdTiff,
   SHARP_IMAGE_TYPES,
   type VideoContainer,
 } from '#test/media';
@@ -81,5 +82,57 @@ describe('sniffMediaType', () => {
     expect(reason === undefined).toBe(readsHeic);
     // What ingest does with a HEIC either way: it is not a type presets can name.
     expect((IMAGE_TYPES as readonly string[]).includes('image/heic')).toBe(false);
+  });
+
+  describe('a TIFF whose first IFD follows its pixels (ImageMagick -compress none)', () => {
+    it.each([
+      ['little-endian', false],
+      ['big-endian', true],
+    ])('is image/tiff when %s, whatever the chunks it streams in', async (_order, bigEndian) => {
+      // Prepare: 270,000 bytes of pixels put the IFD four times past the sniffed prefix
+      const tiff = makeTrailingIfdTiff(300, 300, { bigEndian });
+
+      // Act
+      const [whole, inSmallChunks, inOddChunks] = await Promise.all([
+        sniff(tiff),
+        sniff(tiff, 1000),
+        sniff(tiff, 7),
+      ]);
+
+      // Assess: file-type alone gives up; ingest does not; libvips reads it as the picture it is
+      expect(await fileTypeFromBuffer(tiff.subarray(0, 64 * 1024))).toBeUndefined();
+      expect([whole, inSmallChunks, inOddChunks]).toEqual(['image/tiff', 'image/tiff', 'image/tiff']);
+      const { info } = await sharp(tiff).raw().toBuffer({ resolveWithObject: true });
+      expect(info).toMatchObject({ width: 300, height: 300, channels: 3 });
+    });
+
+    it('keeps the prefix and the bytes from the IFD on, not the file', async () => {
+      const tiff = makeTrailingIfdTiff(300, 300);
+      const ifdOffset = tiff.readUInt32LE(4);
+
+      const digest = await digestUpload(chunked(tiff, 4096));
+
+      expect(digest.head.length).toBe(64 * 1024);
+      expect(digest.tiffIfd).toEqual(tiff.subarray(ifdOffset));
+      expect(ifdOffset).toBeGreaterThan(4 * 64 * 1024);
+    });
+
+    it('is nothing known when the IFD offset points past the end of the file', async () => {
+      const tiff = makeTrailingIfdTiff(300, 300);
+      tiff.writeUInt32LE(tiff.length + 10, 4);
+
+      expect(await sniff(tiff)).toBeUndefined();
+    });
+
+    it('is nothing known when the bytes at the IFD offset are no image directory', async () => {
+      const fake = Buffer.concat([
+        Buffer.from('II*\0', 'latin1'),
+        Buffer.alloc(4),
+        Buffer.alloc(100_000, 'x'),
+      ]);
+      fake.writeUInt32LE(90_000, 4);
+
+      expect(await sniff(fake)).toBeUndefined();
+    });
   });
 });

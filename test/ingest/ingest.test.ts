@@ -7,7 +7,7 @@ import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
-import { makeClip, makeJpeg, makeMp4 } from '#test/media';
+import { makeClip, makeJpeg, makeMp4, makeTrailingIfdTiff } from '#test/media';
 
 let env: TestEnvironment;
 let store: JobStore;
@@ -82,6 +82,12 @@ describe('ingest', () => {
       () => makeClip('matroska'),
       'video/x-matroska',
       'video',
+    ],
+    [
+      'an uncompressed TIFF whose first IFD follows its pixels',
+      async () => makeTrailingIfdTiff(300, 300),
+      'image/tiff',
+      'image',
     ],
   ] as const)('accepts %s under the name presets use', async (_case, bytes, detected, kind) => {
     // Prepare
