@@ -27,6 +27,17 @@ const quoted = (value: unknown): string => {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
+// Characters that are invisible or reorder the text around them, so that a name shows as something it
+// is not (`invoice\u202egpj.exe` displays as "invoiceexe.jpg"): the bidi embeddings, overrides and
+// isolates (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C), zero-width characters
+// (U+200B–U+200D, U+2060–U+2064, U+FEFF) and the line and paragraph separators (U+2028, U+2029), which
+// break lines as C0 controls do.
+const DECEPTIVE_FORMAT_CHARACTERS = /[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+/** `U+202E`: how a message names a character a caller cannot see. */
+const codePointOf = (character: string): string =>
+  `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 /** A message per failure of a required field's type: "x is required" or "x must be a string". */
@@ -52,6 +63,13 @@ const fileName = z
   })
   .refine((name) => !CONTROL_CHARACTERS.test(name), {
     error: 'file_name must not contain control characters (line breaks, tabs, NUL)',
+    ...codeOf('Request::InvalidFileName'),
+  })
+  .refine((name) => !DECEPTIVE_FORMAT_CHARACTERS.test(name), {
+    error: (issue) => {
+      const found = DECEPTIVE_FORMAT_CHARACTERS.exec(String(issue.input));
+      return `file_name must not contain invisible or text-direction characters, which make a name display as another (found ${found ? codePointOf(found[0]) : 'one'} at position ${found?.index ?? 0})`;
+    },
     ...codeOf('Request::InvalidFileName'),
   });
 

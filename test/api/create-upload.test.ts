@@ -379,6 +379,43 @@ describe('POST /api/media/ validation', () => {
     expect(response.body.error).toEqual({ code, field, message: expect.stringMatching(message) });
   });
 
+  it.each([
+    ['a right-to-left override', 'invoice\u202egpj.exe', /U\+202E at position 7/],
+    ['a left-to-right embedding', '\u202aphoto.jpg', /U\+202A at position 0/],
+    ['a first-strong isolate', 'photo\u2068.jpg', /U\+2068/],
+    ['a pop directional isolate', 'photo\u2069.jpg', /U\+2069/],
+    ['a zero-width space', 'pho\u200bto.jpg', /U\+200B/],
+    ['a right-to-left mark', 'photo\u200f.jpg', /U\+200F/],
+    ['a byte order mark', '\ufeffphoto.jpg', /U\+FEFF/],
+    ['a line separator', 'photo\u2028.jpg', /U\+2028/],
+    ['a C1 control', 'photo\u0085.jpg', /control characters/],
+  ])('answers 400 naming the character when file_name contains %s', async (_case, fileName, message) => {
+    const itemsBefore = await countItems();
+
+    const response = await api.invoke<ErrorBody>(
+      jsonEvent({
+        method: 'POST',
+        path: '/api/media/',
+        routeKey: 'POST /api/media',
+        json: { ...valid, file_name: fileName },
+      }),
+    );
+
+    expect(response.statusCode).toBe(400);
+    expect(response.body.error).toEqual({
+      code: 'Request::InvalidFileName',
+      field: 'file_name',
+      message: expect.stringMatching(message),
+    });
+    expect(await countItems()).toBe(itemsBefore);
+  });
+
+  it('keeps names in any script, right-to-left ones included', async () => {
+    const response = await createMedia({ ...valid, file_name: 'صورة العطلة.jpg' });
+
+    expect(response.statusCode).toBe(201);
+  });
+
   it('answers 413 with both numbers when the file is over its kind limit', async () => {
     const response = await createMedia({ ...valid, size: 52_428_801 });
 

@@ -264,6 +264,49 @@ describe('POST /api/media/ with multipart/form-data', () => {
     expect(response.body.error.code).toBe('Request::MalformedMultipart');
   });
 
+  it.each([
+    ['in UTF-8', 'filename="invoice\u202egpj.exe"'],
+    ['as RFC 5987 filename*', "filename*=UTF-8''invoice%E2%80%AEgpj.exe"],
+  ])(
+    'answers 400 naming U+202E for a file name with a right-to-left override %s',
+    async (_case, parameter) => {
+      // Prepare: the file's name comes from its part's Content-Disposition
+      const boundary = 'bidi';
+      const body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; ${parameter}\r\nContent-Type: image/jpeg\r\n\r\n`,
+        ),
+        jpeg,
+        Buffer.from(
+          `\r\n--${boundary}\r\nContent-Disposition: form-data; name="preset"\r\n\r\ndefault\r\n--${boundary}--\r\n`,
+        ),
+      ]);
+      const itemsBefore = await countItems();
+
+      // Act
+      const response = await api.invoke<ErrorBody>(
+        httpEvent({
+          method: 'POST',
+          path: '/api/media/',
+          routeKey: 'POST /api/media',
+          body,
+          headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        }),
+      );
+
+      // Assess: the form's file name is in its "file" field, as every other file-name error says
+      expect(response.statusCode).toBe(400);
+      expect(response.body.error).toEqual({
+        code: 'Request::InvalidFileName',
+        field: 'file',
+        message: expect.stringMatching(
+          /file_name must not contain invisible or text-direction characters.*U\+202E at position 7/,
+        ),
+      });
+      expect(await countItems()).toBe(itemsBefore);
+    },
+  );
+
   describe('a hostile or cut-off form', () => {
     const rawUpload = (body: string | Buffer, contentType = 'multipart/form-data; boundary=zzz') =>
       api.invoke<ErrorBody>(
