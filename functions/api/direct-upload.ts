@@ -35,6 +35,7 @@ export interface DirectUploadDeps {
   uploadsBucket: string;
   maxBytes: number;
   allowLoopbackCallbacks: boolean;
+  allowedCallbackPorts: readonly number[];
   view: JobViewDeps;
 }
 
@@ -184,6 +185,7 @@ export const directUpload = async (
     },
     {
       allowLoopbackCallbacks: deps.allowLoopbackCallbacks,
+      allowedCallbackPorts: deps.allowedCallbackPorts,
       fieldNames: { file_name: 'file', content_type: 'file', size: 'file' },
     },
   );

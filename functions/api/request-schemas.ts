@@ -179,6 +179,8 @@ export const toRequestError = (error: z.ZodError, input: unknown, fieldNames: Fi
 
 export interface ParseOptions {
   allowLoopbackCallbacks: boolean;
+  /** Ports a callback URL may use (functions/shared/callback-url.ts); its default list when absent. */
+  allowedCallbackPorts?: readonly number[];
   fieldNames?: FieldNames;
 }
 
@@ -189,7 +191,10 @@ export const parseFileDescription = (input: unknown, options: ParseOptions): Val
   const callback =
     parsed.data.callback_url === undefined
       ? undefined
-      : parseCallbackUrl(parsed.data.callback_url, { allowLoopback: options.allowLoopbackCallbacks });
+      : parseCallbackUrl(parsed.data.callback_url, {
+          allowLoopback: options.allowLoopbackCallbacks,
+          allowedPorts: options.allowedCallbackPorts,
+        });
   return {
     ...parsed.data,
     callback_url: callback,

@@ -357,6 +357,13 @@ describe('POST /api/media/ validation', () => {
       /public address/,
     ],
     [
+      'callback_url aims at a port outside the allowed list',
+      { ...valid, callback_url: 'https://hooks.example.com:6379/hook' },
+      'Request::InvalidCallbackUrl',
+      'callback_url',
+      /must use one of the ports 80, 443, 8080, 8443, not 6379/,
+    ],
+    [
       'callback_url is the metadata service',
       { ...valid, callback_url: 'http://169.254.169.254/latest' },
       'Request::InvalidCallbackUrl',
