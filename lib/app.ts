@@ -26,6 +26,8 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
   const loopback = node.tryGetContext('allowLoopbackCallbacks');
   if (loopback !== undefined)
     settings.allowLoopbackCallbacks = parseBoolean('allowLoopbackCallbacks', loopback);
+  const callbackPorts = node.tryGetContext('callbackPorts');
+  if (callbackPorts !== undefined) settings.callbackPorts = parsePorts('callbackPorts', callbackPorts);
   const retainData = node.tryGetContext('retainData');
   if (retainData !== undefined) settings.retainData = parseBoolean('retainData', retainData);
   const target = node.tryGetContext('target');
@@ -79,6 +81,24 @@ const parseOrigins = (value: unknown): string[] => {
     }
   }
   return list as string[];
+};
+
+/** A list of TCP ports in cdk.json; on the command line a JSON list or comma-separated ports. */
+const parsePorts = (name: string, value: unknown): number[] => {
+  const list =
+    typeof value === 'string'
+      ? value.trim().startsWith('[')
+        ? (JSON.parse(value) as unknown)
+        : value.split(',').map((port) => (/^\s*\d+\s*$/.test(port) ? Number(port) : port.trim()))
+      : value;
+  const isPort = (port: unknown) =>
+    Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65_535;
+  if (!Array.isArray(list) || list.length === 0 || !list.every(isPort)) {
+    throw new Error(
+      `context ${name} must be a non-empty list of TCP ports from 1 to 65535, such as [80, 443], not ${JSON.stringify(value)}`,
+    );
+  }
+  return [...new Set(list as number[])];
 };
 
 /** S3's smallest multipart part and largest single PUT: the bounds of the multipart threshold. */

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { DeadLetters } from './dead-letters.ts';
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
@@ -31,6 +32,13 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default false
    */
   readonly allowLoopbackCallbacks?: boolean;
+  /**
+   * TCP ports a callback URL may use (named, or implied by http/https). The API refuses other ports
+   * with a 400 and the webhook function refuses to deliver to them. With `allowLoopbackCallbacks`, a
+   * loopback receiver may use any port.
+   * @default [80, 443, 8080, 8443]
+   */
+  readonly callbackPorts?: readonly number[];
   /**
    * Keep the buckets, the jobs table and the webhook secret when the stack is deleted; when false they
    * are destroyed with it (the buckets emptied first).
@@ -65,6 +73,7 @@ export type MediaPipelineSettings = Required<
     | 'maxAttempts'
     | 'webhookMaxAttempts'
     | 'allowLoopbackCallbacks'
+    | 'callbackPorts'
     | 'retainData'
     | 'multipartThresholdBytes'
   >
@@ -75,6 +84,7 @@ export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   maxAttempts: 3,
   webhookMaxAttempts: 8,
   allowLoopbackCallbacks: false,
+  callbackPorts: DEFAULT_CALLBACK_PORTS,
   retainData: true,
   multipartThresholdBytes: 100 * 1024 * 1024,
 };
@@ -102,6 +112,7 @@ export class MediaPipelineStack extends Stack {
       maxAttempts: props.maxAttempts ?? DEFAULT_SETTINGS.maxAttempts,
       webhookMaxAttempts: props.webhookMaxAttempts ?? DEFAULT_SETTINGS.webhookMaxAttempts,
       allowLoopbackCallbacks: props.allowLoopbackCallbacks ?? DEFAULT_SETTINGS.allowLoopbackCallbacks,
+      callbackPorts: props.callbackPorts ?? DEFAULT_SETTINGS.callbackPorts,
       retainData: props.retainData ?? DEFAULT_SETTINGS.retainData,
       multipartThresholdBytes: props.multipartThresholdBytes ?? DEFAULT_SETTINGS.multipartThresholdBytes,
     };
@@ -119,6 +130,7 @@ export class MediaPipelineStack extends Stack {
       storage: this.storage,
       webhookMaxAttempts: settings.webhookMaxAttempts,
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
+      callbackPorts: settings.callbackPorts,
       retainData: settings.retainData,
     });
 
@@ -151,6 +163,7 @@ export class MediaPipelineStack extends Stack {
       allowedOrigins: settings.allowedOrigins,
       maxAttempts: settings.maxAttempts,
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
+      callbackPorts: settings.callbackPorts,
       multipartThresholdBytes: settings.multipartThresholdBytes,
     });
 

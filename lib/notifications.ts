@@ -20,6 +20,8 @@ export interface NotificationsProps {
   readonly webhookMaxAttempts: number;
   /** Let callback URLs resolve to loopback addresses (local runs only; never in AWS). */
   readonly allowLoopbackCallbacks: boolean;
+  /** Ports callback URLs may use: the API's list, checked again before each delivery. */
+  readonly callbackPorts: readonly number[];
   /** Keep the signing secret when the stack is deleted (receivers have it configured). */
   readonly retainData: boolean;
 }
@@ -67,6 +69,7 @@ export class Notifications extends Construct {
         QUEUE_URL: this.webhookQueue.queue.queueUrl,
         WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
+        CALLBACK_PORTS: props.callbackPorts.join(','),
         WEBHOOK_MAX_ATTEMPTS: String(props.webhookMaxAttempts),
       },
     });

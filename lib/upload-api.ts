@@ -48,6 +48,8 @@ export interface UploadApiProps {
   readonly maxAttempts: number;
   /** Let callback URLs point at loopback addresses (local runs only). */
   readonly allowLoopbackCallbacks: boolean;
+  /** Ports callback URLs may use; other ports are refused with a 400. */
+  readonly callbackPorts: readonly number[];
   /**
    * Files larger than this many bytes are uploaded in parts (S3 multipart) rather than with one PUT.
    * @default 104857600 (100 MiB)
@@ -85,6 +87,7 @@ export class UploadApi extends Construct {
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
         MAX_ATTEMPTS: String(props.maxAttempts),
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
+        CALLBACK_PORTS: props.callbackPorts.join(','),
         MULTIPART_THRESHOLD_BYTES: String(props.multipartThresholdBytes ?? 100 * 1024 * 1024),
       },
     });

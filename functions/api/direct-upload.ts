@@ -35,6 +35,7 @@ export interface DirectUploadDeps {
   uploadsBucket: string;
   maxBytes: number;
   allowLoopbackCallbacks: boolean;
+  allowedCallbackPorts: readonly number[];
   view: JobViewDeps;
 }
 
@@ -68,6 +69,18 @@ const malformed = (detail: string) =>
     'Request::MalformedMultipart',
     `the multipart/form-data body could not be read: ${detail}`,
   );
+
+/** busboy's parse errors, said as what the caller should fix. */
+const BUSBOY_ERRORS: Readonly<Record<string, string>> = {
+  'Unexpected end of form':
+    'it ends before the closing boundary, so it was cut off or is malformed; send the whole form',
+  'Unexpected end of file':
+    'the file part ends before its closing boundary, so the form was cut off or is malformed; send the whole form',
+  'Malformed part header': "a part's headers are malformed; each part needs a Content-Disposition header",
+};
+
+const malformedFrom = (error: Error) =>
+  malformed(BUSBOY_ERRORS[error.message] ?? error.message.toLowerCase());
 
 /** Reads a multipart body held in memory, keeping at most one file of at most `maxBytes`. */
 export const parseMultipart = (body: Buffer, contentType: string, maxBytes: number): Promise<MultipartForm> =>
@@ -103,6 +116,9 @@ export const parseMultipart = (body: Buffer, contentType: string, maxBytes: numb
     });
     parser.on('file', (fieldName, stream, info) => {
       const chunks: Buffer[] = [];
+      // A form cut off inside the file destroys this stream with busboy's error as well as failing the
+      // parser: without a listener here that second 'error' is uncaught and takes the process down.
+      stream.on('error', (error: Error) => reject(malformedFrom(error)));
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => fail(tooLarge(maxBytes)));
       stream.on('close', () => {
@@ -127,7 +143,7 @@ export const parseMultipart = (body: Buffer, contentType: string, maxBytes: numb
       fail(malformed('too many form fields; send file, preset and callback_url')),
     );
     parser.on('partsLimit', () => fail(malformed('too many parts; send file, preset and callback_url')));
-    parser.on('error', (error: Error) => reject(malformed(error.message.toLowerCase())));
+    parser.on('error', (error: Error) => reject(malformedFrom(error)));
     parser.on('close', () => (failure ? reject(failure) : resolve(form)));
     parser.end(body);
   });
@@ -169,6 +185,7 @@ export const directUpload = async (
     },
     {
       allowLoopbackCallbacks: deps.allowLoopbackCallbacks,
+      allowedCallbackPorts: deps.allowedCallbackPorts,
       fieldNames: { file_name: 'file', content_type: 'file', size: 'file' },
     },
   );

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamodb, s3, s3Presigner, sqs } from '#shared/aws-clients';
-import { envBoolean, envInt, envString, loadConfig } from '#shared/config';
+import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
+import { envBoolean, envInt, envPortList, envString, loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
@@ -54,6 +55,8 @@ const config = loadConfig(
     WEBHOOK_QUEUE_URL: envString(),
     MAX_ATTEMPTS: envInt(3, { min: 1, max: 100 }),
     ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
+    /** Ports callback URLs may use; the webhook function enforces the same list when it delivers. */
+    CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
     /** SigV4 presigned URLs live at most 7 days (and no longer than the signing role's session). */
     UPLOAD_URL_TTL_SECONDS: envInt(900, { min: 60, max: 604_800 }),
     RESULT_URL_TTL_SECONDS: envInt(3600, { min: 60, max: 604_800 }),
@@ -104,6 +107,7 @@ const directUploadDeps: DirectUploadDeps = {
   uploadsBucket: config.UPLOADS_BUCKET,
   maxBytes: config.DIRECT_UPLOAD_MAX_BYTES,
   allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
+  allowedCallbackPorts: config.CALLBACK_PORTS,
   view: viewDeps,
 };
 const multipartDeps: MultipartDeps = {
@@ -142,6 +146,7 @@ const createMedia = async (event: APIGatewayProxyEventV2) => {
   }
   const description = parseFileDescription(readJsonBody(event, MAX_JSON_BODY_BYTES), {
     allowLoopbackCallbacks: config.ALLOW_LOOPBACK_CALLBACKS,
+    allowedCallbackPorts: config.CALLBACK_PORTS,
   });
   const created =
     description.size > config.MULTIPART_THRESHOLD_BYTES

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseCallbackUrl } from '#shared/callback-url';
 import { ValidationError } from '#shared/errors';
 import { findPreset, type MediaKind, maxBytesFor, mediaKindOf, presetsConfig } from '#shared/presets';
+import { canonicalMediaType } from '../ingest/digest-upload.ts';
 import { FieldTooLargeError } from './api-errors.ts';
 
 /**
@@ -25,6 +26,17 @@ const quoted = (value: unknown): string => {
 // every other character is fine because the name is never used to build a key or a path.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+// Characters that are invisible or reorder the text around them, so that a name shows as something it
+// is not (`invoice\u202egpj.exe` displays as "invoiceexe.jpg"): the bidi embeddings, overrides and
+// isolates (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C), zero-width characters
+// (U+200B–U+200D, U+2060–U+2064, U+FEFF) and the line and paragraph separators (U+2028, U+2029), which
+// break lines as C0 controls do.
+const DECEPTIVE_FORMAT_CHARACTERS = /[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+/** `U+202E`: how a message names a character a caller cannot see. */
+const codePointOf = (character: string): string =>
+  `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
@@ -52,16 +64,28 @@ const fileName = z
   .refine((name) => !CONTROL_CHARACTERS.test(name), {
     error: 'file_name must not contain control characters (line breaks, tabs, NUL)',
     ...codeOf('Request::InvalidFileName'),
+  })
+  .refine((name) => !DECEPTIVE_FORMAT_CHARACTERS.test(name), {
+    error: (issue) => {
+      const found = DECEPTIVE_FORMAT_CHARACTERS.exec(String(issue.input));
+      return `file_name must not contain invisible or text-direction characters, which make a name display as another (found ${found ? codePointOf(found[0]) : 'one'} at position ${found?.index ?? 0})`;
+    },
+    ...codeOf('Request::InvalidFileName'),
   });
 
-/** `IMAGE/JPEG; charset=x` is `image/jpeg`: the form that is signed into the upload URL and stored. */
+/**
+ * `IMAGE/JPEG; charset=x` is `image/jpeg`, `video/matroska` is `video/x-matroska`: the form that is
+ * signed into the upload URL and stored.
+ */
 const contentType = z
   .string({ error: typeError('content_type', 'a media type string such as "image/jpeg"') })
   .refine((value) => value.length <= 255, {
     error: 'content_type is too long to be a media type',
     ...codeOf('Request::UnsupportedContentType'),
   })
-  .transform((value) => value.split(';', 1)[0]?.trim().toLowerCase() ?? '');
+  // Either spelling of a type is the same type (video/matroska is video/x-matroska): the table ingest
+  // sniffs with decides, so what is signed, stored and checked against the preset is the presets' name.
+  .transform((value) => canonicalMediaType(value.split(';', 1)[0]?.trim().toLowerCase() ?? ''));
 
 const size = z
   .number({ error: typeError('size', 'a number of bytes') })
@@ -155,6 +179,8 @@ export const toRequestError = (error: z.ZodError, input: unknown, fieldNames: Fi
 
 export interface ParseOptions {
   allowLoopbackCallbacks: boolean;
+  /** Ports a callback URL may use (functions/shared/callback-url.ts); its default list when absent. */
+  allowedCallbackPorts?: readonly number[];
   fieldNames?: FieldNames;
 }
 
@@ -165,7 +191,10 @@ export const parseFileDescription = (input: unknown, options: ParseOptions): Val
   const callback =
     parsed.data.callback_url === undefined
       ? undefined
-      : parseCallbackUrl(parsed.data.callback_url, { allowLoopback: options.allowLoopbackCallbacks });
+      : parseCallbackUrl(parsed.data.callback_url, {
+          allowLoopback: options.allowLoopbackCallbacks,
+          allowedPorts: options.allowedCallbackPorts,
+        });
   return {
     ...parsed.data,
     callback_url: callback,

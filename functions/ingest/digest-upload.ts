@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
+import type { MediaType } from '#shared/presets';
 
 /** Enough leading bytes for every container signature file-type knows (MP4 boxes, EBML headers, TIFF IFDs). */
 const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * Bytes kept from where a TIFF's first IFD starts: its entry count and 340 entries of 12 bytes (4 KiB),
+ * more than any baseline TIFF writer puts in one directory.
+ */
+const TIFF_IFD_BYTES = 2 + 12 * 340;
 
 export interface UploadDigest {
   /** SHA-256 of the whole object, lowercase hex: the `file_hash` of the job. */
@@ -10,16 +17,45 @@ export interface UploadDigest {
   size: number;
   /** The first bytes of the object, for sniffing its type. */
   head: Buffer;
+  /**
+   * When the object starts with a TIFF header: the bytes of its first IFD, wherever the header says it
+   * is. Writers such as ImageMagick put the pixels first and the IFD after them, past `head`.
+   */
+  tiffIfd?: Buffer;
 }
 
-/** Streams the object once, hashing every byte and keeping only the first few kilobytes in memory. */
+interface TiffHeader {
+  bigEndian: boolean;
+  ifdOffset: number;
+}
+
+/** `II*\0` or `MM\0*` and the first IFD's offset; undefined for anything else (BigTIFF included). */
+export const readTiffHeader = (head: Buffer): TiffHeader | undefined => {
+  if (head.length < 8) return undefined;
+  const order = head.toString('latin1', 0, 2);
+  if (order !== 'II' && order !== 'MM') return undefined;
+  const bigEndian = order === 'MM';
+  const version = bigEndian ? head.readUInt16BE(2) : head.readUInt16LE(2);
+  const ifdOffset = bigEndian ? head.readUInt32BE(4) : head.readUInt32LE(4);
+  return version === 42 && ifdOffset >= 8 ? { bigEndian, ifdOffset } : undefined;
+};
+
+/**
+ * Streams the object once, hashing every byte and keeping only the first few kilobytes in memory (and,
+ * for a TIFF, the few kilobytes of its first IFD as they stream past).
+ */
 export const digestUpload = async (body: AsyncIterable<Uint8Array>): Promise<UploadDigest> => {
   const hash = createHash('sha256');
   const headChunks: Buffer[] = [];
   let headLength = 0;
   let size = 0;
+  // undefined: not decided yet (fewer than 8 bytes seen); null: not a TIFF.
+  let tiff: TiffHeader | null | undefined;
+  let ifd: Buffer | undefined;
+  let ifdLength = 0;
   for await (const chunk of body) {
     hash.update(chunk);
+    const start = size;
     size += chunk.byteLength;
     if (headLength < SNIFF_BYTES) {
       const part = Buffer.from(
@@ -30,22 +66,100 @@ export const digestUpload = async (body: AsyncIterable<Uint8Array>): Promise<Upl
       headChunks.push(Buffer.from(part));
       headLength += part.byteLength;
     }
+    if (tiff === undefined && headLength >= 8) {
+      tiff = readTiffHeader(Buffer.concat(headChunks, headLength)) ?? null;
+      if (tiff) ifd = Buffer.alloc(TIFF_IFD_BYTES);
+    }
+    if (tiff && ifd) {
+      const from = Math.max(tiff.ifdOffset, start);
+      const to = Math.min(tiff.ifdOffset + TIFF_IFD_BYTES, size);
+      if (from < to) {
+        Buffer.from(chunk.buffer, chunk.byteOffset + from - start, to - from).copy(
+          ifd,
+          from - tiff.ifdOffset,
+        );
+        ifdLength = to - tiff.ifdOffset;
+      }
+    }
   }
-  return { sha256: hash.digest('hex'), size, head: Buffer.concat(headChunks, headLength) };
+  return {
+    sha256: hash.digest('hex'),
+    size,
+    head: Buffer.concat(headChunks, headLength),
+    ...(ifd && ifdLength > 0 ? { tiffIfd: ifd.subarray(0, ifdLength) } : {}),
+  };
 };
 
-/** Container types that are the same thing to the processors, under the name presets use. */
-const CANONICAL_TYPES: Record<string, string> = {
+/**
+ * Every name the sniffer (file-type 21) gives a type the pipeline processes, mapped to the name presets
+ * use; the API reads a declared `content_type` through the same table. The types file-type reports for
+ * images and videos, and what becomes of them:
+ *
+ * - the presets' own names: image/jpeg, image/png, image/webp, image/avif, image/gif, image/tiff,
+ *   video/mp4, video/quicktime, video/webm;
+ * - aliases below: Matroska (file-type says `video/matroska`, presets the long-registered
+ *   `video/x-matroska`), M4V (an MP4 brand), APNG (a PNG whose first frame every PNG decoder shows);
+ * - image/heif with an AV1 brand is AVIF (see `heifAsAvif`); HEVC-coded HEIF and HEIC are refused:
+ *   the image function's libvips (sharp's prebuilt build) has no HEVC decoder;
+ * - everything else (3GP, AVI, MPEG, FLV, camera raw, BMP, JPEG 2000, JPEG XL, …) is not processed.
+ */
+export const MEDIA_TYPE_ALIASES: Readonly<Record<string, MediaType>> = {
+  'video/matroska': 'video/x-matroska',
   'video/x-m4v': 'video/mp4',
   'image/apng': 'image/png',
+};
+
+/** The presets' name for a media type: `video/matroska` is `video/x-matroska`; others are unchanged. */
+export const canonicalMediaType = (type: string): string => MEDIA_TYPE_ALIASES[type] ?? type;
+
+/** The brands in an ISO BMFF `ftyp` box at the start of `head` (major first, then the compatible ones). */
+const ftypBrands = (head: Buffer): string[] => {
+  if (head.length < 16 || head.toString('latin1', 4, 8) !== 'ftyp') return [];
+  const end = Math.min(head.readUInt32BE(0), head.length);
+  const brands = [head.toString('latin1', 8, 12)];
+  for (let offset = 16; offset + 4 <= end; offset += 4)
+    brands.push(head.toString('latin1', offset, offset + 4));
+  return brands;
+};
+
+/** A `mif1` HEIF file that says it is AVIF-compatible holds AV1 images, which libvips decodes. */
+const heifAsAvif = (mime: string, head: Buffer): string =>
+  mime === 'image/heif' && ftypBrands(head).includes('avif') ? 'image/avif' : mime;
+
+// TIFF tags file-type looks for in the first IFD, and the two that every baseline image has.
+const TAG_IMAGE_WIDTH = 256;
+const TAG_IMAGE_LENGTH = 257;
+const TAG_SONY_ARW = 50_341;
+const TAG_ADOBE_DNG = 50_706;
+
+/**
+ * What file-type would have said had it reached the first IFD: it reads only the prefix it is given,
+ * so a TIFF whose IFD follows the pixel data (ImageMagick's uncompressed output) is nothing to it. A
+ * directory with a width and a length is a TIFF image; the image function's libvips then decodes it
+ * for real, and a TIFF that only looks like one fails there as corrupt.
+ */
+const sniffTiffDirectory = (head: Buffer, ifd: Buffer | undefined): string | undefined => {
+  const header = readTiffHeader(head);
+  if (!header || !ifd || ifd.length < 2) return undefined;
+  const read16 = (offset: number) => (header.bigEndian ? ifd.readUInt16BE(offset) : ifd.readUInt16LE(offset));
+  const entries = read16(0);
+  const tags = new Set<number>();
+  for (let index = 0; index < entries && 2 + 12 * (index + 1) <= ifd.length; index++) {
+    tags.add(read16(2 + 12 * index));
+  }
+  if (tags.has(TAG_SONY_ARW)) return 'image/x-sony-arw';
+  if (tags.has(TAG_ADOBE_DNG)) return 'image/x-adobe-dng';
+  return tags.has(TAG_IMAGE_WIDTH) && tags.has(TAG_IMAGE_LENGTH) ? 'image/tiff' : undefined;
 };
 
 /**
  * The media type the bytes really are, from their magic numbers: never the file name or the declared
  * Content-Type. `undefined` when nothing recognisable (a text file named .jpg, say).
  */
-export const sniffMediaType = async (head: Buffer): Promise<string | undefined> => {
-  const detected = await fileTypeFromBuffer(head);
-  if (!detected) return undefined;
-  return CANONICAL_TYPES[detected.mime] ?? detected.mime;
+export const sniffMediaType = async (
+  digest: Pick<UploadDigest, 'head' | 'tiffIfd'>,
+): Promise<string | undefined> => {
+  const detected =
+    (await fileTypeFromBuffer(digest.head))?.mime ?? sniffTiffDirectory(digest.head, digest.tiffIfd);
+  return detected === undefined ? undefined : canonicalMediaType(heifAsAvif(detected, digest.head));
 };

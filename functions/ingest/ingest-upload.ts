@@ -96,7 +96,7 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
     );
   }
 
-  const detectedType = await sniffMediaType(digest.head);
+  const detectedType = await sniffMediaType(digest);
   const kind = detectedType ? mediaKindOf(detectedType) : undefined;
   if (!detectedType || !kind) {
     return refuse(

@@ -10,6 +10,25 @@ export interface AddressPolicy {
   allowLoopback: boolean;
 }
 
+/**
+ * Ports a callback URL may use unless the deployment says otherwise: HTTP's and HTTPS's, and their
+ * common alternates. Signed POSTs to any port would let a caller aim them at SSH, SMTP or Redis.
+ */
+export const DEFAULT_CALLBACK_PORTS: readonly number[] = [80, 443, 8080, 8443];
+
+export interface CallbackPolicy extends AddressPolicy {
+  /**
+   * Ports a callback URL may name, or imply by its scheme. A loopback receiver let through by
+   * `allowLoopback` (a local run) may listen on any port.
+   * @default DEFAULT_CALLBACK_PORTS
+   */
+  allowedPorts?: readonly number[];
+}
+
+/** The port a request to `url` goes to: the one it names, or its scheme's. */
+export const effectivePort = (url: URL): number =>
+  url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+
 const invalid = (message: string) =>
   new ValidationError('Request::InvalidCallbackUrl', message, 'callback_url');
 
@@ -21,7 +40,18 @@ export const bareHostname = (url: URL): string => url.hostname.replace(/^\[(.*)\
  * most 2048 characters, and not a literal address in a forbidden range. Host names are not resolved
  * here: DNS can change before delivery, so the delivery resolves again and checks every address.
  */
-export const parseCallbackUrl = (raw: string, options: AddressPolicy): URL => {
+export const parseCallbackUrl = (raw: string, options: CallbackPolicy): URL => {
+  const url = parseCallbackAddress(raw, options);
+  const portRefusal = callbackPortRefusal(url, options.allowedPorts);
+  // A loopback receiver (a local run's) may listen anywhere; a host name that resolves to loopback is
+  // judged by its addresses at delivery, which this check does not resolve.
+  if (portRefusal && !(options.allowLoopback && isLoopbackHost(bareHostname(url))))
+    throw invalid(portRefusal);
+  return url;
+};
+
+/** parseCallbackUrl without the port rule: for the delivery, which applies that rule once it has resolved the host. */
+export const parseCallbackAddress = (raw: string, options: AddressPolicy): URL => {
   if (raw.length > MAX_CALLBACK_URL_LENGTH) {
     throw invalid(`callback_url must be at most ${MAX_CALLBACK_URL_LENGTH} characters long`);
   }
@@ -56,6 +86,27 @@ export const parseCallbackUrl = (raw: string, options: AddressPolicy): URL => {
     throw invalid('callback_url must point to a public host, not localhost');
   }
   return url;
+};
+
+/** Why `url`'s port is not allowed, or undefined when it is. */
+export const callbackPortRefusal = (
+  url: URL,
+  allowedPorts: readonly number[] = DEFAULT_CALLBACK_PORTS,
+): string | undefined => {
+  const port = effectivePort(url);
+  if (allowedPorts.includes(port)) return undefined;
+  const implied = url.port === '' ? ` (the ${url.protocol.slice(0, -1)} default)` : '';
+  return `callback_url must use ${allowedPorts.length === 1 ? 'port' : 'one of the ports'} ${allowedPorts.join(', ')}, not ${port}${implied}`;
+};
+
+/** A literal address refused for being loopback and for nothing else (127.0.0.0/8, ::1, their mapped form). */
+export const isLoopbackAddress = (ip: string): boolean =>
+  isForbiddenAddress(ip, { allowLoopback: false }) && !isForbiddenAddress(ip, { allowLoopback: true });
+
+const isLoopbackHost = (host: string): boolean => {
+  const name = host.toLowerCase();
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return isIP(host) !== 0 && isLoopbackAddress(host);
 };
 
 const isForbiddenIPv4 = (address: ipaddr.IPv4, options: AddressPolicy): boolean => {

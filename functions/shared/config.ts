@@ -31,4 +31,14 @@ export const envInt = (fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGE
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 export const envString = () => z.string().min(1);
+
+/** A comma-separated list of TCP ports (`80,443`), each from 1 to 65535; at least one. */
+export const envPortList = (fallback: readonly number[]) =>
+  z
+    .string()
+    .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, 'must be comma-separated port numbers, such as 80,443')
+    .transform((value) => value.split(',').map((port) => Number(port.trim())))
+    .pipe(z.array(z.number().int().min(1).max(65_535)).min(1))
+    .optional()
+    .transform((ports) => ports ?? [...fallback]);
 export const envUrl = () => z.url();

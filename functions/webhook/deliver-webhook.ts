@@ -8,7 +8,13 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { bareHostname, isForbiddenAddress, parseCallbackUrl } from '#shared/callback-url';
+import {
+  bareHostname,
+  callbackPortRefusal,
+  isForbiddenAddress,
+  isLoopbackAddress,
+  parseCallbackAddress,
+} from '#shared/callback-url';
 import { AppError, ValidationError } from '#shared/errors';
 
 export const USER_AGENT = 'media-pipeline-webhooks/1';
@@ -58,6 +64,8 @@ export type ResolveHost = (hostname: string) => Promise<LookupAddress[]>;
 
 export interface DeliveryOptions {
   allowLoopback: boolean;
+  /** Ports a callback URL may use, checked again at delivery; the default list when absent. */
+  allowedPorts?: readonly number[];
   /** For the whole attempt: resolution, connection, request and response headers. */
   timeoutMs?: number;
   maxResponseBytes?: number;
@@ -137,11 +145,15 @@ const vetDestination = async (
 ): Promise<VettedTarget> => {
   let url: URL;
   try {
-    url = parseCallbackUrl(String(rawUrl), { allowLoopback: options.allowLoopback });
+    url = parseCallbackAddress(String(rawUrl), { allowLoopback: options.allowLoopback });
   } catch (error) {
     if (error instanceof ValidationError) throw new WebhookRefusedError(error.message, { cause: error });
     throw error;
   }
+  // The API refused these ports already; a URL stored before the list changed is refused here, after
+  // the address checks (their reason comes first). Only a receiver on loopback, where allowed (local
+  // runs), may use another port.
+  const portRefusal = callbackPortRefusal(url, options.allowedPorts);
   const host = bareHostname(url);
   const literalFamily = isIP(host);
   let addresses: LookupAddress[];
@@ -156,6 +168,8 @@ const vetDestination = async (
       );
     } catch (error) {
       if (error instanceof WebhookDeliveryError) throw error;
+      // Whatever DNS says later, this port is refused: no point in retrying.
+      if (portRefusal && !options.allowLoopback) throw new WebhookRefusedError(portRefusal, { cause: error });
       // NXDOMAIN included: DNS for a new or migrated host is often fixed within the retry window.
       throw new WebhookDeliveryError(
         `the callback URL's host name could not be resolved (${errorCode(error) ?? 'lookup failed'})`,
@@ -169,6 +183,9 @@ const vetDestination = async (
       "the callback URL's host resolves to a private, loopback, link-local or otherwise non-public address",
       { addresses: forbidden.map(({ address }) => address) },
     );
+  }
+  if (portRefusal && !addresses.every(({ address }) => isLoopbackAddress(address))) {
+    throw new WebhookRefusedError(portRefusal);
   }
   const [first] = addresses;
   if (!first) throw new WebhookDeliveryError("the callback URL's host name resolved to no address");

@@ -2,7 +2,8 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamodb, sqs } from '#shared/aws-clients';
-import { envBoolean, envInt, envString, loadConfig } from '#shared/config';
+import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
+import { envBoolean, envInt, envPortList, envString, loadConfig } from '#shared/config';
 import { webhookMessageSchema } from '#shared/dispatch';
 import { AppError } from '#shared/errors';
 import { describeIssues, jsonStringified } from '#shared/events';
@@ -20,6 +21,8 @@ const config = loadConfig(
     QUEUE_URL: envString(),
     WEBHOOK_SECRET_ARN: envString(),
     ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
+    /** The API's list: a URL stored before the list shrank is refused here rather than delivered. */
+    CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
     /** Must equal the queue's redrive maxReceiveCount: the last allowed receive records `failed`. */
     WEBHOOK_MAX_ATTEMPTS: envInt(8, { min: 1, max: 1_000 }),
     WEBHOOK_TIMEOUT_SECONDS: envInt(10, { min: 1, max: 900 }),
@@ -45,6 +48,7 @@ const dependencies = {
   signingSecret,
   delivery: {
     allowLoopback: config.ALLOW_LOOPBACK_CALLBACKS,
+    allowedPorts: config.CALLBACK_PORTS,
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
   },
   maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,

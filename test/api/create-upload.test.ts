@@ -186,6 +186,23 @@ describe('POST /api/media/ with a JSON description', () => {
     expect(response.body.upload.headers['Content-Type']).toBe('image/png');
   });
 
+  it.each([
+    ['video/matroska', 'video/x-matroska'],
+    ['video/x-matroska', 'video/x-matroska'],
+    ['video/x-m4v', 'video/mp4'],
+  ])('takes %s as the presets name it, %s, in what it stores and signs', async (declared, canonical) => {
+    const response = await createMedia({
+      file_name: 'clip.mkv',
+      content_type: declared,
+      size: 10,
+      preset: 'default',
+    });
+
+    expect(response.statusCode).toBe(201);
+    expect(response.body.upload.headers['Content-Type']).toBe(canonical);
+    expect(await api.store.get(response.body.job_id)).toMatchObject({ content_type: canonical });
+  });
+
   it('stores a valid callback URL and accepts null for the optional fields', async () => {
     const response = await createMedia({
       file_name: 'a.webp',
@@ -378,6 +395,13 @@ describe('POST /api/media/ validation', () => {
       /public address/,
     ],
     [
+      'callback_url aims at a port outside the allowed list',
+      { ...valid, callback_url: 'https://hooks.example.com:6379/hook' },
+      'Request::InvalidCallbackUrl',
+      'callback_url',
+      /must use one of the ports 80, 443, 8080, 8443, not 6379/,
+    ],
+    [
       'callback_url is the metadata service',
       { ...valid, callback_url: 'http://169.254.169.254/latest' },
       'Request::InvalidCallbackUrl',
@@ -398,6 +422,43 @@ describe('POST /api/media/ validation', () => {
 
     expect(response.statusCode).toBe(400);
     expect(response.body.error).toEqual({ code, field, message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    ['a right-to-left override', 'invoice\u202egpj.exe', /U\+202E at position 7/],
+    ['a left-to-right embedding', '\u202aphoto.jpg', /U\+202A at position 0/],
+    ['a first-strong isolate', 'photo\u2068.jpg', /U\+2068/],
+    ['a pop directional isolate', 'photo\u2069.jpg', /U\+2069/],
+    ['a zero-width space', 'pho\u200bto.jpg', /U\+200B/],
+    ['a right-to-left mark', 'photo\u200f.jpg', /U\+200F/],
+    ['a byte order mark', '\ufeffphoto.jpg', /U\+FEFF/],
+    ['a line separator', 'photo\u2028.jpg', /U\+2028/],
+    ['a C1 control', 'photo\u0085.jpg', /control characters/],
+  ])('answers 400 naming the character when file_name contains %s', async (_case, fileName, message) => {
+    const itemsBefore = await countItems();
+
+    const response = await api.invoke<ErrorBody>(
+      jsonEvent({
+        method: 'POST',
+        path: '/api/media/',
+        routeKey: 'POST /api/media',
+        json: { ...valid, file_name: fileName },
+      }),
+    );
+
+    expect(response.statusCode).toBe(400);
+    expect(response.body.error).toEqual({
+      code: 'Request::InvalidFileName',
+      field: 'file_name',
+      message: expect.stringMatching(message),
+    });
+    expect(await countItems()).toBe(itemsBefore);
+  });
+
+  it('keeps names in any script, right-to-left ones included', async () => {
+    const response = await createMedia({ ...valid, file_name: 'صورة العطلة.jpg' });
+
+    expect(response.statusCode).toBe(201);
   });
 
   it('answers 413 with both numbers when the file is over its kind limit', async () => {

@@ -264,6 +264,120 @@ describe('POST /api/media/ with multipart/form-data', () => {
     expect(response.body.error.code).toBe('Request::MalformedMultipart');
   });
 
+  it.each([
+    ['in UTF-8', 'filename="invoice\u202egpj.exe"'],
+    ['as RFC 5987 filename*', "filename*=UTF-8''invoice%E2%80%AEgpj.exe"],
+  ])(
+    'answers 400 naming U+202E for a file name with a right-to-left override %s',
+    async (_case, parameter) => {
+      // Prepare: the file's name comes from its part's Content-Disposition
+      const boundary = 'bidi';
+      const body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; ${parameter}\r\nContent-Type: image/jpeg\r\n\r\n`,
+        ),
+        jpeg,
+        Buffer.from(
+          `\r\n--${boundary}\r\nContent-Disposition: form-data; name="preset"\r\n\r\ndefault\r\n--${boundary}--\r\n`,
+        ),
+      ]);
+      const itemsBefore = await countItems();
+
+      // Act
+      const response = await api.invoke<ErrorBody>(
+        httpEvent({
+          method: 'POST',
+          path: '/api/media/',
+          routeKey: 'POST /api/media',
+          body,
+          headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        }),
+      );
+
+      // Assess: the form's file name is in its "file" field, as every other file-name error says
+      expect(response.statusCode).toBe(400);
+      expect(response.body.error).toEqual({
+        code: 'Request::InvalidFileName',
+        field: 'file',
+        message: expect.stringMatching(
+          /file_name must not contain invisible or text-direction characters.*U\+202E at position 7/,
+        ),
+      });
+      expect(await countItems()).toBe(itemsBefore);
+    },
+  );
+
+  describe('a hostile or cut-off form', () => {
+    const rawUpload = (body: string | Buffer, contentType = 'multipart/form-data; boundary=zzz') =>
+      api.invoke<ErrorBody>(
+        httpEvent({
+          method: 'POST',
+          path: '/api/media/',
+          routeKey: 'POST /api/media',
+          body: Buffer.from(body),
+          headers: { 'content-type': contentType },
+        }),
+      );
+    const fileHead = '--zzz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n';
+
+    it('answers 400 Request::MalformedMultipart for a form cut off inside the file, and the function keeps serving', async () => {
+      // Prepare: the issue's curl body, which ends in the middle of the file part
+      const bytes = await makeJpeg(24, 24, 15);
+
+      // Act
+      const cutOff = await rawUpload(`${fileHead}abc`);
+      const next = await upload([filePart(bytes), { name: 'preset', value: 'default' }]);
+
+      // Assess
+      expect(cutOff.statusCode).toBe(400);
+      expect(cutOff.body.error).toEqual({
+        code: 'Request::MalformedMultipart',
+        message: expect.stringMatching(/cut off or is malformed/),
+      });
+      expect(next.statusCode).toBe(201);
+      expect(next.body).toMatchObject({ status: 'queued', size: bytes.length });
+      await api.env.drain(api.env.queues.image.url);
+    });
+
+    it.each([
+      ['a form cut off inside a part header', '--zzz\r\nContent-Disposition: form-da'],
+      ['a form cut off after the file, before the closing boundary', `${fileHead}abc\r\n`],
+      [
+        'a form cut off after a field',
+        '--zzz\r\nContent-Disposition: form-data; name="preset"\r\n\r\ndefault',
+      ],
+      ['a form ending at its first boundary', '--zzz'],
+      ['an empty body', ''],
+      ['a part header without a colon', '--zzz\r\nContent-Disposition form-data\r\n\r\nx\r\n--zzz--\r\n'],
+      [
+        'a form of too many parts',
+        `${Array.from({ length: 13 }, (_, index) => `--zzz\r\nContent-Disposition: form-data; name="f${index}"\r\n\r\nx\r\n`).join('')}--zzz--\r\n`,
+      ],
+    ])('answers 400 Request::MalformedMultipart for %s', async (_case, body) => {
+      const response = await rawUpload(body);
+
+      expect(response.statusCode).toBe(400);
+      expect(response.body.error.code).toBe('Request::MalformedMultipart');
+    });
+
+    it('answers 400 for a multipart content type whose boundary is empty', async () => {
+      const response = await rawUpload(`${fileHead}abc`, 'multipart/form-data; boundary=');
+
+      expect(response.statusCode).toBe(400);
+      expect(response.body.error.code).toBe('Request::MalformedMultipart');
+    });
+
+    it('reads a field sent after the file', async () => {
+      const bytes = await makeJpeg(24, 24, 16);
+
+      const response = await upload([filePart(bytes), { name: 'preset', value: 'square-webp' }]);
+
+      expect(response.statusCode).toBe(201);
+      expect(response.body.preset).toBe('square-webp');
+      await api.env.drain(api.env.queues.image.url);
+    });
+  });
+
   it('leaves nothing behind for a refused request', async () => {
     const id = randomUUID();
     const itemsBefore = await countItems();

@@ -1,7 +1,9 @@
 import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { settingsFromContext } from '#lib/app';
-import { cdkJsonContext } from './synthesize.ts';
+import { defineMediaPipeline, settingsFromContext } from '#lib/app';
+import { cdkJsonContext, testApp } from './synthesize.ts';
+import { environmentOf, TemplateQueries } from './template-queries.ts';
 
 const settingsFor = (context: Record<string, unknown>) => settingsFromContext(new App({ context }).node);
 
@@ -15,6 +17,7 @@ describe('settingsFromContext', () => {
       maxAttempts: 3,
       webhookMaxAttempts: 8,
       allowLoopbackCallbacks: false,
+      callbackPorts: [80, 443, 8080, 8443],
       retainData: true,
       multipartThresholdBytes: 100 * 1024 * 1024,
     });
@@ -34,6 +37,7 @@ describe('settingsFromContext', () => {
       maxAttempts: '5',
       webhookMaxAttempts: '12',
       allowLoopbackCallbacks: 'true',
+      callbackPorts: '443, 8443',
       retainData: 'false',
       multipartThresholdBytes: '8388608',
     });
@@ -43,9 +47,14 @@ describe('settingsFromContext', () => {
       maxAttempts: 5,
       webhookMaxAttempts: 12,
       allowLoopbackCallbacks: true,
+      callbackPorts: [443, 8443],
       retainData: false,
       multipartThresholdBytes: 8 * 1024 * 1024,
     });
+  });
+
+  it('reads a JSON list of callback ports given on the command line', () => {
+    expect(settingsFor({ callbackPorts: '[443]' }).callbackPorts).toEqual([443]);
   });
 
   it('reads a JSON list of origins given on the command line', () => {
@@ -62,6 +71,11 @@ describe('settingsFromContext', () => {
     [{ retainData: 'yes' }, /retainData must be true or false/],
     [{ allowLoopbackCallbacks: 1 }, /allowLoopbackCallbacks must be true or false/],
     [{ allowedOrigins: [] }, /allowedOrigins must be a non-empty list/],
+    [{ callbackPorts: [] }, /callbackPorts must be a non-empty list of TCP ports from 1 to 65535/],
+    [{ callbackPorts: [443, 70000] }, /callbackPorts must be a non-empty list of TCP ports/],
+    [{ callbackPorts: ['443'] }, /callbackPorts must be a non-empty list of TCP ports/],
+    [{ callbackPorts: '443,https' }, /callbackPorts must be a non-empty list of TCP ports/],
+    [{ callbackPorts: '0' }, /callbackPorts must be a non-empty list of TCP ports/],
     [
       { multipartThresholdBytes: 1024 },
       /multipartThresholdBytes must be an integer from 5242880 to 5368709120/,
@@ -73,5 +87,23 @@ describe('settingsFromContext', () => {
     const read = () => settingsFor(context);
     // Assess
     expect(read).toThrow(message);
+  });
+});
+
+describe('the callbackPorts setting', () => {
+  it('reaches the API and webhook functions as CALLBACK_PORTS, the list both parse', () => {
+    // Prepare: bundling is skipped (no stack is named in aws:cdk:bundling-stacks): only the environment matters
+    const app = testApp({ 'aws:cdk:bundling-stacks': [], callbackPorts: '443,8443' });
+
+    // Act
+    const template = Template.fromStack(defineMediaPipeline(app));
+
+    // Assess
+    const queries = new TemplateQueries(template);
+    for (const service of ['media-api', 'media-webhook']) {
+      expect(environmentOf(queries.projectFunction(service).properties).CALLBACK_PORTS, service).toBe(
+        '443,8443',
+      );
+    }
   });
 });

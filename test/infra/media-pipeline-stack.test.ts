@@ -108,6 +108,7 @@ describe('MediaPipeline stack', () => {
           'WEBHOOK_QUEUE_URL',
           'MAX_ATTEMPTS',
           'ALLOW_LOOPBACK_CALLBACKS',
+          'CALLBACK_PORTS',
           'MULTIPART_THRESHOLD_BYTES',
         ],
       },
@@ -152,6 +153,7 @@ describe('MediaPipeline stack', () => {
           'QUEUE_URL',
           'WEBHOOK_SECRET_ARN',
           'ALLOW_LOOPBACK_CALLBACKS',
+          'CALLBACK_PORTS',
           'WEBHOOK_MAX_ATTEMPTS',
         ],
       },
@@ -177,6 +179,8 @@ describe('MediaPipeline stack', () => {
       expect(api.MAX_ATTEMPTS).toBe('3');
       expect(api.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
       expect(webhook.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
+      expect(api.CALLBACK_PORTS).toBe('80,443,8080,8443');
+      expect(webhook.CALLBACK_PORTS).toBe(api.CALLBACK_PORTS);
       expect(webhook.WEBHOOK_MAX_ATTEMPTS).toBe('8');
     });
 

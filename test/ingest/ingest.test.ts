@@ -8,7 +8,7 @@ import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
-import { makeJpeg, makeMp4 } from '#test/media';
+import { makeClip, makeJpeg, makeMp4, makeTrailingIfdTiff } from '#test/media';
 
 let env: TestEnvironment;
 let store: JobStore;
@@ -82,6 +82,35 @@ describe('ingest', () => {
       media_kind: 'video',
     });
     expect(await drain(env.queues.video.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+  });
+
+  it.each([
+    [
+      'a Matroska clip (file-type says video/matroska)',
+      () => makeClip('matroska'),
+      'video/x-matroska',
+      'video',
+    ],
+    [
+      'an uncompressed TIFF whose first IFD follows its pixels',
+      async () => makeTrailingIfdTiff(300, 300),
+      'image/tiff',
+      'image',
+    ],
+  ] as const)('accepts %s under the name presets use', async (_case, bytes, detected, kind) => {
+    // Prepare
+    const { job, event } = await upload(await bytes(), { content_type: detected });
+
+    // Act
+    await ingest(event);
+
+    // Assess
+    expect(await store.get(job.id)).toMatchObject({
+      status: 'queued',
+      detected_type: detected,
+      media_kind: kind,
+    });
+    expect(await drain(env.queues[kind].url)).toEqual([{ kind: 'process', job_id: job.id }]);
   });
 
   it('changes nothing when S3 delivers the same event again', async () => {
@@ -233,6 +262,18 @@ describe('ingest', () => {
         job: { size: 99 },
         code: 'Upload::SizeMismatch',
         error: /has \d+ bytes but the upload was created for 99/,
+      },
+      {
+        name: 'a HEIC photo, which the image function cannot decode',
+        bytes: async () => {
+          const box = Buffer.alloc(24);
+          box.writeUInt32BE(24, 0);
+          box.write('ftypheic\0\0\0\0mif1heic', 4, 'latin1');
+          return Buffer.concat([box, Buffer.alloc(256)]);
+        },
+        job: { file_name: 'IMG_0001.heic' },
+        code: 'Upload::UnrecognizedType',
+        error: /recognised as image\/heic/,
       },
       {
         name: 'a video under an images-only preset',

@@ -7,7 +7,7 @@ import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob, queueForProcessing } from '#test/jobs';
-import { makeJpeg } from '#test/media';
+import { makeJpeg, makeTrailingIfdTiff } from '#test/media';
 import { deliverOnce } from '#test/sqs-events';
 
 let env: TestEnvironment;
@@ -108,6 +108,26 @@ describe('image processing', () => {
     expect(await webhookMessages()).toEqual([
       { kind: 'webhook', job_id: job.id, source_job_id: job.id, status: 'done', attempts: 1 },
     ]);
+  });
+
+  it('renders an uncompressed TIFF whose first IFD follows its pixels, as ingest now accepts it', async () => {
+    // Prepare: a red-to-blue gradient, laid out as ImageMagick's `-compress none` writes it
+    const job = await queuedImageJob(makeTrailingIfdTiff(300, 300), { detected_type: 'image/tiff' });
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([]);
+    const done = await store.get(job.id);
+    expect(done).toMatchObject({ status: 'done', result: { width: 300, height: 300, format: 'tiff' } });
+    const thumb = await download(`results/${job.id}/thumb.jpg`);
+    const { data } = await sharp(thumb.bytes)
+      .resize(1, 2, { fit: 'fill' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect(data[0]).toBeGreaterThan(data[2] as number); // red at the top
+    expect(data[5]).toBeGreaterThan(data[3] as number); // blue at the bottom
   });
 
   it('fails a corrupt image at once, without retrying, with a readable error', async () => {

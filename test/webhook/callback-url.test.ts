@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isForbiddenAddress, MAX_CALLBACK_URL_LENGTH, parseCallbackUrl } from '#shared/callback-url';
+import {
+  DEFAULT_CALLBACK_PORTS,
+  effectivePort,
+  isForbiddenAddress,
+  MAX_CALLBACK_URL_LENGTH,
+  parseCallbackUrl,
+} from '#shared/callback-url';
 import { ValidationError } from '#shared/errors';
 
 const strict = { allowLoopback: false };
@@ -175,6 +181,52 @@ describe('parseCallbackUrl', () => {
       expect(refusal(raw).field).toBe('callback_url');
       expect(parseCallbackUrl(raw, local).protocol).toBe('http:');
     }
+  });
+
+  describe('ports', () => {
+    it.each([
+      ['http://hooks.example.com/hook', 80],
+      ['https://hooks.example.com/hook', 443],
+      ['https://hooks.example.com:443/hook', 443],
+      ['http://hooks.example.com:8080/hook', 8080],
+      ['https://hooks.example.com:8443/hook', 8443],
+      ['https://hooks.example.com:80/hook', 80],
+    ])('accepts %s, whose port %i is one of the defaults', (raw, port) => {
+      const url = parseCallbackUrl(raw, strict);
+
+      expect(effectivePort(url)).toBe(port);
+      expect(DEFAULT_CALLBACK_PORTS).toContain(port);
+    });
+
+    it.each([
+      ['http://hooks.example.com:22/', 22],
+      ['http://93.184.216.34:25/', 25],
+      ['http://hooks.example.com:6379/', 6379],
+      ['https://[2606:4700:4700::1111]:3306/', 3306],
+    ])('refuses %s, saying which ports are allowed', (raw, port) => {
+      const error = refusal(raw);
+
+      expect(error).toMatchObject({ code: 'Request::InvalidCallbackUrl', field: 'callback_url' });
+      expect(error.message).toBe(`callback_url must use one of the ports 80, 443, 8080, 8443, not ${port}`);
+    });
+
+    it('takes the configured list instead of the default, naming the port a scheme implies', () => {
+      const only443 = { ...strict, allowedPorts: [443] };
+
+      expect(parseCallbackUrl('https://hooks.example.com/', only443).hostname).toBe('hooks.example.com');
+      expect(refusal('http://hooks.example.com/', only443).message).toBe(
+        'callback_url must use port 443, not 80 (the http default)',
+      );
+      expect(refusal('https://hooks.example.com:8443/', only443).message).toContain('not 8443');
+    });
+
+    it('lets a loopback receiver use any port when loopback is allowed, and no other host', () => {
+      for (const raw of ['http://127.0.0.1:6379/', 'http://[::1]:22/', 'http://localhost:49152/hook']) {
+        expect(parseCallbackUrl(raw, local).protocol).toBe('http:');
+      }
+      expect(refusal('https://hooks.example.com:22/', local).message).toContain('not 22');
+      expect(refusal('http://93.184.216.34:6379/', local).message).toContain('not 6379');
+    });
   });
 
   it('keeps refusing non-loopback private addresses when loopback is allowed', () => {

@@ -274,6 +274,7 @@ describe('deliverWebhook refuses non-public destinations without sending anythin
     ['a private address', () => 'http://10.0.0.1/hooks'],
     ['the IPv6 instance metadata service', () => 'http://[fd00:ec2::254]/latest/meta-data/'],
     ['a URL with credentials', () => 'https://user:pass@example.com/hooks'],
+    ['a public address on a port outside the allowed list', () => 'http://93.184.216.34:6379/'],
   ])('%s', async (_case, url) => {
     // Act
     const error = await thrown(deliverWebhook(request({ url: url() }), strict));
@@ -282,6 +283,31 @@ describe('deliverWebhook refuses non-public destinations without sending anythin
     expect(error).toBeInstanceOf(WebhookRefusedError);
     expect(error).toMatchObject({ code: 'Webhook::Refused' });
     expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('refuses a port outside the list even when loopback is allowed, unless the host resolves to loopback', async () => {
+    // Prepare: the same receiver port, reached by names resolving to a public address and to loopback
+    const resolveTo = (address: string) => async () => [{ address, family: 4 }];
+
+    // Act
+    const publicHost = await thrown(
+      deliverWebhook(request({ url: receiver.url('/hooks', 'hooks.public.test') }), {
+        ...local,
+        resolveHost: resolveTo('93.184.216.34'),
+      }),
+    );
+    const loopbackHost = await deliverWebhook(request({ url: receiver.url('/hooks', 'hooks.loop.test') }), {
+      ...local,
+      resolveHost: resolveTo('127.0.0.1'),
+    });
+
+    // Assess
+    expect(publicHost).toBeInstanceOf(WebhookRefusedError);
+    expect((publicHost as Error).message).toBe(
+      `callback_url must use one of the ports 80, 443, 8080, 8443, not ${receiver.port}`,
+    );
+    expect(loopbackHost.statusCode).toBe(200);
+    expect(receiver.requests).toHaveLength(1);
   });
 
   it('refuses a host name when any address it resolves to is forbidden, naming none in the message', async () => {

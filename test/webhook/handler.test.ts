@@ -280,10 +280,19 @@ describe('webhook handler', () => {
   });
 
   it.each([
-    ['the instance metadata service', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
-    ['a private address', 'http://10.0.0.1/hooks'],
-    ['the IPv6 instance metadata service', 'http://[fd00:ec2::254]/latest/meta-data/'],
-  ])('refuses %s, records refused and acknowledges the message', async (_case, callbackUrl) => {
+    [
+      'the instance metadata service',
+      'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+      'public address',
+    ],
+    ['a private address', 'http://10.0.0.1/hooks', 'public address'],
+    ['the IPv6 instance metadata service', 'http://[fd00:ec2::254]/latest/meta-data/', 'public address'],
+    [
+      'a public host on the Redis port, stored before the port rule',
+      'http://93.184.216.34:6379/',
+      'one of the ports 80, 443, 8080, 8443, not 6379',
+    ],
+  ])('refuses %s, records refused and acknowledges the message', async (_case, callbackUrl, reason) => {
     // Prepare
     const job = await finishedJob({ callback_url: callbackUrl });
     await enqueue(messageFor(job));
@@ -298,7 +307,7 @@ describe('webhook handler', () => {
       message_id: `msg_${job.id}_done_1`,
       status: 'refused',
       attempts: 1,
-      last_error: expect.stringContaining('public address'),
+      last_error: expect.stringContaining(reason),
     });
     expect(await env.depth(env.queues.webhook.url)).toEqual({ visible: 0, inFlight: 0 });
   });
