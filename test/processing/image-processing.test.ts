@@ -273,6 +273,24 @@ describe('image processing', () => {
     );
   });
 
+  it('acknowledges a message that names no job it could process, rather than cycling it into the dead-letter queue', async () => {
+    // Prepare: one body that is not JSON, one of another shape
+    for (const body of ['{"kind": "process", job_id', JSON.stringify({ kind: 'process', job_id: 'nope' })]) {
+      await env.clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: env.queues.image.url, MessageBody: body }),
+      );
+    }
+
+    // Act
+    const { delivered, response } = await deliver();
+
+    // Assess: both taken off the queue as handled, none sent to the dead-letter queue
+    expect(delivered).toHaveLength(2);
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await env.depth(env.queues.image.url)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await env.depth(env.queues.image.dlqUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it('turns a processing message that reached the dead-letter queue into a failed job', async () => {
     // Prepare: a job whose deliveries kept crashing; SQS moved its message to the DLQ
     const job = newJob({
