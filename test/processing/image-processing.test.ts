@@ -2,7 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
@@ -25,6 +25,8 @@ beforeAll(async () => {
   store = new JobStore(dynamodb, env.tableName);
 });
 afterAll(() => env.close());
+// Each test starts with empty queues, whatever the one before left in them.
+afterEach(() => env.purgeQueues());
 
 /** A job that ingest accepted and queued, with its upload stored (unless `bytes` is undefined). */
 const queuedImageJob = async (bytes: Buffer | undefined, overrides: Partial<Job> = {}): Promise<Job> => {
@@ -174,7 +176,6 @@ describe('image processing', () => {
       new ListObjectsV2Command({ Bucket: env.resultsBucket, Prefix: `results/${job.id}/` }),
     );
     expect(results.KeyCount).toBe(0);
-    await webhookMessages();
   });
 
   it('retries a transient fault through its queue, and succeeds once the fault is gone', async () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
@@ -26,6 +26,8 @@ beforeAll(async () => {
   store = new JobStore(dynamodb, env.tableName);
 });
 afterAll(() => env.close());
+// Each test starts with empty queues, whatever the one before left in them.
+afterEach(() => env.purgeQueues());
 
 const queuedVideoJob = async (bytes: Buffer, overrides: Partial<Job> = {}): Promise<Job> => {
   const job = newJob({

@@ -8,6 +8,7 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -91,6 +92,11 @@ export interface TestEnvironment {
   drain(queueUrl: string): Promise<unknown[]>;
   /** Approximate visible + in-flight messages, as SQS reports them. */
   depth(queueUrl: string): Promise<{ visible: number; inFlight: number }>;
+  /**
+   * Empties every queue and dead-letter queue, in flight or not: an `afterEach` that keeps one test's
+   * leftovers (a failed record returns at once, RETRY_BASE_SECONDS is 0) out of the next test's receives.
+   */
+  purgeQueues(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -265,6 +271,14 @@ export const createTestEnvironment = async (
     receive,
     drain,
     depth,
+    purgeQueues: async () => {
+      const urls = [image, video, webhook].flatMap((queue) => [queue.url, queue.dlqUrl]);
+      await Promise.all(
+        [...urls, ingestDlq.QueueUrl ?? ''].map((QueueUrl) =>
+          clients.sqs.send(new PurgeQueueCommand({ QueueUrl })),
+        ),
+      );
+    },
     close: async () => {
       vi.unstubAllEnvs();
       clients.s3.destroy();
