@@ -1,8 +1,14 @@
 import { z } from 'zod';
 import { parseCallbackUrl } from '#shared/callback-url';
 import { ValidationError } from '#shared/errors';
-import { findPreset, type MediaKind, maxBytesFor, mediaKindOf, presetsConfig } from '#shared/presets';
-import { canonicalMediaType } from '../ingest/digest-upload.ts';
+import {
+  canonicalMediaType,
+  findPreset,
+  type MediaKind,
+  maxBytesFor,
+  mediaKindOf,
+  presetsConfig,
+} from '#shared/presets';
 import { FieldTooLargeError } from './api-errors.ts';
 
 /**

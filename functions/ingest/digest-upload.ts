@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
-import type { MediaType } from '#shared/presets';
+import { canonicalMediaType } from '#shared/presets';
 
 /** Enough leading bytes for every container signature file-type knows (MP4 boxes, EBML headers, TIFF IFDs). */
 const SNIFF_BYTES = 64 * 1024;
@@ -89,28 +89,6 @@ export const digestUpload = async (body: AsyncIterable<Uint8Array>): Promise<Upl
     ...(ifd && ifdLength > 0 ? { tiffIfd: ifd.subarray(0, ifdLength) } : {}),
   };
 };
-
-/**
- * Every name the sniffer (file-type 21) gives a type the pipeline processes, mapped to the name presets
- * use; the API reads a declared `content_type` through the same table. The types file-type reports for
- * images and videos, and what becomes of them:
- *
- * - the presets' own names: image/jpeg, image/png, image/webp, image/avif, image/gif, image/tiff,
- *   video/mp4, video/quicktime, video/webm;
- * - aliases below: Matroska (file-type says `video/matroska`, presets the long-registered
- *   `video/x-matroska`), M4V (an MP4 brand), APNG (a PNG whose first frame every PNG decoder shows);
- * - image/heif with an AV1 brand is AVIF (see `heifAsAvif`); HEVC-coded HEIF and HEIC are refused:
- *   the image function's libvips (sharp's prebuilt build) has no HEVC decoder;
- * - everything else (3GP, AVI, MPEG, FLV, camera raw, BMP, JPEG 2000, JPEG XL, …) is not processed.
- */
-export const MEDIA_TYPE_ALIASES: Readonly<Record<string, MediaType>> = {
-  'video/matroska': 'video/x-matroska',
-  'video/x-m4v': 'video/mp4',
-  'image/apng': 'image/png',
-};
-
-/** The presets' name for a media type: `video/matroska` is `video/x-matroska`; others are unchanged. */
-export const canonicalMediaType = (type: string): string => MEDIA_TYPE_ALIASES[type] ?? type;
 
 /** The brands in an ISO BMFF `ftyp` box at the start of `head` (major first, then the compatible ones). */
 const ftypBrands = (head: Buffer): string[] => {

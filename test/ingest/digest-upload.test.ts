@@ -1,7 +1,14 @@
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { IMAGE_TYPES, presetsConfig, VIDEO_TYPES } from '#shared/presets';
+import { digestUpload, sniffMediaType } from '#ingest/digest-upload';
+import {
+  canonicalMediaType,
+  IMAGE_TYPES,
+  MEDIA_TYPE_ALIASES,
+  presetsConfig,
+  VIDEO_TYPES,
+} from '#shared/presets';
 import {
   heicUnsupportedReason,
   makeClip,
@@ -10,12 +17,6 @@ import {
   SHARP_IMAGE_TYPES,
   type VideoContainer,
 } from '#test/media';
-import {
-  canonicalMediaType,
-  digestUpload,
-  MEDIA_TYPE_ALIASES,
-  sniffMediaType,
-} from '../../functions/ingest/digest-upload.ts';
 
 /** The bytes as an object body arrives, in chunks of `size`. */
 async function* chunked(bytes: Buffer, size: number): AsyncIterable<Uint8Array> {
