@@ -7,21 +7,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
 import { type ProvisionOptions, provisionStack } from '../../local/provision.ts';
-import {
-  localSecrets,
-  type SecretsManagerEmulator,
-  startSecretsManager,
-} from '../../local/secrets-manager.ts';
+import { localSecrets, startSecretsManager } from '../../local/secrets-manager.ts';
 import type { CfnResource, CfnTemplate, LocalEndpoints, ProvisionedStack } from '../../local/types.ts';
-import {
-  LOCAL_CREDENTIALS,
-  localS3Client,
-  REGION,
-  type S3Emulator,
-  type SqsEmulator,
-  startS3,
-  startSqs,
-} from './emulators.ts';
+import { LOCAL_CREDENTIALS, localS3Client, REGION, startS3, startSqs } from './emulators.ts';
 
 export const API_BASE_URL = 'http://127.0.0.1:39999';
 
@@ -90,7 +78,7 @@ export const startProvisioning = async (): Promise<ProvisioningHarness> => {
     },
     close: async () => {
       for (const client of Object.values(clients)) client.destroy();
-      await Promise.all([s3.close(), sqs.close(), (secrets as SecretsManagerEmulator).close()]);
+      await Promise.all([s3.close(), sqs.close(), secrets.close()]);
       await Promise.all([assemblyDir, dataDir].map((dir) => rm(dir, { recursive: true, force: true })));
     },
   };
