@@ -12,7 +12,7 @@ import {
   accepted,
   DESCRIPTION,
   emulated,
-  literalProblems,
+  literalCheck,
   type ResourceSupport,
   TAGS,
 } from './support-entry.ts';
@@ -29,13 +29,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       DisableExecuteApiEndpoint: accepted('the local API is always served'),
       Tags: TAGS,
     },
-    check: (resource, path) =>
-      literalProblems(
-        resource.Properties?.ProtocolType,
-        `${path}.Properties.ProtocolType`,
-        ['HTTP'],
-        'protocol',
-      ),
+    check: literalCheck('ProtocolType', ['HTTP'], 'protocol'),
   },
   'AWS::ApiGatewayV2::Stage': {
     kind: 'emulated',
@@ -61,13 +55,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       AuthorizationType: emulated('NONE only: authorizers are not emulated'),
       OperationName: accepted('informational'),
     },
-    check: (resource, path) =>
-      literalProblems(
-        resource.Properties?.AuthorizationType,
-        `${path}.Properties.AuthorizationType`,
-        ['NONE'],
-        'authorization type',
-      ),
+    check: literalCheck('AuthorizationType', ['NONE'], 'authorization type'),
   },
   'AWS::ApiGatewayV2::Integration': {
     kind: 'emulated',
@@ -82,13 +70,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       ConnectionType: accepted('no VPC links locally'),
       Description: DESCRIPTION,
     },
-    check: (resource, path) =>
-      literalProblems(
-        resource.Properties?.IntegrationType,
-        `${path}.Properties.IntegrationType`,
-        ['AWS_PROXY'],
-        'integration type',
-      ),
+    check: literalCheck('IntegrationType', ['AWS_PROXY'], 'integration type'),
   },
 };
 

@@ -94,6 +94,8 @@ export interface ProvisionContext {
   readonly functionUrls: HttpApiSpec[];
   /** Records what provisioning a stateful resource did, for the log. */
   record(logicalId: string, type: string, action: ProvisionAction['action'], detail?: string): void;
+  /** Records a resource as created, updated with `changes`, or unchanged when there are none. */
+  recordChanges(logicalId: string, type: string, created: boolean, changes: readonly string[]): void;
   /** The resource's emulated properties, resolved (accepted ones are left alone: they may reference anything). */
   propertiesOf(logicalId: string, resource: CfnResource): Record<string, unknown>;
   /** The resource's bundled asset directory (its `aws:asset:path` metadata), which must exist. */
@@ -157,6 +159,11 @@ export const createProvisionContext = (
     functionUrls: [],
 
     record: (logicalId, type, action, detail) => {
+      actions.push({ logicalId, type, action, ...(detail ? { detail } : {}) });
+    },
+    recordChanges: (logicalId, type, created, changes) => {
+      const action = created ? 'created' : changes.length ? 'updated' : 'unchanged';
+      const detail = changes.join(', ');
       actions.push({ logicalId, type, action, ...(detail ? { detail } : {}) });
     },
 

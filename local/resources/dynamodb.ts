@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../types.ts';
 import { ProvisionError, type Provisioner } from './context.ts';
-import { NAME_RULES, physicalName, sameJson } from './names.ts';
+import { declaredOrPhysicalName, NAME_RULES, sameJson } from './names.ts';
 import { accepted, emulated, type ResourceSupport, TAGS } from './support-entry.ts';
 
 export const support: Readonly<Record<string, ResourceSupport>> = {
@@ -216,9 +216,7 @@ const applyTimeToLive = async (
 const provisionTable: Provisioner = async (context, logicalId, resource) => {
   const { dynamodb } = context.clients;
   const properties = context.propertiesOf(logicalId, resource);
-  const name =
-    (properties.TableName as string | undefined) ??
-    physicalName(context.stackName, logicalId, NAME_RULES.table);
+  const name = declaredOrPhysicalName(properties.TableName, context.stackName, logicalId, NAME_RULES.table);
   const table = declarationOf(properties, name);
 
   const existing = await dynamodb
@@ -235,12 +233,7 @@ const provisionTable: Provisioner = async (context, logicalId, resource) => {
   const ttlChange = await applyTimeToLive(dynamodb, name, properties.TimeToLiveSpecification);
   // A new table's TTL is part of its creation, not a change to report.
   if (ttlChange && !created) changes.push(ttlChange);
-  context.record(
-    logicalId,
-    resource.Type,
-    created ? 'created' : changes.length ? 'updated' : 'unchanged',
-    changes.join(', '),
-  );
+  context.recordChanges(logicalId, resource.Type, created, changes);
 
   const latest = table.stream.StreamEnabled
     ? ((await dynamodb.send(new DescribeTableCommand({ TableName: name }))).Table?.LatestStreamArn ??

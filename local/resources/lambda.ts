@@ -8,12 +8,13 @@ import { constructName } from '../cdk-metadata.ts';
 import { type FunctionSpec, LOCAL_ACCOUNT, LOCAL_REGION } from '../types.ts';
 import { corsSpecOf } from './apigatewayv2.ts';
 import { type ProvisionContext, ProvisionError, type Provisioner } from './context.ts';
-import { hashOf, lambdaArn, NAME_RULES, physicalName } from './names.ts';
+import { declaredOrPhysicalName, hashOf, lambdaArn, NAME_RULES, physicalName } from './names.ts';
 import {
   accepted,
+  allChecks,
   DESCRIPTION,
   emulated,
-  literalProblems,
+  literalCheck,
   NO_IAM,
   type ResourceSupport,
   type SupportCheck,
@@ -38,8 +39,7 @@ const functionProblems: SupportCheck = (resource, path) => {
   return problems;
 };
 
-const qualifierProblems: SupportCheck = (resource, path) =>
-  literalProblems(resource.Properties?.Qualifier, `${path}.Properties.Qualifier`, ['$LATEST'], 'qualifier');
+const qualifierCheck = literalCheck('Qualifier', ['$LATEST'], 'qualifier');
 
 export const support: Readonly<Record<string, ResourceSupport>> = {
   'AWS::Lambda::Function': {
@@ -100,7 +100,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       MaximumRetryAttempts: emulated(),
       MaximumEventAgeInSeconds: emulated(),
     },
-    check: qualifierProblems,
+    check: qualifierCheck,
   },
   'AWS::Lambda::Url': {
     kind: 'emulated',
@@ -112,16 +112,11 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       InvokeMode: emulated('BUFFERED only'),
       Qualifier: emulated('$LATEST only'),
     },
-    check: (resource, path) => [
-      ...literalProblems(resource.Properties?.AuthType, `${path}.Properties.AuthType`, ['NONE'], 'auth type'),
-      ...literalProblems(
-        resource.Properties?.InvokeMode,
-        `${path}.Properties.InvokeMode`,
-        ['BUFFERED'],
-        'invoke mode',
-      ),
-      ...qualifierProblems(resource, path),
-    ],
+    check: allChecks(
+      literalCheck('AuthType', ['NONE'], 'auth type'),
+      literalCheck('InvokeMode', ['BUFFERED'], 'invoke mode'),
+      qualifierCheck,
+    ),
   },
   'AWS::Lambda::Permission': {
     kind: 'ignored',
@@ -155,9 +150,7 @@ const toStringMap = (value: unknown, path: string): Record<string, string> => {
 
 const provisionLayer: Provisioner = async (context, logicalId, resource) => {
   const properties = context.propertiesOf(logicalId, resource);
-  const name =
-    (properties.LayerName as string | undefined) ??
-    physicalName(context.stackName, logicalId, NAME_RULES.layer);
+  const name = declaredOrPhysicalName(properties.LayerName, context.stackName, logicalId, NAME_RULES.layer);
   const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:layer:${name}:1`;
   context.layerDirs.set(arn, context.assetDir(logicalId, resource));
   return { type: resource.Type, ref: arn, attributes: { LayerVersionArn: arn } };

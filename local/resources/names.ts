@@ -32,6 +32,14 @@ export const physicalName = (
   return `${base}-${suffix}`;
 };
 
+/** The name the template declares for a resource, else a physical name derived as above. */
+export const declaredOrPhysicalName = (
+  declared: unknown,
+  stackName: string,
+  logicalId: string,
+  rules: Parameters<typeof physicalName>[2],
+): string => (declared as string | undefined) ?? physicalName(stackName, logicalId, rules);
+
 export const NAME_RULES = {
   bucket: { maxLength: 63, lowercase: true, invalid: /[^a-z0-9-]/g },
   queue: { maxLength: 75, invalid: /[^A-Za-z0-9_-]/g },

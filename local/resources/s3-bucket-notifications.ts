@@ -5,7 +5,7 @@
  */
 import { ProvisionError, type Provisioner } from './context.ts';
 import { collectBucketNotifications } from './s3.ts';
-import { accepted, emulated, type ResourceSupport, unknownKeys } from './support-entry.ts';
+import { accepted, emulated, knownKeysCheck, type ResourceSupport } from './support-entry.ts';
 
 export const support: Readonly<Record<string, ResourceSupport>> = {
   'Custom::S3BucketNotifications': {
@@ -18,13 +18,11 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       Managed: accepted("the local bridge serves only the template's notifications"),
       SkipDestinationValidation: accepted('nothing to validate locally'),
     },
-    check: (resource, path) =>
-      unknownKeys(
-        resource.Properties?.NotificationConfiguration,
-        `${path}.Properties.NotificationConfiguration`,
-        ['LambdaFunctionConfigurations'],
-        'only notifications to functions are bridged locally',
-      ),
+    check: knownKeysCheck(
+      'NotificationConfiguration',
+      ['LambdaFunctionConfigurations'],
+      'only notifications to functions are bridged locally',
+    ),
   },
   'Custom::S3AutoDeleteObjects': {
     kind: 'ignored',

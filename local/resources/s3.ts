@@ -14,14 +14,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { LOCAL_REGION } from '../types.ts';
 import { type ProvisionContext, ProvisionError, type Provisioner } from './context.ts';
-import { NAME_RULES, physicalName, sameJson } from './names.ts';
+import { declaredOrPhysicalName, NAME_RULES, sameJson } from './names.ts';
 import {
   accepted,
   emulated,
+  knownKeysCheck,
   NO_RESOURCE_POLICIES,
   type ResourceSupport,
   TAGS,
-  unknownKeys,
 } from './support-entry.ts';
 
 export const support: Readonly<Record<string, ResourceSupport>> = {
@@ -39,15 +39,11 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       LoggingConfiguration: accepted('no server access logs locally'),
       Tags: TAGS,
     },
-    check: (resource, path) => {
-      const notifications = resource.Properties?.NotificationConfiguration;
-      return unknownKeys(
-        notifications,
-        `${path}.Properties.NotificationConfiguration`,
-        ['LambdaConfigurations'],
-        'only notifications to functions are bridged locally',
-      );
-    },
+    check: knownKeysCheck(
+      'NotificationConfiguration',
+      ['LambdaConfigurations'],
+      'only notifications to functions are bridged locally',
+    ),
   },
   'AWS::S3::BucketPolicy': { kind: 'ignored', reason: NO_RESOURCE_POLICIES },
 };
@@ -163,9 +159,7 @@ const applyCors = async (context: ProvisionContext, name: string, wanted: CORSRu
 const provisionBucket: Provisioner = async (context, logicalId, resource) => {
   const { s3 } = context.clients;
   const properties = context.propertiesOf(logicalId, resource);
-  const name =
-    (properties.BucketName as string | undefined) ??
-    physicalName(context.stackName, logicalId, NAME_RULES.bucket);
+  const name = declaredOrPhysicalName(properties.BucketName, context.stackName, logicalId, NAME_RULES.bucket);
   let created = false;
   try {
     await s3.send(new HeadBucketCommand({ Bucket: name }));
@@ -179,12 +173,7 @@ const provisionBucket: Provisioner = async (context, logicalId, resource) => {
     `Resources.${logicalId}.Properties.CorsConfiguration`,
   );
   const changes = await applyCors(context, name, wanted);
-  context.record(
-    logicalId,
-    resource.Type,
-    created ? 'created' : changes.length ? 'updated' : 'unchanged',
-    changes.join(', '),
-  );
+  context.recordChanges(logicalId, resource.Type, created, changes);
   const notifications = properties.NotificationConfiguration as
     | { LambdaConfigurations?: unknown }
     | undefined;

@@ -40,26 +40,34 @@ export const NO_IAM = 'no IAM locally: every function may call every emulator';
 export const NO_RESOURCE_POLICIES =
   'no resource policies locally (their TLS-only statements are moot: the emulators listen on loopback)';
 
-/** A problem when a literal `value` is not one of `allowed` (references are checked where they resolve). */
-export const literalProblems = (
-  value: unknown,
-  path: string,
-  allowed: readonly string[],
-  what: string,
-): string[] =>
-  value === undefined || typeof value !== 'string' || allowed.includes(value)
-    ? []
-    : [`${path}: ${what} ${value} is not supported locally (only ${allowed.join(', ')})`];
+/**
+ * A check that `property`, when a literal, is one of `allowed` (a reference is left to provisioning,
+ * which sees its resolved value).
+ */
+export const literalCheck =
+  (property: string, allowed: readonly string[], what: string): SupportCheck =>
+  (resource, path) => {
+    const value = resource.Properties?.[property];
+    return value === undefined || typeof value !== 'string' || allowed.includes(value)
+      ? []
+      : [
+          `${path}.Properties.${property}: ${what} ${value} is not supported locally (only ${allowed.join(', ')})`,
+        ];
+  };
 
-/** A problem for each key of the object `value` that is not `known`. */
-export const unknownKeys = (
-  value: unknown,
-  path: string,
-  known: readonly string[],
-  why: string,
-): string[] => {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
-  return Object.keys(value)
-    .filter((key) => !known.includes(key))
-    .map((key) => `${path}.${key}: ${why}`);
-};
+/** A check that the object `property` has no keys but `known`, one problem per other key. */
+export const knownKeysCheck =
+  (property: string, known: readonly string[], why: string): SupportCheck =>
+  (resource, path) => {
+    const value = resource.Properties?.[property];
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
+    return Object.keys(value)
+      .filter((key) => !known.includes(key))
+      .map((key) => `${path}.Properties.${property}.${key}: ${why}`);
+  };
+
+/** Every problem the `checks` find, in their order. */
+export const allChecks =
+  (...checks: SupportCheck[]): SupportCheck =>
+  (resource, path) =>
+    checks.flatMap((check) => check(resource, path));

@@ -12,6 +12,8 @@ import type { CfnResource, CfnTemplate, LocalEndpoints, ProvisionedStack } from 
 import { LOCAL_CREDENTIALS, localS3Client, REGION, startS3, startSqs } from './emulators.ts';
 
 export const API_BASE_URL = 'http://127.0.0.1:39999';
+/** The asset every harness has: a handler that answers `{}` (provisioning reads no code, workers would). */
+export const HANDLER_ASSET = 'asset.handler';
 
 /**
  * Provisions tiny hand-written templates against the real emulators: s3rver, fauxqs and the Secrets
@@ -49,6 +51,8 @@ export const startProvisioning = async (): Promise<ProvisioningHarness> => {
     dynamodb: inject('dynamodbEndpoint'),
     secretsManager: secrets.endpoint,
   };
+  await mkdir(join(assemblyDir, HANDLER_ASSET));
+  await writeFile(join(assemblyDir, HANDLER_ASSET, 'index.js'), 'export const handler = async () => ({});\n');
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   const clients = {
     s3: localS3Client(s3.endpoint),
@@ -89,8 +93,11 @@ export const ref = (logicalId: string) => ({ Ref: logicalId });
 /** `{ 'Fn::GetAtt': [id, attribute] }` */
 export const getAtt = (logicalId: string, attribute: string) => ({ 'Fn::GetAtt': [logicalId, attribute] });
 
-/** A Node.js function resource with its code in `assetPath`, as CDK synthesizes one. */
-export const nodeFunction = (assetPath: string, properties: Record<string, unknown> = {}): CfnResource => ({
+/** A Node.js function resource with its code in `assetPath`, as CDK synthesizes one (with asset metadata). */
+export const nodeFunction = (
+  properties: Record<string, unknown> = {},
+  assetPath = HANDLER_ASSET,
+): CfnResource => ({
   Type: 'AWS::Lambda::Function',
   Properties: {
     Code: { S3Bucket: 'assets', S3Key: 'code.zip' },

@@ -12,11 +12,9 @@ import { UnsupportedTemplateError } from '../../../local/support.ts';
 import type { CfnResource } from '../../../local/types.ts';
 
 let harness: ProvisioningHarness;
-let code: string;
 
 beforeAll(async () => {
   harness = await startProvisioning();
-  code = await harness.asset('asset.api', { 'index.js': 'export const handler = async () => ({});' });
 });
 
 afterAll(async () => {
@@ -47,7 +45,7 @@ const route = (routeKey: string, properties: Record<string, unknown> = {}): CfnR
 
 /** An HTTP API with CORS, a $default stage and three routes to one function. */
 const api = (): Record<string, CfnResource> => ({
-  Handler: nodeFunction(code),
+  Handler: nodeFunction(),
   Api: {
     Type: 'AWS::ApiGatewayV2::Api',
     Properties: {

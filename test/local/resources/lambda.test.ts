@@ -5,11 +5,9 @@ import { UnsupportedTemplateError } from '../../../local/support.ts';
 import type { CfnResource } from '../../../local/types.ts';
 
 let harness: ProvisioningHarness;
-let code: string;
 
 beforeAll(async () => {
   harness = await startProvisioning();
-  code = await harness.asset('asset.video', { 'index.js': 'export const handler = async () => ({});' });
   await harness.asset('asset.ffmpeg-layer');
 });
 
@@ -28,7 +26,7 @@ const videoStack = (): Record<string, CfnResource> => ({
   Jobs: { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: 1800 } },
   Failed: { Type: 'AWS::SQS::Queue', Properties: {} },
   Ffmpeg: layer,
-  Video: nodeFunction(code, {
+  Video: nodeFunction({
     Timeout: 300,
     MemorySize: 3008,
     Layers: [ref('Ffmpeg')],
@@ -69,7 +67,7 @@ describe('AWS::Lambda::Function and its layers, retries and event sources', () =
         logicalId: 'Video',
         name: 'Video',
         handler: 'index.handler',
-        codeDir: expect.stringMatching(/\/asset\.video$/),
+        codeDir: expect.stringMatching(/\/asset\.handler$/),
         layerDirs: [expect.stringMatching(/\/asset\.ffmpeg-layer$/)],
         environment: {
           FFMPEG_PATH: '/opt/bin/ffmpeg',
@@ -104,7 +102,7 @@ describe('AWS::Lambda::Function and its layers, retries and event sources', () =
 
   it("gives a function Lambda's defaults where the template says nothing", async () => {
     const provisioned = await harness.provision({
-      Resources: { Plain: nodeFunction(code, { FunctionName: 'plain-function' }) },
+      Resources: { Plain: nodeFunction({ FunctionName: 'plain-function' }) },
     });
 
     expect(provisioned.functions).toEqual([
@@ -160,7 +158,7 @@ describe('AWS::Lambda::Function and its layers, retries and event sources', () =
     await expect(
       harness.provision({
         Resources: {
-          Python: nodeFunction(code, { Runtime: 'python3.12' }),
+          Python: nodeFunction({ Runtime: 'python3.12' }),
           PythonUrl: {
             Type: 'AWS::Lambda::Url',
             Properties: { TargetFunctionArn: getAtt('Python', 'Arn'), AuthType: 'AWS_IAM' },
@@ -186,7 +184,7 @@ describe('AWS::Lambda::Function and its layers, retries and event sources', () =
     const elsewhere = 'arn:aws:lambda:us-east-1:123456789012:layer:shared:4';
 
     await expect(
-      harness.provision({ Resources: { Borrower: nodeFunction(code, { Layers: [elsewhere] }) } }),
+      harness.provision({ Resources: { Borrower: nodeFunction({ Layers: [elsewhere] }) } }),
     ).rejects.toThrow(
       new ProvisionError(
         `Resources.Borrower.Properties.Layers[0]: ${elsewhere} is not a layer of this template; layers from elsewhere cannot be mounted locally`,

@@ -80,10 +80,9 @@ describe('AWS::S3::Bucket', () => {
   });
 
   it("collects the bucket's own notifications to functions, with their key filters", async () => {
-    const assetPath = await harness.asset('asset.ingest', { 'index.js': 'export const handler = () => {};' });
     const provisioned = await harness.provision({
       Resources: {
-        Ingest: nodeFunction(assetPath),
+        Ingest: nodeFunction(),
         Inbox: {
           ...bucket({
             NotificationConfiguration: {
@@ -108,16 +107,12 @@ describe('AWS::S3::Bucket', () => {
       },
     });
 
-    expect(provisioned.bucketNotifications).toEqual([
-      {
-        bucketLogicalId: 'Inbox',
-        bucketName: provisioned.resources.Inbox?.ref,
-        events: ['s3:ObjectCreated:Put'],
-        prefix: 'in/',
-        suffix: '.jpg',
-        functionLogicalId: 'Ingest',
-      },
-    ]);
+    const [notification, ...others] = provisioned.bucketNotifications;
+
+    expect(others).toEqual([]);
+    expect(notification).toMatchObject({ bucketLogicalId: 'Inbox', events: ['s3:ObjectCreated:Put'] });
+    expect(notification).toMatchObject({ prefix: 'in/', suffix: '.jpg', functionLogicalId: 'Ingest' });
+    expect(notification?.bucketName).toBe(provisioned.resources.Inbox?.ref);
   });
 
   it('refuses notifications to anything but functions, and unknown properties', async () => {
