@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FunctionInvoker, HttpApiCorsSpec, HttpApiSpec, InvokeOutcome } from './types.ts';
+import { corsResponseHeaders, preflightResponse } from './http-api-cors.ts';
+import { compileRoute, matchRoute } from './http-api-routes.ts';
+import type { FunctionInvoker, HttpApiSpec, InvokeOutcome } from './types.ts';
 import { LOCAL_ACCOUNT } from './types.ts';
 
 /**
@@ -9,12 +11,12 @@ import { LOCAL_ACCOUNT } from './types.ts';
  * function through payload format 2.0.
  *
  * What the "gateway" does itself, as API Gateway does:
- * - routing: the most specific route wins (literal segments over `{param}`, `{param}` over
+ * - routing (local/http-api-routes.ts): the most specific route wins (literal segments over `{param}`, `{param}` over
  *   `{proxy+}`, a method over `ANY`, `$default` last); a trailing slash matches the route without it;
  * - 404 `{"message":"Not Found"}` for no route; 413 `{"message":"Request Entity Too Large"}` over
  *   10 MB (10485760 bytes); 413 `{"message":"Request Too Long"}` when the event exceeds Lambda's 6 MB
  *   synchronous payload;
- * - CORS from the spec: preflights answered without calling a function, Access-Control-* headers put
+ * - CORS from the spec (local/http-api-cors.ts): preflights answered without calling a function, Access-Control-* headers put
  *   on responses (the function's own CORS headers are replaced, as API Gateway ignores them);
  * - request bodies as text for text/*, application/json, application/xml and application/javascript,
  *   base64 otherwise (multipart, form-urlencoded, binary, no Content-Type), as measured on AWS.
@@ -58,119 +60,6 @@ export interface HttpApiServer {
   port: number;
   stop(): Promise<void>;
 }
-
-interface CompiledRoute {
-  routeKey: string;
-  functionLogicalId: string;
-  /** The integration's timeout, if the spec gives one. */
-  timeoutMs?: number;
-  method: string;
-  /** Path segments; undefined for `$default`. */
-  segments?: Segment[];
-  /** The route's own path ends with a slash: it wins over its slash-less twin for such requests. */
-  trailingSlash: boolean;
-}
-
-type Segment = { literal: string } | { param: string } | { greedy: string };
-
-interface RouteMatch {
-  route: CompiledRoute;
-  pathParameters: Record<string, string>;
-}
-
-const compileRoute = (route: HttpApiSpec['routes'][number]): CompiledRoute => {
-  const { routeKey, functionLogicalId, timeoutMs } = route;
-  if (routeKey === '$default')
-    return { routeKey, functionLogicalId, timeoutMs, method: 'ANY', trailingSlash: false };
-  const [method = 'ANY', path = '/'] = routeKey.trim().split(/\s+/, 2);
-  const segments = splitPath(path).map((segment): Segment => {
-    const variable = /^\{([^}]+)\}$/.exec(segment)?.[1];
-    if (!variable) return { literal: segment };
-    return variable.endsWith('+') ? { greedy: variable.slice(0, -1) } : { param: variable };
-  });
-  return {
-    routeKey,
-    functionLogicalId,
-    timeoutMs,
-    method: method.toUpperCase(),
-    segments,
-    trailingSlash: path.length > 1 && path.endsWith('/'),
-  };
-};
-
-const splitPath = (path: string): string[] => path.split('/').filter((segment) => segment !== '');
-
-const safeDecode = (value: string): string => {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-};
-
-const matchPath = (segments: Segment[], requestSegments: string[]): Record<string, string> | undefined => {
-  const parameters: Record<string, string> = {};
-  for (const [index, segment] of segments.entries()) {
-    if ('greedy' in segment) {
-      const rest = requestSegments.slice(index);
-      if (rest.length === 0) return undefined;
-      parameters[segment.greedy] = rest.map(safeDecode).join('/');
-      return parameters;
-    }
-    const actual = requestSegments[index];
-    if (actual === undefined) return undefined;
-    if ('literal' in segment) {
-      if (segment.literal !== actual) return undefined;
-    } else parameters[segment.param] = safeDecode(actual);
-  }
-  return segments.length === requestSegments.length ? parameters : undefined;
-};
-
-/** Orders two matching routes: negative when `a` is more specific. */
-const compareSpecificity = (a: CompiledRoute, b: CompiledRoute, trailingSlash: boolean): number => {
-  const rank = (route: CompiledRoute): number[] => {
-    const segments = route.segments ?? [];
-    const greedy = segments.some((segment) => 'greedy' in segment) ? 1 : 0;
-    return [
-      route.segments ? 0 : 1,
-      greedy,
-      // Literal before parameter, position by position.
-      ...segments.map((segment) => ('literal' in segment ? 0 : 1)),
-    ];
-  };
-  const ra = rank(a);
-  const rb = rank(b);
-  for (let index = 0; index < Math.max(ra.length, rb.length); index++) {
-    // A longer (greedy) prefix is more specific.
-    const x = ra[index] ?? 2;
-    const y = rb[index] ?? 2;
-    if (x !== y) return x - y;
-  }
-  const byMethod = (a.method === 'ANY' ? 1 : 0) - (b.method === 'ANY' ? 1 : 0);
-  if (byMethod !== 0) return byMethod;
-  return (a.trailingSlash === trailingSlash ? 0 : 1) - (b.trailingSlash === trailingSlash ? 0 : 1);
-};
-
-const matchRoute = (
-  routes: readonly CompiledRoute[],
-  method: string,
-  path: string,
-): RouteMatch | undefined => {
-  const requestSegments = splitPath(path);
-  const matches: RouteMatch[] = [];
-  for (const route of routes) {
-    if (route.method !== 'ANY' && route.method !== method) continue;
-    if (!route.segments) {
-      matches.push({ route, pathParameters: {} });
-      continue;
-    }
-    const pathParameters = matchPath(route.segments, requestSegments);
-    if (pathParameters) matches.push({ route, pathParameters });
-  }
-  const trailingSlash = path.length > 1 && path.endsWith('/');
-  matches.sort((a, b) => compareSpecificity(a.route, b.route, trailingSlash));
-  return matches[0];
-};
 
 const TEXT_TYPES = new Set(['application/json', 'application/xml', 'application/javascript']);
 
@@ -285,62 +174,6 @@ const jsonMessage = (statusCode: number, message: string): HttpResponse => ({
   cookies: [],
   body: Buffer.from(JSON.stringify({ message })),
 });
-
-const originAllowed = (cors: HttpApiCorsSpec, origin: string): boolean =>
-  cors.allowOrigins.some((allowed) => {
-    if (allowed === '*') return true;
-    if (allowed.toLowerCase() === origin.toLowerCase()) return true;
-    // API Gateway accepts one wildcard for subdomains: https://*.example.com
-    const star = allowed.indexOf('*');
-    if (star < 0) return false;
-    const prefix = allowed.slice(0, star).toLowerCase();
-    const suffix = allowed.slice(star + 1).toLowerCase();
-    const lower = origin.toLowerCase();
-    return lower.length > prefix.length + suffix.length && lower.startsWith(prefix) && lower.endsWith(suffix);
-  });
-
-const allowOriginValue = (cors: HttpApiCorsSpec, origin: string): string =>
-  cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin;
-
-/** Headers API Gateway adds to a response to a CORS request (not a preflight). */
-const corsResponseHeaders = (
-  cors: HttpApiCorsSpec | undefined,
-  origin: string | undefined,
-): Record<string, string> => {
-  if (!cors || !origin || !originAllowed(cors, origin)) return {};
-  const headers: Record<string, string> = { 'access-control-allow-origin': allowOriginValue(cors, origin) };
-  if (cors.allowCredentials) headers['access-control-allow-credentials'] = 'true';
-  if (cors.exposeHeaders.length > 0) headers['access-control-expose-headers'] = cors.exposeHeaders.join(',');
-  if (headers['access-control-allow-origin'] !== '*') headers.vary = 'Origin';
-  return headers;
-};
-
-const preflightResponse = (cors: HttpApiCorsSpec, request: IncomingMessage): HttpResponse => {
-  const origin = request.headers.origin ?? '';
-  const method = (request.headers['access-control-request-method'] ?? '').toUpperCase();
-  const methodAllowed = cors.allowMethods.some(
-    (allowed) => allowed === '*' || allowed.toUpperCase() === method,
-  );
-  const response: HttpResponse = { statusCode: 204, headers: {}, cookies: [], body: Buffer.alloc(0) };
-  if (!originAllowed(cors, origin) || !methodAllowed) return response;
-  const requested = request.headers['access-control-request-headers'];
-  response.headers = {
-    'access-control-allow-origin': allowOriginValue(cors, origin),
-    'access-control-allow-methods': cors.allowMethods.join(','),
-    ...(cors.allowHeaders.length > 0
-      ? {
-          'access-control-allow-headers':
-            cors.allowHeaders.includes('*') && requested && cors.allowCredentials
-              ? requested
-              : cors.allowHeaders.join(','),
-        }
-      : {}),
-    ...(cors.maxAgeSeconds !== undefined ? { 'access-control-max-age': String(cors.maxAgeSeconds) } : {}),
-    ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
-  };
-  if (response.headers['access-control-allow-origin'] !== '*') response.headers.vary = 'Origin';
-  return response;
-};
 
 /** Reads the body, or returns undefined once it passes `limit` (draining the rest). */
 const readBody = (request: IncomingMessage, limit: number): Promise<Buffer | undefined> =>

@@ -10,7 +10,7 @@ import type { CfnResource, CfnTemplate, LocalSecrets } from './types.ts';
  * secretsmanager.<Operation>`, awsJson1_1 bodies), so the unmodified SDK client, pointed at it with
  * AWS_ENDPOINT_URL_SECRETS_MANAGER, reads from it. It answers GetSecretValue only and ignores
  * signatures, like the other emulators. Secrets are registered in-process while it runs: provisioning
- * registers the template's secrets (local/provision.ts), a test its own.
+ * registers the template's secrets (local/resources/secrets-manager.ts), a test its own.
  */
 export interface SecretsManagerEmulator {
   endpoint: string;

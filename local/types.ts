@@ -101,7 +101,7 @@ export interface Stoppable {
 }
 
 /*
- * Added for provisioning (local/provision.ts): what the template's wiring becomes, for the HTTP API
+ * Added for provisioning (local/provision.ts, local/resources/): what the template's wiring becomes, for the HTTP API
  * emulation, the SQS pollers and the S3 notification bridge to consume.
  */
 
