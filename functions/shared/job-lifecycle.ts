@@ -4,7 +4,7 @@ import { DUPLICATE, JobStatus, type StoredStatus } from './job.ts';
  * The job lifecycle, written once: every event that changes a job's stored status, the statuses it may
  * happen in, and the status it leads to. JobStore expresses each of its state changes through this
  * table (a conditional write on the current status), so a redelivered or late event can never move a
- * job backwards, and test/shared/job-lifecycle.test.ts walks every event from every status.
+ * job backwards, and test/shared/job-store.test.ts walks every event from every status.
  *
  * ```
  *                 ┌─ uploadDuplicate ─► duplicate (shows its canonical job)

@@ -21,17 +21,21 @@ beforeAll(async () => {
 });
 afterAll(() => api?.env.close());
 
-const upload = <T = JobView>(parts: MultipartPart[], { path = '/api/media/' } = {}) => {
-  const { body, contentType } = multipartBody(parts);
-  return api.invoke<T>(
+/** POST /api/media/ as API Gateway hands it over, with any body and Content-Type. */
+const postMedia = <T = JobView>(body: string | Buffer, contentType: string, path = '/api/media/') =>
+  api.invoke<T>(
     httpEvent({
       method: 'POST',
       path,
       routeKey: 'POST /api/media',
-      body,
+      body: Buffer.from(body),
       headers: { 'content-type': contentType },
     }),
   );
+
+const upload = <T = JobView>(parts: MultipartPart[], { path = '/api/media/' } = {}) => {
+  const { body, contentType } = multipartBody(parts);
+  return postMedia<T>(body, contentType, path);
 };
 
 const filePart = (bytes: Buffer, fileName = 'photo.jpg', contentType = 'image/jpeg'): MultipartPart => ({
@@ -250,15 +254,7 @@ describe('POST /api/media/ with multipart/form-data', () => {
   );
 
   it('answers 400 for a multipart body without a boundary', async () => {
-    const response = await api.invoke<ErrorBody>(
-      httpEvent({
-        method: 'POST',
-        path: '/api/media/',
-        routeKey: 'POST /api/media',
-        body: Buffer.from('--x\r\n\r\n'),
-        headers: { 'content-type': 'multipart/form-data' },
-      }),
-    );
+    const response = await postMedia<ErrorBody>('--x\r\n\r\n', 'multipart/form-data');
 
     expect(response.statusCode).toBe(400);
     expect(response.body.error.code).toBe('Request::MalformedMultipart');
@@ -284,15 +280,7 @@ describe('POST /api/media/ with multipart/form-data', () => {
       const itemsBefore = await countItems();
 
       // Act
-      const response = await api.invoke<ErrorBody>(
-        httpEvent({
-          method: 'POST',
-          path: '/api/media/',
-          routeKey: 'POST /api/media',
-          body,
-          headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-        }),
-      );
+      const response = await postMedia<ErrorBody>(body, `multipart/form-data; boundary=${boundary}`);
 
       // Assess: the form's file name is in its "file" field, as every other file-name error says
       expect(response.statusCode).toBe(400);
@@ -309,15 +297,7 @@ describe('POST /api/media/ with multipart/form-data', () => {
 
   describe('a hostile or cut-off form', () => {
     const rawUpload = (body: string | Buffer, contentType = 'multipart/form-data; boundary=zzz') =>
-      api.invoke<ErrorBody>(
-        httpEvent({
-          method: 'POST',
-          path: '/api/media/',
-          routeKey: 'POST /api/media',
-          body: Buffer.from(body),
-          headers: { 'content-type': contentType },
-        }),
-      );
+      postMedia<ErrorBody>(body, contentType);
     const fileHead = '--zzz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n';
 
     it('answers 400 Request::MalformedMultipart for a form cut off inside the file, and the function keeps serving', async () => {

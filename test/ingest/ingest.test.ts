@@ -18,9 +18,7 @@ let jpeg: Buffer;
 beforeAll(async () => {
   env = await createTestEnvironment();
   ({ handler } = await import('../../functions/ingest/handler.ts'));
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
-  store = new JobStore(dynamodb, env.tableName);
+  store = await env.jobStore();
   jpeg = await makeJpeg(64, 48);
 });
 afterAll(() => env.close());

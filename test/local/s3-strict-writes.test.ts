@@ -54,30 +54,14 @@ describe('x-amz-checksum-sha256', () => {
     const Key = env.newKey();
     const { UploadId } = await env.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
     // Act
-    const error = await thrown(
-      env.client.send(
-        new UploadPartCommand({
-          Bucket,
-          Key,
-          UploadId,
-          PartNumber: 1,
-          Body: 'part',
-          ChecksumSHA256: 'not-a-digest',
-        }),
-      ),
-    );
-    const wrong = await thrown(
-      env.client.send(
-        new UploadPartCommand({
-          Bucket,
-          Key,
-          UploadId,
-          PartNumber: 1,
-          Body: 'part',
-          ChecksumSHA256: sha256HexToBase64(sha256('other')),
-        }),
-      ),
-    );
+    const partWith = (ChecksumSHA256: string) =>
+      thrown(
+        env.client.send(
+          new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'part', ChecksumSHA256 }),
+        ),
+      );
+    const error = await partWith('not-a-digest');
+    const wrong = await partWith(sha256HexToBase64(sha256('other')));
     // Assess
     expect(error.name).toBe('InvalidRequest');
     expect(wrong.name).toBe('BadDigest');

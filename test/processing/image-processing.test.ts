@@ -20,9 +20,7 @@ beforeAll(async () => {
   process.env.QUEUE_URL = env.queues.image.url;
   ({ handler } = await import('../../functions/image/handler.ts'));
   ({ handler: deadLetterHandler } = await import('../../functions/dead-letter/handler.ts'));
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
-  store = new JobStore(dynamodb, env.tableName);
+  store = await env.jobStore();
 });
 afterAll(() => env.close());
 // Each test starts with empty queues, whatever the one before left in them.

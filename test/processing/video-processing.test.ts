@@ -21,9 +21,7 @@ beforeAll(async () => {
   });
   process.env.QUEUE_URL = env.queues.video.url;
   ({ handler } = await import('../../functions/video/handler.ts'));
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
-  store = new JobStore(dynamodb, env.tableName);
+  store = await env.jobStore();
 });
 afterAll(() => env.close());
 // Each test starts with empty queues, whatever the one before left in them.

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredStatus } from '#shared/job';
+import { allows, JOB_LIFECYCLE, type JobEvent, STORED_STATUSES } from '#shared/job-lifecycle';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
@@ -9,9 +11,7 @@ let store: JobStore;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
-  store = new JobStore(dynamodb, env.tableName);
+  store = await env.jobStore();
 });
 afterAll(() => env.close());
 
@@ -83,5 +83,101 @@ describe('job store', () => {
     expect(requeued).toMatchObject({ status: 'queued', attempts: 1 });
     expect(requeued?.error).toBeUndefined();
     expect(await store.requeue(exhausted.id, 3)).toBeUndefined();
+  });
+});
+
+/**
+ * The lifecycle table walked against DynamoDB Local: every event, from every status a job can hold,
+ * through the JobStore method that records it. An event the table allows moves the job to the table's
+ * status; any other leaves the job untouched.
+ */
+const failure = { code: 'Test::Failure', message: 'failed on purpose' };
+const MAX_ATTEMPTS = 3;
+
+/** The JobStore call that records each event, as the pipeline makes it. */
+const record: Record<JobEvent, (id: string) => Promise<unknown>> = {
+  uploadAccepted: (id) => store.markQueued(id, facts),
+  uploadDuplicate: (id) => store.markDuplicate(id, 'canonical-job', facts),
+  uploadRefused: (id) => store.markUploadRefused(id, failure),
+  messageSent: (id) => store.markEnqueued(id),
+  attemptStarted: (id) => store.startAttempt(id, MAX_ATTEMPTS),
+  completed: (id) => store.complete(id, { width: 1 }, []),
+  processingFailed: (id) => store.fail(id, 'processingFailed', failure),
+  retryDeferred: (id) => store.deferRetry(id, failure),
+  attemptsExhausted: (id) => store.fail(id, 'attemptsExhausted', failure),
+  deadLettered: (id) => store.fail(id, 'deadLettered', failure),
+  retryRequested: (id) => store.requeue(id, MAX_ATTEMPTS),
+  retryReverted: (id) => store.revertRequeue(id, failure),
+};
+
+const walk = (Object.keys(JOB_LIFECYCLE) as JobEvent[]).flatMap((event) =>
+  STORED_STATUSES.map((status) => ({ event, status, allowed: allows(event, status) })),
+);
+
+describe('the job lifecycle', () => {
+  it.each(walk)('$event from $status: allowed $allowed', async ({ event, status, allowed }) => {
+    // Prepare: a job in `status`, with attempts left
+    const job = newJob({ status, attempts: 1 });
+    await store.create(job);
+
+    // Act
+    await record[event](job.id);
+
+    // Assess
+    const after = await store.get(job.id);
+    if (allowed) {
+      expect(after?.status).toBe(JOB_LIFECYCLE[event].to);
+      expect(after?.updated_at).not.toBe(job.updated_at);
+    } else {
+      expect(after).toEqual(job);
+    }
+  });
+
+  it('counts an attempt only while attempts are left', async () => {
+    const job = newJob({ status: 'queued', attempts: MAX_ATTEMPTS });
+    await store.create(job);
+
+    expect(await store.startAttempt(job.id, MAX_ATTEMPTS)).toBeUndefined();
+    expect(await store.startAttempt(job.id, MAX_ATTEMPTS + 1)).toMatchObject({
+      status: 'processing',
+      attempts: MAX_ATTEMPTS + 1,
+    });
+  });
+
+  it('re-queues a failed job only while attempts are left, and reverts only a retry whose message was never sent', async () => {
+    const spent = newJob({ status: 'failed', attempts: MAX_ATTEMPTS });
+    const sent = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
+    await Promise.all([store.create(spent), store.create(sent)]);
+
+    expect(await store.requeue(spent.id, MAX_ATTEMPTS)).toBeUndefined();
+    expect(await store.revertRequeue(sent.id, failure)).toBeUndefined();
+  });
+
+  it('fails a job only from the statuses its caller saw, when it narrows them', async () => {
+    const job = newJob({ status: 'processing', attempts: 1 });
+    await store.create(job);
+
+    expect(await store.fail(job.id, 'deadLettered', failure, ['queued' as StoredStatus])).toBeUndefined();
+    expect(await store.fail(job.id, 'deadLettered', failure, ['processing'])).toMatchObject({
+      status: 'failed',
+      error_code: failure.code,
+    });
+  });
+
+  it('reaches every status from the upload, and no event leaves done', () => {
+    const reachable = new Set<StoredStatus>(['awaiting_upload']);
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const { from, to } of Object.values(JOB_LIFECYCLE)) {
+        if (from.some((status) => reachable.has(status)) && !reachable.has(to)) {
+          reachable.add(to);
+          changed = true;
+        }
+      }
+    }
+    expect([...reachable].sort()).toEqual([...STORED_STATUSES].sort());
+    expect(
+      Object.values(JOB_LIFECYCLE).filter(({ from }) => (from as readonly string[]).includes('done')),
+    ).toEqual([]);
   });
 });

@@ -23,11 +23,9 @@ export const startApi = async (options: ApiHarnessOptions = {}): Promise<ApiHarn
   const { handler } = (await import('../../functions/api/handler.ts')) as {
     handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
   };
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
   return {
     env,
-    store: new JobStore(dynamodb, env.tableName),
+    store: await env.jobStore(),
     invoke: async <T>(event: APIGatewayProxyEventV2) =>
       readResponse<T>(await handler(event, lambdaContext('api'))),
   };

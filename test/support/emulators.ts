@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
+import type { JobStore } from '#shared/job-store';
 import { JOBS_TABLE_KEYS } from '#shared/jobs-table';
 import { retryBudgets } from '../../lib/retry-budgets.ts';
 import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
@@ -97,6 +98,11 @@ export interface TestEnvironment {
    * leftovers (a failed record returns at once, RETRY_BASE_SECONDS is 0) out of the next test's receives.
    */
   purgeQueues(): Promise<void>;
+  /**
+   * The functions' JobStore on this environment's table, through the functions' own DynamoDB client
+   * (imported now, after the environment is stubbed, as a handler would at cold start).
+   */
+  jobStore(): Promise<JobStore>;
   close(): Promise<void>;
 }
 
@@ -271,6 +277,11 @@ export const createTestEnvironment = async (
     receive,
     drain,
     depth,
+    jobStore: async () => {
+      const { JobStore } = await import('#shared/job-store');
+      const { dynamodb } = await import('#shared/aws-clients');
+      return new JobStore(dynamodb, tableName);
+    },
     purgeQueues: async () => {
       const urls = [image, video, webhook].flatMap((queue) => [queue.url, queue.dlqUrl]);
       await Promise.all(

@@ -35,9 +35,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.endpoint);
   vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'true');
   handler = await importHandler();
-  const { JobStore } = await import('#shared/job-store');
-  const { dynamodb } = await import('#shared/aws-clients');
-  store = new JobStore(dynamodb, env.tableName);
+  store = await env.jobStore();
 });
 afterAll(async () => {
   await env.close();
