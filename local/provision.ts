@@ -113,6 +113,7 @@ export const provisionStack = async (
     functionUrls: context.functionUrls,
     eventSourceMappings: context.eventSourceMappings,
     bucketNotifications: context.bucketNotifications,
+    schedules: context.schedules,
     outputs,
     actions: context.actions,
   };

@@ -154,6 +154,16 @@ export interface HttpApiSpec {
 }
 
 /** An SQS event source mapping: a poller that invokes the function with batches from the queue. */
+/** An EventBridge scheduled rule: its target functions are invoked every `periodSeconds`. */
+export interface ScheduleSpec {
+  logicalId: string;
+  ruleArn: string;
+  expression: string;
+  periodSeconds: number;
+  enabled: boolean;
+  functionLogicalIds: string[];
+}
+
 export interface EventSourceMappingSpec {
   logicalId: string;
   functionLogicalId: string;
@@ -203,6 +213,7 @@ export interface ProvisionedStack {
   functionUrls: HttpApiSpec[];
   eventSourceMappings: EventSourceMappingSpec[];
   bucketNotifications: BucketNotificationSpec[];
+  schedules: ScheduleSpec[];
   /** The template's Outputs, resolved (AWS URLs of the HTTP API replaced by the local one). */
   outputs: Record<string, string>;
   actions: ProvisionAction[];

@@ -23,6 +23,7 @@ import {
   type LocalSecrets,
   type ProvisionAction,
   type ResolvedResource,
+  type ScheduleSpec,
   type SynthesizedStack,
 } from '../types.ts';
 import type { ApiParts } from './apigatewayv2.ts';
@@ -90,6 +91,7 @@ export interface ProvisionContext {
   readonly invokeConfigs: Map<string, InvokeConfig>;
   readonly eventSourceMappings: EventSourceMappingSpec[];
   readonly bucketNotifications: BucketNotificationSpec[];
+  readonly schedules: ScheduleSpec[];
   readonly api: ApiParts;
   readonly functionUrls: HttpApiSpec[];
   /** Records what provisioning a stateful resource did, for the log. */
@@ -155,6 +157,7 @@ export const createProvisionContext = (
     invokeConfigs: new Map(),
     eventSourceMappings: [],
     bucketNotifications: [],
+    schedules: [],
     api: { apis: [], stages: [], integrations: new Map(), routes: [] },
     functionUrls: [],
 

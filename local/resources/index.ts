@@ -6,6 +6,7 @@
 import * as apigatewayv2 from './apigatewayv2.ts';
 import type { Provisioner } from './context.ts';
 import * as dynamodb from './dynamodb.ts';
+import * as events from './events.ts';
 import * as ignored from './ignored.ts';
 import * as lambda from './lambda.ts';
 import * as s3 from './s3.ts';
@@ -14,7 +15,7 @@ import * as secretsManager from './secrets-manager.ts';
 import * as sqs from './sqs.ts';
 import type { ResourceSupport } from './support-entry.ts';
 
-const modules = [s3, sqs, dynamodb, secretsManager, lambda, apigatewayv2, s3BucketNotifications];
+const modules = [s3, sqs, dynamodb, secretsManager, lambda, apigatewayv2, s3BucketNotifications, events];
 
 export const RESOURCE_SUPPORT: Readonly<Record<string, ResourceSupport>> = Object.assign(
   {},
