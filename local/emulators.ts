@@ -107,7 +107,15 @@ export interface DynamoDbEmulator extends Stoppable {
  * and survive a restart; without, in memory. `sharedDb` makes every access key and region one database.
  */
 export const startDynamoDb = async (
-  options: { dbPath?: string; port?: number } = {},
+  options: {
+    dbPath?: string;
+    port?: number;
+    /**
+     * In a process group of its own, so that a terminal's Ctrl-C (sent to the whole foreground group)
+     * reaches only the runtime, which stops it in its turn, after draining.
+     */
+    detached?: boolean;
+  } = {},
 ): Promise<DynamoDbEmulator> => {
   const port = options.port ?? (await freePort());
   if (options.dbPath) await mkdir(options.dbPath, { recursive: true });
@@ -115,6 +123,7 @@ export const startDynamoDb = async (
     port,
     sharedDb: true,
     stdio: 'ignore',
+    detached: options.detached ?? false,
     ...(options.dbPath ? { path: options.dbPath } : {}),
   });
   const endpoint = `http://127.0.0.1:${port}`;
