@@ -112,6 +112,9 @@ class Environment {
     this.child = fork(WORKER_SCRIPT, [], {
       cwd: spec.codeDir,
       env,
+      // Its own process group: a terminal's Ctrl-C reaches only the runtime, which drains and then
+      // stops its workers. A worker whose runtime dies exits when its IPC channel closes.
+      detached: true,
       execArgv: [`--max-old-space-size=${heapMb}`],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
