@@ -1,0 +1,123 @@
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FaultDice, type SdkFault } from './faults.ts';
+import type { Stoppable } from './types.ts';
+
+/**
+ * The SDK boundary's faults (local/faults.ts `sdk-error`): a pass-through proxy in front of one
+ * emulator, given to one function as its `AWS_ENDPOINT_URL_<SERVICE>`, that answers the calls a fault
+ * names with the error the real service sends (throttling or a 5xx) and forwards everything else
+ * untouched (its Host header included, so SigV4 signatures still verify). The SDK then retries, gives
+ * up or surfaces the error exactly as it would against AWS.
+ */
+
+export interface FaultProxy extends Stoppable {
+  endpoint: string;
+  /** Calls answered with an injected error so far. */
+  injected(): number;
+}
+
+/** The operation a request calls: JSON protocols name it in X-Amz-Target; S3's REST API by its shape. */
+export const operationOf = (service: SdkFault['service'], request: IncomingMessage): string => {
+  if (service !== 's3') {
+    const target = String(request.headers['x-amz-target'] ?? '');
+    return target.slice(target.lastIndexOf('.') + 1);
+  }
+  const url = new URL(request.url ?? '/', 'http://s3');
+  const query = url.searchParams;
+  const [, bucket = '', ...key] = url.pathname.split('/');
+  const hasKey = key.join('/') !== '';
+  switch (request.method) {
+    case 'GET':
+      if (!hasKey) return bucket ? 'ListObjectsV2' : 'ListBuckets';
+      return query.has('uploadId') ? 'ListParts' : 'GetObject';
+    case 'HEAD':
+      return hasKey ? 'HeadObject' : 'HeadBucket';
+    case 'PUT':
+      if (!hasKey) return 'CreateBucket';
+      if (query.has('partNumber')) return 'UploadPart';
+      return request.headers['x-amz-copy-source'] ? 'CopyObject' : 'PutObject';
+    case 'POST':
+      if (query.has('uploads')) return 'CreateMultipartUpload';
+      if (query.has('uploadId')) return 'CompleteMultipartUpload';
+      return query.has('delete') ? 'DeleteObjects' : 'PostObject';
+    case 'DELETE':
+      return query.has('uploadId') ? 'AbortMultipartUpload' : hasKey ? 'DeleteObject' : 'DeleteBucket';
+    default:
+      return request.method ?? 'UNKNOWN';
+  }
+};
+
+/** The answer the real service gives for the fault, in its protocol. */
+const answer = (fault: SdkFault, operation: string, response: ServerResponse): void => {
+  const message = `${fault.error} injected by MEDIA_PIPELINE_FAULTS into ${operation}`;
+  if (fault.service === 's3') {
+    const [status, code] = fault.error === 'throttling' ? [503, 'SlowDown'] : [500, 'InternalError'];
+    response.writeHead(status, { 'content-type': 'application/xml', 'x-amz-error-code': code });
+    response.end(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    );
+    return;
+  }
+  const [status, type] =
+    fault.error === 'throttling'
+      ? [
+          400,
+          fault.service === 'dynamodb'
+            ? 'com.amazonaws.dynamodb.v20120810#ThrottlingException'
+            : 'com.amazonaws.sqs#ThrottlingException',
+        ]
+      : [
+          500,
+          fault.service === 'dynamodb'
+            ? 'com.amazonaws.dynamodb.v20120810#InternalServerError'
+            : 'com.amazonaws.sqs#InternalError',
+        ];
+  response.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'x-amzn-query-error': `${type.split('#')[1]};Sender`,
+  });
+  response.end(JSON.stringify({ __type: type, message }));
+};
+
+export const startFaultProxy = async (
+  target: string,
+  faults: readonly SdkFault[],
+  options: { random?: () => number } = {},
+): Promise<FaultProxy> => {
+  const dice = new FaultDice<SdkFault>(options.random);
+  let injected = 0;
+  const server = createServer((request, response) => {
+    const fault = faults.find((candidate) => {
+      const operation = operationOf(candidate.service, request);
+      return (candidate.operation === undefined || candidate.operation === operation) && dice.roll(candidate);
+    });
+    if (fault) {
+      injected++;
+      request.resume();
+      answer(fault, operationOf(fault.service, request), response);
+      return;
+    }
+    const upstream = httpRequest(
+      new URL(request.url ?? '/', target),
+      { method: request.method, headers: request.headers },
+      (reply) => {
+        response.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    injected: () => injected,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
