@@ -30,6 +30,9 @@ import {
  *   with the type Lambda would give them.
  * - A bundle's `require` that misses its own directory still walks up parent directories, which
  *   Lambda's /var/task does not have: a module missing from a bundle may be found here and not there.
+ *
+ * Over 400 lines on purpose: one environment's life (spawn, init, invoke, timeout, crash, reap) and the
+ * per-function queue that hands invocations to environments are one state machine, read together.
  */
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
