@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/**
+ * `npm start` as a user runs it, for the crash tests and `npm run chaos`: the runtime's main process
+ * (node --import tsx local/main.ts, as the npm script) in a process group of its own, so that a test can
+ * send a signal to the whole group as a terminal's Ctrl-C does, or SIGKILL it as a crash would.
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const READY = /media-pipeline is running locally/;
+const API_LINE = /^\s+API\s+(http:\/\/\S+)/m;
+
+export interface RuntimeProcess {
+  apiUrl: string;
+  pid: number;
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Sends `signal` to its whole process group (a terminal's Ctrl-C reaches the group). */
+  signalGroup(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code (or signal) once it has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface RuntimeProcessOptions {
+  dataDir: string;
+  port: number;
+  env?: Record<string, string>;
+  /** How long the start may take (a first start synthesizes and bundles). @default 240 s */
+  startTimeoutMs?: number;
+}
+
+export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promise<RuntimeProcess> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: String(options.port),
+      S3_PORT: String(options.port + 1),
+      MEDIA_PIPELINE_DATA_DIR: options.dataDir,
+      ...options.env,
+    },
+  });
+  let text = '';
+  let onLine: () => void = () => {};
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      text += `${line}\n`;
+      onLine();
+    });
+  }
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const startTimeoutMs = options.startTimeoutMs ?? 240_000;
+  const ready = new Promise<string>((resolveReady, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the runtime did not start within ${startTimeoutMs} ms:\n${text}`)),
+      startTimeoutMs,
+    );
+    onLine = () => {
+      const api = API_LINE.exec(text)?.[1];
+      if (!READY.test(text) || !api) return;
+      clearTimeout(timer);
+      onLine = () => {};
+      resolveReady(api);
+    };
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the runtime exited (${signal ?? code}) before it was ready:\n${text}`));
+    });
+  });
+  const apiUrl = await ready;
+  return {
+    apiUrl,
+    pid: child.pid ?? 0,
+    child,
+    output: () => text,
+    signalGroup: (signal) => process.kill(-(child.pid ?? 0), signal),
+    exited,
+  };
+};
