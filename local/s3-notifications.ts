@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { abortableSleep } from './abortable-sleep.ts';
+import { decodeS3EventKey, toS3NotificationRecord } from './events/s3-record.ts';
 import {
   type BucketNotificationSpec,
   type FunctionInvoker,
@@ -52,13 +53,6 @@ export interface S3NotificationBridge extends Stoppable {
 }
 
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
-
-/** S3's encoding of keys in event notifications: form encoding (space as `+`), `/` kept. */
-export const encodeS3EventKey = (key: string): string =>
-  encodeURIComponent(key)
-    .replace(/%2F/gi, '/')
-    .replace(/%20/g, '+')
-    .replace(/[!'()~]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Whether a notification's event names (`s3:ObjectCreated:*`, `s3:ObjectCreated:Put`) cover an event. */
 export const eventNameMatches = (patterns: readonly string[], eventName: string): boolean => {
@@ -141,7 +135,7 @@ export const startS3Notifications = (
   };
 
   const deliver = async (notification: BucketNotificationSpec, event: S3Event): Promise<void> => {
-    const key = decodeKey(event.Records[0]?.s3.object.key ?? '');
+    const key = decodeS3EventKey(event.Records[0]?.s3.object.key ?? '');
     let lastError = { name: 'Error', message: 'not invoked' };
     for (let attempt = 0; attempt <= retryDelaysMs.length; attempt++) {
       if (attempt > 0) {
@@ -170,7 +164,7 @@ export const startS3Notifications = (
       for (const [index, notification] of notifications.entries()) {
         if (!notificationMatches(notification, record)) continue;
         const event: S3Event = {
-          Records: [toAwsRecord(record, `${notification.functionLogicalId}-${index}`)],
+          Records: [toS3NotificationRecord(record, `${notification.functionLogicalId}-${index}`)],
         };
         const work = deliver(notification, event).catch((error: unknown) =>
           log(`delivering s3 ${record.s3.object.key} failed: ${String(error)}: ${JSON.stringify(event)}`),
@@ -196,21 +190,4 @@ export const startS3Notifications = (
       sqs.destroy();
     },
   };
-};
-
-const decodeKey = (key: string): string => {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    return key;
-  }
-};
-
-/** The record as S3 would send it for this notification (a copy: each function gets its own event). */
-const toAwsRecord = (record: S3EventRecord, configurationId: string): S3EventRecord => {
-  const copy = structuredClone(record);
-  copy.s3.object.key = encodeS3EventKey(record.s3.object.key);
-  copy.s3.bucket.arn = `arn:aws:s3:::${record.s3.bucket.name}`;
-  copy.s3.configurationId = configurationId;
-  return copy;
 };

@@ -3,12 +3,12 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
-  type MessageAttributeValue,
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { abortableSleep } from './abortable-sleep.ts';
+import { toSqsRecord } from './events/sqs-record.ts';
 import {
   type EventSourceMappingSpec,
   type FunctionInvoker,
@@ -19,7 +19,7 @@ import {
 
 /**
  * Lambda's SQS event source mappings, as pollers: each mapping long-polls its queue, builds the SQS
- * event the way Lambda does, invokes the function and deletes what succeeded.
+ * event the way Lambda does (local/events/sqs-record.ts), invokes the function and deletes what succeeded.
  *
  * - Batches: ReceiveMessage takes at most 10; with a MaximumBatchingWindowInSeconds the poller keeps
  *   receiving until it has `batchSize` messages or the window (counted from the first message) ends.
@@ -53,48 +53,6 @@ const MAX_RECEIVE = 10;
 const RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000, 10_000];
 
 const queueNameOf = (queueArn: string): string => queueArn.split(':').at(-1) ?? queueArn;
-
-const toMessageAttributes = (
-  attributes: Record<string, MessageAttributeValue> | undefined,
-): SQSMessageAttributes => {
-  const mapped: SQSMessageAttributes = {};
-  for (const [name, value] of Object.entries(attributes ?? {})) {
-    mapped[name] = {
-      ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
-      ...(value.BinaryValue !== undefined
-        ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
-        : {}),
-      stringListValues: value.StringListValues ?? [],
-      binaryListValues: (value.BinaryListValues ?? []).map((item) => Buffer.from(item).toString('base64')),
-      dataType: value.DataType ?? 'String',
-    };
-  }
-  return mapped;
-};
-
-/** The record Lambda builds from a received message. */
-export const toSqsRecord = (message: Message, queueArn: string, region: string): SQSRecord => {
-  const attributes = message.Attributes ?? {};
-  const now = String(Date.now());
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ...attributes,
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? now,
-      SenderId: attributes.SenderId ?? LOCAL_CREDENTIALS.accessKeyId,
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? now,
-    },
-    messageAttributes: toMessageAttributes(message.MessageAttributes),
-    md5OfBody: message.MD5OfBody ?? '',
-    ...(message.MD5OfMessageAttributes ? { md5OfMessageAttributes: message.MD5OfMessageAttributes } : {}),
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: region,
-  };
-};
 
 export type BatchVerdict =
   | { kind: 'failed-items'; messageIds: Set<string> }
