@@ -157,7 +157,7 @@ const answer = (response: ServerResponse, status: number, body?: unknown): void 
  * functions asynchronously, as S3 does). A wrong token is 401, a body that is not MinIO's event 400.
  */
 export const s3EventsRoute = (
-  events: EventEmitter,
+  events: EventEmitter<{ event: [S3Event] }>,
   options: { region: string; authToken?: string; log?: (message: string) => void },
 ): ExtraRoute => ({
   method: 'ANY',

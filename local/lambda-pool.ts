@@ -351,7 +351,7 @@ class FunctionEnvironments {
   }
 
   private async run(environment: Environment, waiting: Waiting, coldStart: boolean): Promise<void> {
-    const requestId = randomUUID();
+    const requestId = waiting.meta.requestId ?? randomUUID();
     const startedAt = new Date();
     const arn = `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${this.spec.name}`;
     const outcome = await environment.invoke(waiting.event, requestId, arn);

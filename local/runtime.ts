@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Event } from 'aws-lambda';
+import { startAsyncInvoker } from './async-invoke.ts';
 import { freePort, startDynamoDb, startS3, startSqs } from './emulators.ts';
 import {
   configureWebhookNotifications,
@@ -46,6 +48,12 @@ export interface LocalRuntimeOptions {
    * `S3_EVENTS_PATH` on the API port (local/external-s3.ts). @default - the embedded s3rver
    */
   externalS3?: ExternalS3Options;
+  /**
+   * Multiplies Lambda's asynchronous retry delays (1 and 2 minutes) and event age cut-off
+   * (local/async-invoke.ts): the test suites use 1/60, retrying after 1 and 2 seconds.
+   * @default 1 (Lambda's real delays; `npm start` reads MEDIA_PIPELINE_ASYNC_RETRY_SCALE)
+   */
+  asyncRetryScale?: number;
   /**
    * Called once per finished invocation (cold starts and durations included), quiet or not: the
    * benchmarks time the pipeline with it. @default - one log line per invocation, unless quiet
@@ -103,7 +111,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const [s3, sqs, dynamodb, secretsManager] = await Promise.all([
       externalS3
         ? // The external server's events arrive on the API port (S3_EVENTS_PATH) and are emitted here.
-          { endpoint: externalS3.endpoint, events: new EventEmitter(), stop: async () => {} }
+          {
+            endpoint: externalS3.endpoint,
+            events: new EventEmitter<{ event: [S3Event] }>(),
+            stop: async () => {},
+          }
         : startS3({ directory: join(options.dataDir, 's3'), port: options.s3Port ?? 0 }),
       startSqs(),
       startDynamoDb({ dbPath: join(options.dataDir, 'dynamodb') }),
@@ -261,12 +273,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       log,
     });
     cleanups.push(() => eventSources.stop());
-    const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, pool, {
+    // Stopped before the pool closes (cleanups run in reverse), so that invocations in flight finish.
+    const asyncInvoker = startAsyncInvoker(pool, {
       functions: provisioned.functions,
       queueUrlsByArn,
       sqsEndpoint: sqs.endpoint,
+      ...(options.asyncRetryScale !== undefined ? { retryScale: options.asyncRetryScale } : {}),
       log,
     });
+    cleanups.push(() => asyncInvoker.stop());
+    const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, asyncInvoker);
     cleanups.push(() => notifications.stop());
 
     const buckets = Object.values(provisioned.resources)

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAsyncInvoker } from '../../local/async-invoke.ts';
 import type { InvocationRecord } from '../../local/invocation-log.ts';
 import { LambdaPool } from '../../local/lambda-pool.ts';
 import { startS3Notifications } from '../../local/s3-notifications.ts';
@@ -369,6 +370,21 @@ describe('SQS event source mappings', () => {
 });
 
 describe('S3 notifications', () => {
+  const startAsyncInvokerFor = (
+    functions: FunctionSpec[],
+    queueUrlsByArn: Record<string, string> = {},
+    retryScale = 1,
+  ) => {
+    const asyncInvoker = startAsyncInvoker(pool, {
+      functions,
+      queueUrlsByArn,
+      sqsEndpoint: sqsEmulator.endpoint,
+      retryScale,
+      log: () => {},
+    });
+    started.push(asyncInvoker);
+    return asyncInvoker;
+  };
   const put = (bucket: string, key: string) =>
     s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'bytes', ContentType: 'text/plain' }));
 
@@ -388,8 +404,7 @@ describe('S3 notifications', () => {
           functionLogicalId: 'echo',
         },
       ],
-      pool,
-      { functions: [spec('echo')], queueUrlsByArn: {}, sqsEndpoint: sqsEmulator.endpoint, log: () => {} },
+      startAsyncInvokerFor([spec('echo')]),
     );
     started.push(bridge);
 
@@ -429,14 +444,8 @@ describe('S3 notifications', () => {
           functionLogicalId: 'always-fails',
         },
       ],
-      pool,
-      {
-        functions: [failing],
-        queueUrlsByArn: { [dlq.arn]: dlq.url },
-        sqsEndpoint: sqsEmulator.endpoint,
-        retryDelaysMs: [100, 200],
-        log: () => {},
-      },
+      // Lambda's 1 and 2 minutes as 100 and 200 ms.
+      startAsyncInvokerFor([failing], { [dlq.arn]: dlq.url }, 100 / 60_000),
     );
     started.push(bridge);
 
