@@ -29,16 +29,10 @@
  * Lambda's occasional duplicate delivery.
  */
 import { randomUUID } from 'node:crypto';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { abortableSleep } from './abortable-sleep.ts';
-import {
-  type FunctionInvoker,
-  type FunctionSpec,
-  type InvokeMeta,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type Stoppable,
-} from './types.ts';
+import { localSqsClient, type SqsConnection } from './emulators.ts';
+import type { FunctionInvoker, FunctionSpec, InvokeMeta, Stoppable } from './types.ts';
 
 /** Lambda's defaults for asynchronous invocation where the template has no EventInvokeConfig. */
 export const ASYNC_INVOKE_DEFAULTS = { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 } as const;
@@ -60,12 +54,8 @@ export interface AsyncInvokeOptions {
   functions: readonly FunctionSpec[];
   /** Queue URL of each dead-letter queue, by ARN. */
   queueUrlsByArn: Readonly<Record<string, string>>;
-  /** The SQS emulator's endpoint, for the dead-letter queues. */
-  sqsEndpoint: string;
-  /** @default LOCAL_REGION */
-  region?: string;
-  /** @default LOCAL_CREDENTIALS */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The SQS emulator, for the dead-letter queues. */
+  sqs: SqsConnection;
   /**
    * Multiplies Lambda's retry delays and the event age cut-off: 1 is Lambda's real time (1 and 2
    * minutes), 1/60 makes them 1 and 2 seconds. @default 1
@@ -100,12 +90,7 @@ export const startAsyncInvoker = (invoker: FunctionInvoker, options: AsyncInvoke
   const clock = options.clock ?? realClock;
   const log = options.log ?? ((message: string) => process.stderr.write(`[async-invoke] ${message}\n`));
   const functions = new Map(options.functions.map((spec) => [spec.logicalId, spec]));
-  const sqs = new SQSClient({
-    endpoint: options.sqsEndpoint,
-    region: options.region ?? LOCAL_REGION,
-    credentials: options.credentials ?? LOCAL_CREDENTIALS,
-    useQueueUrlAsEndpoint: false,
-  });
+  const sqs = localSqsClient(options.sqs);
   const controller = new AbortController();
   const pending = new Set<Promise<void>>();
 

@@ -30,6 +30,10 @@ import {
  *   with the type Lambda would give them.
  * - A bundle's `require` that misses its own directory still walks up parent directories, which
  *   Lambda's /var/task does not have: a module missing from a bundle may be found here and not there.
+ *
+ * One module a little over 400 lines on purpose: the pool's scheduling relies on an environment's
+ * busy / dead / init states and its exit handling, which would otherwise have to be exported as API;
+ * the sandbox's environment variables are already apart (local/lambda-environment.ts).
  */
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { startAsyncInvoker } from './async-invoke.ts';
-import { freePort, startDynamoDb, startSqs } from './emulators.ts';
+import { freePort, localSqsClient, startDynamoDb, startSqs } from './emulators.ts';
 import type { ExternalS3Options } from './external-s3.ts';
 import { startHttpApi } from './http-api.ts';
 import { createInvocationLog, type InvocationRecord } from './invocation-log.ts';
@@ -13,7 +12,7 @@ import { startS3Notifications } from './s3-notifications.ts';
 import { localSecrets, secretOverridesFromEnvironment, startSecretsManager } from './secrets-manager.ts';
 import { startSqsEventSources } from './sqs-event-source.ts';
 import { synthesizeStack } from './synth.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoints, type ProvisionedStack } from './types.ts';
+import type { LocalEndpoints, ProvisionedStack } from './types.ts';
 
 export interface LocalRuntimeOptions {
   /** Where objects, tables, generated secrets, queued messages and the synth cache live. */
@@ -154,12 +153,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       queues.map((queue) => [queue.attributes.QueueName ?? '', queue.ref]),
     );
     const queueUrlsByArn = Object.fromEntries(queues.map((queue) => [queue.attributes.Arn ?? '', queue.ref]));
-    const sqsClient = new SQSClient({
-      endpoint: sqs.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      useQueueUrlAsEndpoint: false,
-    });
+    const sqsClient = localSqsClient({ endpoint: sqs.endpoint });
     const snapshot = join(options.dataDir, QUEUE_SNAPSHOT);
     const restored = await restoreQueues(sqsClient, queueUrlsByName, snapshot);
     if (restored > 0 && !options.quiet) log(`restored ${restored} queued message(s) from the last run`);
@@ -229,7 +223,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const asyncInvoker = startAsyncInvoker(pool, {
       functions: provisioned.functions,
       queueUrlsByArn,
-      sqsEndpoint: sqs.endpoint,
+      sqs: { endpoint: sqs.endpoint },
       ...(options.asyncRetryScale !== undefined ? { retryScale: options.asyncRetryScale } : {}),
       log,
     });

@@ -4,18 +4,13 @@ import {
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { abortableSleep } from './abortable-sleep.ts';
+import { localSqsClient, type SqsConnection } from './emulators.ts';
 import { toSqsRecord } from './events/sqs-record.ts';
-import {
-  type EventSourceMappingSpec,
-  type FunctionInvoker,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type Stoppable,
-} from './types.ts';
+import { type EventSourceMappingSpec, type FunctionInvoker, LOCAL_REGION, type Stoppable } from './types.ts';
 
 /**
  * Lambda's SQS event source mappings, as pollers: each mapping long-polls its queue, builds the SQS
@@ -34,13 +29,7 @@ import {
  *   messages received but not yet handed to the function are made visible again at once.
  */
 
-export interface SqsEventSourceOptions {
-  /** The SQS emulator's endpoint. */
-  endpoint: string;
-  /** @default LOCAL_REGION */
-  region?: string;
-  /** @default LOCAL_CREDENTIALS */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+export interface SqsEventSourceOptions extends SqsConnection {
   /** Batches in flight per mapping. @default 2 */
   concurrency?: number;
   /** Long-poll wait, 0–20 s. @default 20 */
@@ -256,13 +245,7 @@ export const startSqsEventSources = (
   invoker: FunctionInvoker,
   options: SqsEventSourceOptions,
 ): Stoppable => {
-  const sqs = new SQSClient({
-    endpoint: options.endpoint,
-    region: options.region ?? LOCAL_REGION,
-    credentials: options.credentials ?? LOCAL_CREDENTIALS,
-    // fauxqs's queue URLs carry a host (sqs.us-east-1.localhost) that does not resolve.
-    useQueueUrlAsEndpoint: false,
-  });
+  const sqs = localSqsClient(options);
   const controller = new AbortController();
   const settings = {
     region: options.region ?? LOCAL_REGION,

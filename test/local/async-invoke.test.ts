@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -19,6 +19,7 @@ import type { InvocationRecord } from '../../local/invocation-log.ts';
 import { LambdaPool } from '../../local/lambda-pool.ts';
 import type { FunctionSpec, Stoppable } from '../../local/types.ts';
 import { LOCAL_CREDENTIALS, REGION, type SqsEmulator, startSqs } from '../support/emulators.ts';
+import { tinyFunctionSpec, writeTinyBundles } from '../support/tiny-functions.ts';
 
 /**
  * Lambda's asynchronous invocation (local/async-invoke.ts) over tiny bundles in real worker processes
@@ -51,17 +52,8 @@ const records: InvocationRecord[] = [];
 const started: Stoppable[] = [];
 let counter = 0;
 
-const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec => ({
-  logicalId: name,
-  name,
-  handler: 'index.handler',
-  codeDir: join(root, name),
-  layerDirs: [],
-  environment: {},
-  timeoutSeconds: 5,
-  memoryMb: 128,
-  ...overrides,
-});
+const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec =>
+  tinyFunctionSpec(root, name, overrides);
 
 /** A clock that records each delay asked for and moves time by it at once. */
 const recordingClock = (): AsyncClock & { delays: number[] } => {
@@ -108,7 +100,7 @@ const start = (
   const invoker = startAsyncInvoker(pool, {
     functions,
     queueUrlsByArn: {},
-    sqsEndpoint: sqsEmulator.endpoint,
+    sqs: { endpoint: sqsEmulator.endpoint },
     log: (message) => logged.push(message),
     ...options,
   });
@@ -118,10 +110,7 @@ const start = (
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'async-invoke-'));
-  for (const [name, source] of Object.entries({ 'always-fails': ALWAYS_FAILS, flaky: FLAKY })) {
-    await mkdir(join(root, name));
-    await writeFile(join(root, name, 'index.js'), source);
-  }
+  await writeTinyBundles(root, { 'always-fails': ALWAYS_FAILS, flaky: FLAKY });
   sqsEmulator = await startSqs();
   sqs = new SQSClient({
     region: REGION,
@@ -197,7 +186,7 @@ describe('asynchronous invocation', () => {
     const create = (retryScale: number) =>
       startAsyncInvoker(
         { invoke: async () => ({ ok: true, result: null, durationMs: 0 }), close: async () => {} },
-        { functions: [], queueUrlsByArn: {}, sqsEndpoint: 'http://127.0.0.1:1', retryScale },
+        { functions: [], queueUrlsByArn: {}, sqs: { endpoint: 'http://127.0.0.1:1' }, retryScale },
       );
     // Assess
     expect(() => create(0)).toThrow(RangeError);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import {
   startS3,
   startSqs,
 } from '../support/emulators.ts';
+import { tinyFunctionSpec, writeTinyBundles } from '../support/tiny-functions.ts';
 
 /**
  * The SQS event source mappings against fauxqs and the S3 notification bridge against s3rver, both in
@@ -67,17 +68,8 @@ const records: InvocationRecord[] = [];
 const started: Stoppable[] = [];
 let counter = 0;
 
-const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec => ({
-  logicalId: name,
-  name,
-  handler: 'index.handler',
-  codeDir: join(root, name),
-  layerDirs: [],
-  environment: {},
-  timeoutSeconds: 5,
-  memoryMb: 256,
-  ...overrides,
-});
+const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec =>
+  tinyFunctionSpec(root, name, overrides);
 
 interface HeldReceive {
   /** How the long poll ended: the poller hung up, or SQS answered. */
@@ -210,10 +202,7 @@ beforeAll(async () => {
     'invalid-response': INVALID_RESPONSE,
     echo: ECHO,
   };
-  for (const [name, source] of Object.entries(bundles)) {
-    await mkdir(join(root, name));
-    await writeFile(join(root, name, 'index.js'), source);
-  }
+  await writeTinyBundles(root, bundles);
   [sqsEmulator, s3Emulator] = await Promise.all([startSqs(), startS3()]);
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   sqs = new SQSClient({ ...common, endpoint: sqsEmulator.endpoint, useQueueUrlAsEndpoint: false });
@@ -378,7 +367,7 @@ describe('S3 notifications', () => {
     const asyncInvoker = startAsyncInvoker(pool, {
       functions,
       queueUrlsByArn,
-      sqsEndpoint: sqsEmulator.endpoint,
+      sqs: { endpoint: sqsEmulator.endpoint },
       retryScale,
       log: () => {},
     });
