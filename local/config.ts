@@ -28,6 +28,8 @@ const schema = z
     S3_WEBHOOK_ARN: nonEmpty.default(DEFAULT_WEBHOOK_ARN),
     /** The token the server's webhook target sends (MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>). */
     S3_WEBHOOK_AUTH_TOKEN: nonEmpty.optional(),
+    /** Multiplies Lambda's asynchronous retry delays (1 and 2 minutes) and event age cut-off. */
+    MEDIA_PIPELINE_ASYNC_RETRY_SCALE: z.coerce.number().positive().finite().default(1),
   })
   .superRefine((env, context) => {
     if (env.S3_ENDPOINT === undefined) return;
@@ -48,6 +50,8 @@ export interface LocalSettings {
   s3Port: number | undefined;
   webhookSecret: string | undefined;
   dataDir: string;
+  /** Lambda's asynchronous retry delays are multiplied by this (1: 1 and 2 minutes; 1/60: 1 and 2 seconds). */
+  asyncRetryScale: number;
   /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
   externalS3: ExternalS3Options | undefined;
 }
@@ -74,6 +78,7 @@ export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.en
     s3Port: settings.S3_PORT,
     webhookSecret: settings.WEBHOOK_SECRET,
     dataDir: settings.MEDIA_PIPELINE_DATA_DIR,
+    asyncRetryScale: settings.MEDIA_PIPELINE_ASYNC_RETRY_SCALE,
     externalS3:
       settings.S3_ENDPOINT && settings.S3_ACCESS_KEY_ID && settings.S3_SECRET_ACCESS_KEY
         ? {

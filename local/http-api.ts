@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpApiEvent, newApiRequestId } from './events/http-api-event.ts';
 import { corsResponseHeaders, preflightResponse } from './http-api-cors.ts';
 import { compileRoute, matchRoute } from './http-api-routes.ts';
 import type { FunctionInvoker, HttpApiSpec, InvokeOutcome } from './types.ts';
-import { LOCAL_ACCOUNT } from './types.ts';
 
 /**
  * An API Gateway v2 HTTP API on node:http, for the routes of an HttpApiSpec, each integrated with a
@@ -18,8 +17,7 @@ import { LOCAL_ACCOUNT } from './types.ts';
  *   synchronous payload;
  * - CORS from the spec (local/http-api-cors.ts): preflights answered without calling a function, Access-Control-* headers put
  *   on responses (the function's own CORS headers are replaced, as API Gateway ignores them);
- * - request bodies as text for text/*, application/json, application/xml and application/javascript,
- *   base64 otherwise (multipart, form-urlencoded, binary, no Content-Type), as measured on AWS.
+ * - the payload 2.0 event, request bodies as text or base64 as on AWS (local/events/http-api-event.ts).
  *
  * Failures, chosen to match what a client of the deployed API sees:
  * - the function threw, crashed or ran past its own timeout → 500 `{"message":"Internal Server Error"}`
@@ -60,56 +58,6 @@ export interface HttpApiServer {
   port: number;
   stop(): Promise<void>;
 }
-
-const TEXT_TYPES = new Set(['application/json', 'application/xml', 'application/javascript']);
-
-const isTextContent = (contentType: string | undefined): boolean => {
-  const type = contentType?.split(';')[0]?.trim().toLowerCase();
-  return type !== undefined && (type.startsWith('text/') || TEXT_TYPES.has(type));
-};
-
-/** `12/Mar/2020:19:03:58 +0000`, as requestContext.time. */
-const apiGatewayTime = (date: Date): string => {
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(
-    date.getUTCHours(),
-  )}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
-};
-
-/** API Gateway's request ids look like `JKJaXmPLvHcESHA=`. */
-const newRequestId = (): string => `${randomBytes(10).toString('base64').slice(0, 15)}=`;
-
-/** Headers lower-cased with repeated ones joined by commas; cookies split out, as payload 2.0 does. */
-const collectHeaders = (request: IncomingMessage): { headers: Record<string, string>; cookies: string[] } => {
-  const headers: Record<string, string> = {};
-  const cookies: string[] = [];
-  const raw = request.rawHeaders;
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const name = (raw[index] ?? '').toLowerCase();
-    const value = raw[index + 1] ?? '';
-    if (name === 'cookie') {
-      cookies.push(
-        ...value
-          .split(';')
-          .map((cookie) => cookie.trim())
-          .filter(Boolean),
-      );
-      continue;
-    }
-    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-  }
-  return { headers, cookies };
-};
-
-const queryParameters = (rawQueryString: string): Record<string, string> | undefined => {
-  if (rawQueryString === '') return undefined;
-  const parameters: Record<string, string> = {};
-  for (const [name, value] of new URLSearchParams(rawQueryString)) {
-    parameters[name] = parameters[name] === undefined ? value : `${parameters[name]},${value}`;
-  }
-  return parameters;
-};
 
 export interface HttpResponse {
   statusCode: number;
@@ -251,7 +199,7 @@ export const startHttpApi = async (
     }
 
     const origin = request.headers.origin;
-    const requestId = newRequestId();
+    const requestId = newApiRequestId();
     const gatewayHeaders = { 'apigw-requestid': requestId };
     if (method === 'OPTIONS' && spec.cors && origin && request.headers['access-control-request-method']) {
       request.resume();
@@ -287,48 +235,17 @@ export const startHttpApi = async (
     const match = routePath === undefined ? undefined : matchRoute(routes, method, routePath);
     if (!match) return reply(jsonMessage(404, 'Not Found'));
 
-    const now = new Date();
-    const { headers, cookies } = collectHeaders(request);
-    const host = headers.host ?? 'localhost';
-    const domainName = host.replace(/:\d+$/, '');
-    const sourceIp = (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-    headers['x-forwarded-for'] = headers['x-forwarded-for']
-      ? `${headers['x-forwarded-for']}, ${sourceIp}`
-      : sourceIp;
-    headers['x-forwarded-port'] = String(request.socket.localPort ?? '');
-    headers['x-forwarded-proto'] = 'http';
-    const queryStringParameters = queryParameters(rawQueryString);
-    const isBase64Encoded = body.length > 0 && !isTextContent(headers['content-type']);
-    const event = {
-      version: '2.0',
-      routeKey: match.route.routeKey,
+    const event = httpApiEvent({
+      request,
+      method,
       rawPath,
       rawQueryString,
-      ...(cookies.length > 0 ? { cookies } : {}),
-      headers,
-      ...(queryStringParameters ? { queryStringParameters } : {}),
-      requestContext: {
-        accountId: LOCAL_ACCOUNT,
-        apiId: 'local',
-        domainName,
-        domainPrefix: domainName.split('.')[0] ?? domainName,
-        http: {
-          method,
-          path: rawPath,
-          protocol: `HTTP/${request.httpVersion}`,
-          sourceIp,
-          userAgent: headers['user-agent'] ?? '',
-        },
-        requestId,
-        routeKey: match.route.routeKey,
-        stage,
-        time: apiGatewayTime(now),
-        timeEpoch: now.getTime(),
-      },
-      ...(body.length > 0 ? { body: body.toString(isBase64Encoded ? 'base64' : 'utf8') } : {}),
-      ...(Object.keys(match.pathParameters).length > 0 ? { pathParameters: match.pathParameters } : {}),
-      isBase64Encoded,
-    };
+      body,
+      routeKey: match.route.routeKey,
+      pathParameters: match.pathParameters,
+      stage,
+      requestId,
+    });
     if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_SYNC_PAYLOAD_LIMIT) {
       log(`${method} ${rawPath}: event over Lambda's 6 MB synchronous payload limit, refused with 413`);
       return reply(jsonMessage(413, 'Request Too Long'));

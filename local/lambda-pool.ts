@@ -31,8 +31,9 @@ import {
  * - A bundle's `require` that misses its own directory still walks up parent directories, which
  *   Lambda's /var/task does not have: a module missing from a bundle may be found here and not there.
  *
- * Over 400 lines on purpose: one environment's life (spawn, init, invoke, timeout, crash, reap) and the
- * per-function queue that hands invocations to environments are one state machine, read together.
+ * One module a little over 400 lines on purpose: the pool's scheduling relies on an environment's
+ * busy / dead / init states and its exit handling, which would otherwise have to be exported as API;
+ * the sandbox's environment variables are already apart (local/lambda-environment.ts).
  */
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
@@ -357,7 +358,7 @@ class FunctionEnvironments {
   }
 
   private async run(environment: Environment, waiting: Waiting, coldStart: boolean): Promise<void> {
-    const requestId = randomUUID();
+    const requestId = waiting.meta.requestId ?? randomUUID();
     const startedAt = new Date();
     const arn = `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${this.spec.name}`;
     const outcome = await environment.invoke(waiting.event, requestId, arn);

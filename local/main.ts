@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { LAMBDA_RETRY_DELAYS_MS } from './async-invoke.ts';
 import { localSettingsFromEnvironment } from './config.ts';
 import { startLocalRuntime } from './runtime.ts';
 
@@ -49,6 +50,7 @@ const main = async (): Promise<void> => {
     ...(settings.host ? { host: settings.host } : {}),
     s3Port: settings.s3Port ?? (settings.port === 0 ? 0 : settings.port + 1),
     ...(settings.webhookSecret ? { webhookSecret: settings.webhookSecret } : {}),
+    asyncRetryScale: settings.asyncRetryScale,
     ...(settings.externalS3 ? { externalS3: settings.externalS3 } : {}),
   });
   const s3Lines = settings.externalS3
@@ -66,6 +68,7 @@ const main = async (): Promise<void> => {
     ...s3Lines,
     `  Buckets        ${runtime.buckets.join(', ')}`,
     `  Data           ${dataDir}   (kept across restarts; npm run reset clears it)`,
+    `  Async retries  after ${LAMBDA_RETRY_DELAYS_MS.map((ms) => `${(ms * settings.asyncRetryScale) / 1000} s`).join(' and ')}   (Lambda's 1 and 2 min times MEDIA_PIPELINE_ASYNC_RETRY_SCALE=${settings.asyncRetryScale})`,
     ...runtime.secrets.map(
       (secret) =>
         `  Secret         ${secret.name} = ${secret.value}   (the webhook signing secret; WEBHOOK_SECRET sets it)`,

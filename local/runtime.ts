@@ -1,24 +1,18 @@
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { freePort, startDynamoDb, startS3, startSqs } from './emulators.ts';
-import {
-  configureWebhookNotifications,
-  type ExternalS3Options,
-  S3_EVENTS_PATH,
-  s3EventsRoute,
-} from './external-s3.ts';
-import { type ExtraRoute, startHttpApi } from './http-api.ts';
+import { startAsyncInvoker } from './async-invoke.ts';
+import { freePort, localSqsClient, startDynamoDb, startSqs } from './emulators.ts';
+import type { ExternalS3Options } from './external-s3.ts';
+import { startHttpApi } from './http-api.ts';
 import { createInvocationLog, type InvocationRecord } from './invocation-log.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { provisionStack } from './provision.ts';
 import { restoreQueues, saveQueues } from './queue-snapshot.ts';
+import { startS3Backend } from './s3-backend.ts';
 import { startS3Notifications } from './s3-notifications.ts';
 import { localSecrets, secretOverridesFromEnvironment, startSecretsManager } from './secrets-manager.ts';
 import { startSqsEventSources } from './sqs-event-source.ts';
 import { synthesizeStack } from './synth.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoints, type ProvisionedStack } from './types.ts';
+import type { LocalEndpoints, ProvisionedStack } from './types.ts';
 
 export interface LocalRuntimeOptions {
   /** Where objects, tables, generated secrets, queued messages and the synth cache live. */
@@ -43,9 +37,15 @@ export interface LocalRuntimeOptions {
   /**
    * An S3 server (MinIO) to use instead of the embedded s3rver: buckets are created there, the functions
    * and presigned URLs use it, and its webhook notification target posts ObjectCreated events to
-   * `S3_EVENTS_PATH` on the API port (local/external-s3.ts). @default - the embedded s3rver
+   * `S3_EVENTS_PATH` on the API port (local/s3-backend.ts, local/external-s3.ts). @default - the embedded s3rver
    */
   externalS3?: ExternalS3Options;
+  /**
+   * Multiplies Lambda's asynchronous retry delays (1 and 2 minutes) and event age cut-off
+   * (local/async-invoke.ts): the test suites use 1/60, retrying after 1 and 2 seconds.
+   * @default 1 (Lambda's real delays; `npm start` reads MEDIA_PIPELINE_ASYNC_RETRY_SCALE)
+   */
+  asyncRetryScale?: number;
   /**
    * Called once per finished invocation (cold starts and durations included), quiet or not: the
    * benchmarks time the pipeline with it. @default - one log line per invocation, unless quiet
@@ -99,12 +99,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
     if (!options.quiet) log(`template ${stack.reused ? 'reused' : 'synthesized'} in ${stack.durationMs} ms`);
 
-    const { externalS3 } = options;
     const [s3, sqs, dynamodb, secretsManager] = await Promise.all([
-      externalS3
-        ? // The external server's events arrive on the API port (S3_EVENTS_PATH) and are emitted here.
-          { endpoint: externalS3.endpoint, events: new EventEmitter(), stop: async () => {} }
-        : startS3({ directory: join(options.dataDir, 's3'), port: options.s3Port ?? 0 }),
+      startS3Backend({
+        external: options.externalS3,
+        directory: join(options.dataDir, 's3'),
+        port: options.s3Port ?? 0,
+      }),
       startSqs(),
       startDynamoDb({ dbPath: join(options.dataDir, 'dynamodb') }),
       startSecretsManager(),
@@ -142,38 +142,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       dataDir: options.dataDir,
       apiBaseUrl,
       functionUrlBaseUrl: async () => `http://127.0.0.1:${await freePort()}`,
-      ...(externalS3
-        ? {
-            s3Access: {
-              credentials: {
-                accessKeyId: externalS3.accessKeyId,
-                secretAccessKey: externalS3.secretAccessKey,
-              },
-              region: externalS3.region,
-            },
-          }
-        : {}),
+      s3Access: s3.access,
     });
-    if (externalS3) {
-      const client = new S3Client({
-        endpoint: externalS3.endpoint,
-        region: externalS3.region,
-        credentials: { accessKeyId: externalS3.accessKeyId, secretAccessKey: externalS3.secretAccessKey },
-        forcePathStyle: true,
-      });
-      const problems = await configureWebhookNotifications(
-        client,
-        provisioned.bucketNotifications,
-        externalS3.webhookArn,
-      ).finally(() => client.destroy());
-      for (const problem of problems) {
-        log(
-          `could not point the bucket notifications at ${externalS3.webhookArn} (${problem}): uploads will not be ` +
-            `ingested until the S3 server has that webhook target, posting to ${apiBaseUrl}${S3_EVENTS_PATH} ` +
-            '(the README, MinIO)',
-        );
-      }
-    }
+    await s3.connectNotifications(provisioned.bucketNotifications, { apiBaseUrl, log });
 
     const queues = Object.values(provisioned.resources).filter(
       (resource) => resource.type === 'AWS::SQS::Queue',
@@ -182,12 +153,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       queues.map((queue) => [queue.attributes.QueueName ?? '', queue.ref]),
     );
     const queueUrlsByArn = Object.fromEntries(queues.map((queue) => [queue.attributes.Arn ?? '', queue.ref]));
-    const sqsClient = new SQSClient({
-      endpoint: sqs.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      useQueueUrlAsEndpoint: false,
-    });
+    const sqsClient = localSqsClient({ endpoint: sqs.endpoint });
     const snapshot = join(options.dataDir, QUEUE_SNAPSHOT);
     const restored = await restoreQueues(sqsClient, queueUrlsByName, snapshot);
     if (restored > 0 && !options.quiet) log(`restored ${restored} queued message(s) from the last run`);
@@ -199,11 +165,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
 
     const pool = new LambdaPool(provisioned.functions, {
-      // The other emulators accept any credentials and region, so an external S3 server's are everyone's.
-      ...(externalS3 && externalS3.region !== LOCAL_REGION ? { region: externalS3.region } : {}),
+      // The other emulators accept any credentials and region, so the S3 server's are everyone's.
+      region: s3.access.region,
       extraEnv: {
-        AWS_ACCESS_KEY_ID: externalS3?.accessKeyId ?? LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: externalS3?.secretAccessKey ?? LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ACCESS_KEY_ID: s3.access.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.access.credentials.secretAccessKey,
         AWS_ENDPOINT_URL_S3: endpoints.s3,
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
@@ -224,15 +190,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
     cleanups.push(() => pool.close());
 
-    const extraRoutes: ExtraRoute[] = externalS3
-      ? [
-          s3EventsRoute(s3.events, {
-            region: externalS3.region,
-            ...(externalS3.webhookAuthToken ? { authToken: externalS3.webhookAuthToken } : {}),
-            log,
-          }),
-        ]
-      : [];
+    const extraRoutes = s3.routes(log);
     if (provisioned.httpApi || extraRoutes.length > 0) {
       const api = provisioned.httpApi ?? {
         logicalId: 'none',
@@ -261,12 +219,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       log,
     });
     cleanups.push(() => eventSources.stop());
-    const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, pool, {
+    // Stopped before the pool closes (cleanups run in reverse), so that invocations in flight finish.
+    const asyncInvoker = startAsyncInvoker(pool, {
       functions: provisioned.functions,
       queueUrlsByArn,
-      sqsEndpoint: sqs.endpoint,
+      sqs: { endpoint: sqs.endpoint },
+      ...(options.asyncRetryScale !== undefined ? { retryScale: options.asyncRetryScale } : {}),
       log,
     });
+    cleanups.push(() => asyncInvoker.stop());
+    const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, asyncInvoker);
     cleanups.push(() => notifications.stop());
 
     const buckets = Object.values(provisioned.resources)
@@ -275,7 +237,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     return {
       apiUrl: apiBaseUrl,
       s3Endpoint: s3.endpoint,
-      s3EventsUrl: externalS3 ? `${apiBaseUrl}${S3_EVENTS_PATH}` : undefined,
+      s3EventsUrl: s3.eventsUrl(apiBaseUrl),
       functionUrls: provisioned.functionUrls.map((functionUrl) => `${functionUrl.baseUrl}/`),
       buckets,
       secrets,

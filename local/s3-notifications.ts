@@ -1,64 +1,29 @@
 import type { EventEmitter } from 'node:events';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { abortableSleep } from './abortable-sleep.ts';
-import {
-  type BucketNotificationSpec,
-  type FunctionInvoker,
-  type FunctionSpec,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type Stoppable,
-} from './types.ts';
+import type { AsyncInvoker } from './async-invoke.ts';
+import { decodeS3EventKey, toS3NotificationRecord } from './events/s3-record.ts';
+import type { BucketNotificationSpec, Stoppable } from './types.ts';
 
 /**
- * S3 event notifications to functions. s3rver answers PutBucketNotificationConfiguration with 501 but
- * emits every object event, AWS-shaped, on its `event` emitter: this bridge matches them against the
- * template's bucket notifications and invokes the functions the way S3 does, asynchronously.
+ * S3 event notifications to functions. The S3 backend (local/s3-backend.ts) emits every object event,
+ * AWS-shaped with keys as stored: s3rver from its own emitter (it answers
+ * PutBucketNotificationConfiguration with 501), an external server through its webhook. This bridge
+ * matches them against the template's bucket notifications and hands one S3 event per matching
+ * notification to Lambda's asynchronous invocation (local/async-invoke.ts: retries, event age,
+ * dead-letter queue), as S3 invokes a function.
  *
  * - Matching: bucket name, event name (`s3:ObjectCreated:*` matches `ObjectCreated:Put`), prefix and
  *   suffix on the key as stored (decoded).
- * - The event each function gets is S3's: s3rver emits keys as stored (`uploads/my file.jpg`), S3
- *   URL-encodes them (`uploads/my+file.jpg`), so the bridge encodes them; it also corrects the
- *   bucket ARN (s3rver writes `arn:aws:s3: : :name`) and names the notification in configurationId.
- *   s3rver reports a completed multipart upload as `ObjectCreated:Post`, where S3 says
- *   `ObjectCreated:CompleteMultipartUpload`; both match `s3:ObjectCreated:*`.
- * - Lambda's asynchronous invocation: a failed invocation (error, timeout, crash) is retried twice,
- *   after `retryDelaysMs` (AWS waits about 1 and 2 minutes; here 1 and 2 seconds by default); after
- *   the last failure the event goes to the function's dead-letter queue (DeadLetterConfig) as JSON,
- *   with Lambda's RequestID / ErrorCode / ErrorMessage attributes. Without a dead-letter queue, or if
- *   sending to it fails, the bridge logs the whole event: nothing is dropped silently.
+ * - Shaping (local/events/s3-record.ts): the key URL-encoded as S3 encodes it, the bucket ARN, the
+ *   notification named in configurationId. s3rver reports a completed multipart upload as
+ *   `ObjectCreated:Post`, where S3 says `ObjectCreated:CompleteMultipartUpload`; both match
+ *   `s3:ObjectCreated:*`.
  */
 
-export interface S3NotificationOptions {
-  /** The functions (for their `deadLetterTargetArn`). */
-  functions: readonly FunctionSpec[];
-  /** Queue URL of each dead-letter queue, by ARN. */
-  queueUrlsByArn: Readonly<Record<string, string>>;
-  /** The SQS emulator's endpoint, for the dead-letter queues. */
-  sqsEndpoint: string;
-  /** @default LOCAL_REGION */
-  region?: string;
-  /** @default LOCAL_CREDENTIALS */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** Delay before each retry; its length is the number of retries. @default [1000, 2000] */
-  retryDelaysMs?: readonly number[];
-  log?: (message: string) => void;
-}
-
 export interface S3NotificationBridge extends Stoppable {
-  /** Resolves once every event received so far is delivered, dead-lettered or logged. */
+  /** Resolves once every event handed on so far is delivered, dead-lettered or logged. */
   idle(): Promise<void>;
 }
-
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
-
-/** S3's encoding of keys in event notifications: form encoding (space as `+`), `/` kept. */
-export const encodeS3EventKey = (key: string): string =>
-  encodeURIComponent(key)
-    .replace(/%2F/gi, '/')
-    .replace(/%20/g, '+')
-    .replace(/[!'()~]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Whether a notification's event names (`s3:ObjectCreated:*`, `s3:ObjectCreated:Put`) cover an event. */
 export const eventNameMatches = (patterns: readonly string[], eventName: string): boolean => {
@@ -78,139 +43,32 @@ export const notificationMatches = (notification: BucketNotificationSpec, record
   );
 };
 
-/** Starts bridging `events` (s3rver's emitter, or one that re-emits it) to the notifications' functions. */
+/**
+ * Starts bridging `events` to the notifications' functions through `asyncInvoker`. Stopping only stops
+ * listening: what was handed on is the invoker's to finish or log when it stops.
+ */
 export const startS3Notifications = (
-  events: EventEmitter,
+  events: EventEmitter<{ event: [S3Event] }>,
   notifications: readonly BucketNotificationSpec[],
-  invoker: FunctionInvoker,
-  options: S3NotificationOptions,
+  asyncInvoker: AsyncInvoker,
 ): S3NotificationBridge => {
-  const retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-  const log = options.log ?? ((message: string) => process.stderr.write(`[s3-notifications] ${message}\n`));
-  const functions = new Map(options.functions.map((spec) => [spec.logicalId, spec]));
-  const sqs = new SQSClient({
-    endpoint: options.sqsEndpoint,
-    region: options.region ?? LOCAL_REGION,
-    credentials: options.credentials ?? LOCAL_CREDENTIALS,
-    useQueueUrlAsEndpoint: false,
-  });
-  const controller = new AbortController();
-  const pending = new Set<Promise<void>>();
-
-  const deadLetter = async (
-    notification: BucketNotificationSpec,
-    event: S3Event,
-    error: { name: string; message: string },
-    attempts: number,
-  ): Promise<void> => {
-    const spec = functions.get(notification.functionLogicalId);
-    const arn = spec?.deadLetterTargetArn;
-    const key = event.Records[0]?.s3.object.key ?? '';
-    const summary = `${notification.functionLogicalId} failed on s3 ${key} ${attempts} times (${error.name}: ${error.message})`;
-    const queueUrl = arn ? options.queueUrlsByArn[arn] : undefined;
-    if (!arn || !queueUrl) {
-      log(
-        `${summary}; ${arn ? `no queue URL known for its dead-letter queue ${arn}` : 'it has no dead-letter queue'}: event dropped, as on AWS: ${JSON.stringify(event)}`,
-      );
-      return;
-    }
-    try {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: queueUrl,
-          MessageBody: JSON.stringify(event),
-          MessageAttributes: {
-            RequestID: {
-              DataType: 'String',
-              StringValue: event.Records[0]?.responseElements['x-amz-request-id'] ?? '',
-            },
-            ErrorCode: { DataType: 'Number', StringValue: '200' },
-            ErrorMessage: {
-              DataType: 'String',
-              StringValue: `${error.name}: ${error.message}`.slice(0, 1024),
-            },
-          },
-        }),
-      );
-      log(`${summary}; sent to its dead-letter queue`);
-    } catch (sendError) {
-      log(
-        `${summary}; sending to its dead-letter queue failed (${String(sendError)}): ${JSON.stringify(event)}`,
-      );
-    }
-  };
-
-  const deliver = async (notification: BucketNotificationSpec, event: S3Event): Promise<void> => {
-    const key = decodeKey(event.Records[0]?.s3.object.key ?? '');
-    let lastError = { name: 'Error', message: 'not invoked' };
-    for (let attempt = 0; attempt <= retryDelaysMs.length; attempt++) {
-      if (attempt > 0) {
-        await abortableSleep(retryDelaysMs[attempt - 1] ?? 0, controller.signal);
-        if (controller.signal.aborted) {
-          log(
-            `shutting down with s3 ${key} still to retry for ${notification.functionLogicalId}: ${JSON.stringify(event)}`,
-          );
-          return;
-        }
-      }
-      try {
-        const outcome = await invoker.invoke(notification.functionLogicalId, event, { trigger: `s3 ${key}` });
-        if (outcome.ok) return;
-        lastError = outcome.error;
-      } catch (error) {
-        lastError = error instanceof Error ? error : { name: 'Error', message: String(error) };
-      }
-    }
-    await deadLetter(notification, event, lastError, retryDelaysMs.length + 1);
-  };
-
   const onEvent = (emitted: S3Event): void => {
-    if (controller.signal.aborted) return;
     for (const record of emitted.Records ?? []) {
       for (const [index, notification] of notifications.entries()) {
         if (!notificationMatches(notification, record)) continue;
         const event: S3Event = {
-          Records: [toAwsRecord(record, `${notification.functionLogicalId}-${index}`)],
+          Records: [toS3NotificationRecord(record, `${notification.functionLogicalId}-${index}`)],
         };
-        const work = deliver(notification, event).catch((error: unknown) =>
-          log(`delivering s3 ${record.s3.object.key} failed: ${String(error)}: ${JSON.stringify(event)}`),
-        );
-        pending.add(work);
-        void work.finally(() => pending.delete(work));
+        const key = decodeS3EventKey(event.Records[0]?.s3.object.key ?? '');
+        asyncInvoker.invokeAsync(notification.functionLogicalId, event, { trigger: `s3 ${key}` });
       }
     }
   };
-
   events.on('event', onEvent);
-
-  const idle = async (): Promise<void> => {
-    while (pending.size > 0) await Promise.allSettled([...pending]);
-  };
-
   return {
-    idle,
+    idle: () => asyncInvoker.idle(),
     stop: async () => {
       events.off('event', onEvent);
-      controller.abort();
-      await idle();
-      sqs.destroy();
     },
   };
-};
-
-const decodeKey = (key: string): string => {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    return key;
-  }
-};
-
-/** The record as S3 would send it for this notification (a copy: each function gets its own event). */
-const toAwsRecord = (record: S3EventRecord, configurationId: string): S3EventRecord => {
-  const copy = structuredClone(record);
-  copy.s3.object.key = encodeS3EventKey(record.s3.object.key);
-  copy.s3.bucket.arn = `arn:aws:s3:::${record.s3.bucket.name}`;
-  copy.s3.configurationId = configurationId;
-  return copy;
 };

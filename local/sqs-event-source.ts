@@ -3,23 +3,18 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
-  type MessageAttributeValue,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { abortableSleep } from './abortable-sleep.ts';
-import {
-  type EventSourceMappingSpec,
-  type FunctionInvoker,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type Stoppable,
-} from './types.ts';
+import { localSqsClient, type SqsConnection } from './emulators.ts';
+import { toSqsRecord } from './events/sqs-record.ts';
+import { type EventSourceMappingSpec, type FunctionInvoker, LOCAL_REGION, type Stoppable } from './types.ts';
 
 /**
  * Lambda's SQS event source mappings, as pollers: each mapping long-polls its queue, builds the SQS
- * event the way Lambda does, invokes the function and deletes what succeeded.
+ * event the way Lambda does (local/events/sqs-record.ts), invokes the function and deletes what succeeded.
  *
  * - Batches: ReceiveMessage takes at most 10; with a MaximumBatchingWindowInSeconds the poller keeps
  *   receiving until it has `batchSize` messages or the window (counted from the first message) ends.
@@ -34,13 +29,7 @@ import {
  *   messages received but not yet handed to the function are made visible again at once.
  */
 
-export interface SqsEventSourceOptions {
-  /** The SQS emulator's endpoint. */
-  endpoint: string;
-  /** @default LOCAL_REGION */
-  region?: string;
-  /** @default LOCAL_CREDENTIALS */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+export interface SqsEventSourceOptions extends SqsConnection {
   /** Batches in flight per mapping. @default 2 */
   concurrency?: number;
   /** Long-poll wait, 0–20 s. @default 20 */
@@ -53,48 +42,6 @@ const MAX_RECEIVE = 10;
 const RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000, 10_000];
 
 const queueNameOf = (queueArn: string): string => queueArn.split(':').at(-1) ?? queueArn;
-
-const toMessageAttributes = (
-  attributes: Record<string, MessageAttributeValue> | undefined,
-): SQSMessageAttributes => {
-  const mapped: SQSMessageAttributes = {};
-  for (const [name, value] of Object.entries(attributes ?? {})) {
-    mapped[name] = {
-      ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
-      ...(value.BinaryValue !== undefined
-        ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
-        : {}),
-      stringListValues: value.StringListValues ?? [],
-      binaryListValues: (value.BinaryListValues ?? []).map((item) => Buffer.from(item).toString('base64')),
-      dataType: value.DataType ?? 'String',
-    };
-  }
-  return mapped;
-};
-
-/** The record Lambda builds from a received message. */
-export const toSqsRecord = (message: Message, queueArn: string, region: string): SQSRecord => {
-  const attributes = message.Attributes ?? {};
-  const now = String(Date.now());
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ...attributes,
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? now,
-      SenderId: attributes.SenderId ?? LOCAL_CREDENTIALS.accessKeyId,
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? now,
-    },
-    messageAttributes: toMessageAttributes(message.MessageAttributes),
-    md5OfBody: message.MD5OfBody ?? '',
-    ...(message.MD5OfMessageAttributes ? { md5OfMessageAttributes: message.MD5OfMessageAttributes } : {}),
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: region,
-  };
-};
 
 export type BatchVerdict =
   | { kind: 'failed-items'; messageIds: Set<string> }
@@ -298,13 +245,7 @@ export const startSqsEventSources = (
   invoker: FunctionInvoker,
   options: SqsEventSourceOptions,
 ): Stoppable => {
-  const sqs = new SQSClient({
-    endpoint: options.endpoint,
-    region: options.region ?? LOCAL_REGION,
-    credentials: options.credentials ?? LOCAL_CREDENTIALS,
-    // fauxqs's queue URLs carry a host (sqs.us-east-1.localhost) that does not resolve.
-    useQueueUrlAsEndpoint: false,
-  });
+  const sqs = localSqsClient(options);
   const controller = new AbortController();
   const settings = {
     region: options.region ?? LOCAL_REGION,

@@ -87,6 +87,8 @@ export type InvokeOutcome =
 export interface InvokeMeta {
   /** What fired the invocation, for the one-line log: `http POST /api/media`, `sqs ImageQueue`, `s3 uploads/…`. */
   trigger: string;
+  /** The invocation's request id (context.awsRequestId); Lambda keeps one for every retry of an async event. @default - a new one */
+  requestId?: string;
 }
 
 /** Runs functions in warm worker processes, like Lambda execution environments. */

@@ -68,6 +68,8 @@ const runtime = await startLocalRuntime({
   port: 0,
   s3Port: 0,
   quiet: true,
+  // Lambda's asynchronous retries after 1 and 2 seconds instead of minutes.
+  asyncRetryScale: 1 / 60,
   log: (message) => send({ type: 'log', message }),
   onInvocation: (record) => send({ type: 'invocation', invocation: summarize(record) }),
 });

@@ -1,9 +1,11 @@
 /**
  * Lambda: functions become FunctionSpecs for the worker pool (their bundled assets, layers' asset
- * directories, environment resolved to local values), event invoke configs their asynchronous retries,
- * event source mappings SQS pollers, and function URLs an HTTP server of their own. CDK's deploy-time
- * custom-resource providers resolve to a name and ARN but never run.
+ * directories, environment resolved to local values), event invoke configs their asynchronous retries
+ * and event age (run by local/async-invoke.ts), event source mappings SQS pollers, and function URLs an
+ * HTTP server of their own. CDK's deploy-time custom-resource providers resolve to a name and ARN but
+ * never run.
  */
+import { ASYNC_INVOKE_DEFAULTS } from '../async-invoke.ts';
 import { constructName } from '../cdk-metadata.ts';
 import { type FunctionSpec, LOCAL_ACCOUNT, LOCAL_REGION } from '../types.ts';
 import { corsSpecOf } from './apigatewayv2.ts';
@@ -53,7 +55,11 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       Timeout: emulated(),
       MemorySize: emulated(),
       Layers: emulated("the layers' asset directories"),
-      DeadLetterConfig: emulated(),
+      DeadLetterConfig: emulated(
+        'an SQS queue of the template: where an asynchronous event goes after its last failure, with ' +
+          "Lambda's RequestID, ErrorCode and ErrorMessage attributes (local/async-invoke.ts); an SNS topic is not " +
+          'emulated (the event is logged instead)',
+      ),
       FunctionName: emulated(),
       Architectures: accepted("runs on the host's architecture"),
       Description: DESCRIPTION,
@@ -93,12 +99,18 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
   },
   'AWS::Lambda::EventInvokeConfig': {
     kind: 'emulated',
-    emulation: "the function's asynchronous retries (FunctionSpec.maximumRetryAttempts)",
+    emulation:
+      "the function's asynchronous invocation (local/async-invoke.ts, for the S3 notifications): " +
+      'FunctionSpec.maximumRetryAttempts and maximumEventAgeSeconds',
     properties: {
       FunctionName: emulated(),
       Qualifier: emulated('$LATEST only'),
-      MaximumRetryAttempts: emulated(),
-      MaximumEventAgeInSeconds: emulated(),
+      MaximumRetryAttempts: emulated(
+        "retries after Lambda's 1 and 2 minutes, times the runtime's asyncRetryScale (the tests: 1 and 2 s)",
+      ),
+      MaximumEventAgeInSeconds: emulated(
+        'an event past it is not retried again but dead-lettered; measured on the same scaled clock',
+      ),
     },
     check: qualifierCheck,
   },
@@ -129,8 +141,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
 const LAMBDA_DEFAULTS = {
   timeoutSeconds: 3,
   memoryMb: 128,
-  maximumRetryAttempts: 2,
-  maximumEventAgeSeconds: 21_600,
+  ...ASYNC_INVOKE_DEFAULTS,
   sqsBatchSize: 10,
 } as const;
 

@@ -52,6 +52,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     // Files over 8 MiB take the multipart path, so a ~16 MB test video exercises it (the tests read the
     // threshold from GET /api/presets/, so they run against a deployed stack's 100 MiB too).
     context: { multipartThresholdBytes: E2E_MULTIPART_THRESHOLD_BYTES },
+    // Lambda's asynchronous retries after 1 and 2 seconds instead of minutes.
+    asyncRetryScale: 1 / 60,
   });
   project.provide('e2e', { apiUrl: runtime.apiUrl, webhookSecret, loopbackCallbacks: true });
   return async () => {

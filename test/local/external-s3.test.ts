@@ -145,6 +145,8 @@ describe('the runtime on an external S3 server (s3rver standing in for MinIO)', 
       dataDir: join(root, 'data'),
       port: 0,
       quiet: true,
+      // Lambda's asynchronous retries after 1 and 2 seconds instead of minutes.
+      asyncRetryScale: 1 / 60,
       log: (message) => logged.push(message),
       externalS3: settings.externalS3,
     });

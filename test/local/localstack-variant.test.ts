@@ -22,6 +22,8 @@ describe('the localstack variant on the local runtime', () => {
       dataDir: root,
       port: 0,
       quiet: true,
+      // Lambda's asynchronous retries after 1 and 2 seconds instead of minutes.
+      asyncRetryScale: 1 / 60,
       context: { target: 'localstack' },
     });
     functionUrl = (runtime.functionUrls[0] ?? '').replace(/\/$/, '');

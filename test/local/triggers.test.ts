@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAsyncInvoker } from '../../local/async-invoke.ts';
 import type { InvocationRecord } from '../../local/invocation-log.ts';
 import { LambdaPool } from '../../local/lambda-pool.ts';
 import { startS3Notifications } from '../../local/s3-notifications.ts';
@@ -27,6 +28,7 @@ import {
   startS3,
   startSqs,
 } from '../support/emulators.ts';
+import { tinyFunctionSpec, writeTinyBundles } from '../support/tiny-functions.ts';
 
 /**
  * The SQS event source mappings against fauxqs and the S3 notification bridge against s3rver, both in
@@ -66,17 +68,8 @@ const records: InvocationRecord[] = [];
 const started: Stoppable[] = [];
 let counter = 0;
 
-const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec => ({
-  logicalId: name,
-  name,
-  handler: 'index.handler',
-  codeDir: join(root, name),
-  layerDirs: [],
-  environment: {},
-  timeoutSeconds: 5,
-  memoryMb: 256,
-  ...overrides,
-});
+const spec = (name: string, overrides: Partial<FunctionSpec> = {}): FunctionSpec =>
+  tinyFunctionSpec(root, name, overrides);
 
 interface HeldReceive {
   /** How the long poll ended: the poller hung up, or SQS answered. */
@@ -209,10 +202,7 @@ beforeAll(async () => {
     'invalid-response': INVALID_RESPONSE,
     echo: ECHO,
   };
-  for (const [name, source] of Object.entries(bundles)) {
-    await mkdir(join(root, name));
-    await writeFile(join(root, name, 'index.js'), source);
-  }
+  await writeTinyBundles(root, bundles);
   [sqsEmulator, s3Emulator] = await Promise.all([startSqs(), startS3()]);
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   sqs = new SQSClient({ ...common, endpoint: sqsEmulator.endpoint, useQueueUrlAsEndpoint: false });
@@ -369,6 +359,21 @@ describe('SQS event source mappings', () => {
 });
 
 describe('S3 notifications', () => {
+  const startAsyncInvokerFor = (
+    functions: FunctionSpec[],
+    queueUrlsByArn: Record<string, string> = {},
+    retryScale = 1,
+  ) => {
+    const asyncInvoker = startAsyncInvoker(pool, {
+      functions,
+      queueUrlsByArn,
+      sqs: { endpoint: sqsEmulator.endpoint },
+      retryScale,
+      log: () => {},
+    });
+    started.push(asyncInvoker);
+    return asyncInvoker;
+  };
   const put = (bucket: string, key: string) =>
     s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'bytes', ContentType: 'text/plain' }));
 
@@ -388,8 +393,7 @@ describe('S3 notifications', () => {
           functionLogicalId: 'echo',
         },
       ],
-      pool,
-      { functions: [spec('echo')], queueUrlsByArn: {}, sqsEndpoint: sqsEmulator.endpoint, log: () => {} },
+      startAsyncInvokerFor([spec('echo')]),
     );
     started.push(bridge);
 
@@ -429,14 +433,8 @@ describe('S3 notifications', () => {
           functionLogicalId: 'always-fails',
         },
       ],
-      pool,
-      {
-        functions: [failing],
-        queueUrlsByArn: { [dlq.arn]: dlq.url },
-        sqsEndpoint: sqsEmulator.endpoint,
-        retryDelaysMs: [100, 200],
-        log: () => {},
-      },
+      // Lambda's 1 and 2 minutes as 100 and 200 ms.
+      startAsyncInvokerFor([failing], { [dlq.arn]: dlq.url }, 100 / 60_000),
     );
     started.push(bridge);
 

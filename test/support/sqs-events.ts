@@ -5,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { toSqsRecord as runtimeSqsRecord } from '../../local/sqs-event-source.ts';
+import { toSqsRecord as runtimeSqsRecord } from '../../local/events/sqs-record.ts';
 import { REGION } from './emulators.ts';
 import { lambdaContext } from './lambda-context.ts';
 
