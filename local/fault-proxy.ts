@@ -1,4 +1,10 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  type ClientRequest,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultDice, type SdkFault } from './faults.ts';
 import type { Stoppable } from './types.ts';
@@ -83,7 +89,11 @@ const answer = (fault: SdkFault, operation: string, response: ServerResponse): v
 export const startFaultProxy = async (
   target: string,
   faults: readonly SdkFault[],
-  options: { random?: () => number } = {},
+  options: {
+    random?: () => number;
+    /** Sees every request it forwards, with the answer and the upstream request (tests watch calls). */
+    observe?: (request: IncomingMessage, response: ServerResponse, upstream: ClientRequest) => void;
+  } = {},
 ): Promise<FaultProxy> => {
   const dice = new FaultDice<SdkFault>(options.random);
   let injected = 0;
@@ -108,6 +118,7 @@ export const startFaultProxy = async (
     );
     upstream.on('error', () => response.destroy());
     request.pipe(upstream);
+    options.observe?.(request, response, upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

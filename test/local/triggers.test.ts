@@ -1,6 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -14,6 +12,7 @@ import {
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAsyncInvoker } from '../../local/async-invoke.ts';
+import { startFaultProxy } from '../../local/fault-proxy.ts';
 import type { InvocationRecord } from '../../local/invocation-log.ts';
 import { LambdaPool } from '../../local/lambda-pool.ts';
 import { startS3Notifications } from '../../local/s3-notifications.ts';
@@ -77,43 +76,25 @@ interface HeldReceive {
 }
 
 /** A pass-through to the SQS emulator that tells when a ReceiveMessage is held open, and how it ends. */
+/** The SQS emulator behind a pass-through proxy that tells when a ReceiveMessage is held open, and how it ends. */
 const startSqsProxy = async (target: string) => {
   const waiting: Array<(held: HeldReceive) => void> = [];
-  const server = createServer((request, response) => {
-    const isReceive = String(request.headers['x-amz-target'] ?? '').endsWith('.ReceiveMessage');
-    const upstream = httpRequest(
-      new URL(request.url ?? '/', target),
-      { method: request.method, headers: request.headers },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    upstream.on('error', () => response.destroy());
-    request.pipe(upstream);
-    if (!isReceive) return;
-    const outcome = new Promise<'aborted by the poller' | 'answered'>((resolve) => {
-      response.on('finish', () => resolve('answered'));
-      response.on('close', () => {
-        if (!response.writableFinished) {
-          upstream.destroy();
-          resolve('aborted by the poller');
-        }
+  const proxy = await startFaultProxy(target, [], {
+    observe: (request, response, upstream) => {
+      if (!String(request.headers['x-amz-target'] ?? '').endsWith('.ReceiveMessage')) return;
+      const outcome = new Promise<'aborted by the poller' | 'answered'>((resolve) => {
+        response.on('finish', () => resolve('answered'));
+        response.on('close', () => {
+          if (!response.writableFinished) {
+            upstream.destroy();
+            resolve('aborted by the poller');
+          }
+        });
       });
-    });
-    waiting.shift()?.({ outcome });
+      waiting.shift()?.({ outcome });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    nextReceive: () => new Promise<HeldReceive>((resolve) => waiting.push(resolve)),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...proxy, nextReceive: () => new Promise<HeldReceive>((resolve) => waiting.push(resolve)) };
 };
 
 const createQueue = async (
