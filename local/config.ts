@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_WEBHOOK_ARN, type ExternalS3Options } from './external-s3.ts';
+import { FaultConfigError, type FaultSpec, parseFaults } from './faults.ts';
 import { LOCAL_REGION } from './types.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -30,6 +31,10 @@ const schema = z
     S3_WEBHOOK_AUTH_TOKEN: nonEmpty.optional(),
     /** Multiplies Lambda's asynchronous retry delays (1 and 2 minutes) and event age cut-off. */
     MEDIA_PIPELINE_ASYNC_RETRY_SCALE: z.coerce.number().positive().finite().default(1),
+    /** Multiplies the template's schedule periods (the reconciler's five minutes). */
+    MEDIA_PIPELINE_SCHEDULE_SCALE: z.coerce.number().positive().finite().default(1),
+    /** Faults to inject, a JSON array (local/faults.ts, README: "Fault injection"). */
+    MEDIA_PIPELINE_FAULTS: z.string().optional(),
   })
   .superRefine((env, context) => {
     if (env.S3_ENDPOINT === undefined) return;
@@ -52,6 +57,8 @@ export interface LocalSettings {
   dataDir: string;
   /** Lambda's asynchronous retry delays are multiplied by this (1: 1 and 2 minutes; 1/60: 1 and 2 seconds). */
   asyncRetryScale: number;
+  scheduleScale: number;
+  faults: FaultSpec[];
   /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
   externalS3: ExternalS3Options | undefined;
 }
@@ -79,6 +86,8 @@ export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.en
     webhookSecret: settings.WEBHOOK_SECRET,
     dataDir: settings.MEDIA_PIPELINE_DATA_DIR,
     asyncRetryScale: settings.MEDIA_PIPELINE_ASYNC_RETRY_SCALE,
+    scheduleScale: settings.MEDIA_PIPELINE_SCHEDULE_SCALE,
+    faults: parseFaultsSetting(settings.MEDIA_PIPELINE_FAULTS),
     externalS3:
       settings.S3_ENDPOINT && settings.S3_ACCESS_KEY_ID && settings.S3_SECRET_ACCESS_KEY
         ? {
@@ -91,4 +100,13 @@ export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.en
           }
         : undefined,
   };
+};
+
+const parseFaultsSetting = (text: string | undefined): FaultSpec[] => {
+  try {
+    return parseFaults(text);
+  } catch (error) {
+    if (error instanceof FaultConfigError) throw new LocalConfigError(`invalid settings: ${error.message}`);
+    throw error;
+  }
 };

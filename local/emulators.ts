@@ -11,7 +11,7 @@ import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
 import { addPayloadChecks } from './s3rver-checksums.ts';
 import { addConditionalRequests } from './s3rver-conditions.ts';
-import type { S3rverInternals } from './s3rver-koa.ts';
+import { respondError, type S3rverInternals } from './s3rver-koa.ts';
 import { addMultipartOperations } from './s3rver-multipart.ts';
 import { addSigV4Authentication } from './s3rver-sigv4.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Stoppable } from './types.ts';
@@ -37,6 +37,12 @@ export interface S3Emulator extends Stoppable {
   endpoint: string;
   /** Every S3 notification s3rver emits, in AWS's event shape. */
   events: EventEmitter<{ event: [S3Event] }>;
+  /**
+   * Stops taking clients' requests (presigned URLs: uploads from browsers, the CLI, curl) with S3's
+   * 503, while the functions' own signed calls go on: the first step of a clean stop, so that no
+   * upload lands while nothing is left to ingest it.
+   */
+  closeIntake(): void;
 }
 
 /**
@@ -100,10 +106,28 @@ export const startS3 = async (options: {
   addConditionalRequests(internals);
   addPayloadChecks(internals);
   addSigV4Authentication(internals);
+  let intakeOpen = true;
+  internals.middleware.unshift(async (ctx, next) => {
+    const presigned = typeof ctx.query['X-Amz-Signature'] === 'string';
+    if (intakeOpen || !presigned) return next();
+    respondError(
+      ctx,
+      503,
+      'ServiceUnavailable',
+      'The local runtime is stopping; send the request again once it is back.',
+    );
+  });
   const { port } = await server.run();
   const events = new EventEmitter<{ event: [S3Event] }>();
   server.on('event', (event: S3Event) => events.emit('event', event));
-  return { endpoint: `http://127.0.0.1:${port}`, events, stop: () => server.close() };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    events,
+    closeIntake: () => {
+      intakeOpen = false;
+    },
+    stop: () => server.close(),
+  };
 };
 
 export interface SqsEmulator extends Stoppable {

@@ -6,8 +6,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultDice, type SdkFault } from './faults.ts';
-import type { Stoppable } from './types.ts';
+import { FaultDice, type FaultSpec, type SdkFault, targets } from './faults.ts';
+import type { FunctionSpec, LocalEndpoints, Stoppable } from './types.ts';
 
 /**
  * The SDK boundary's faults (local/faults.ts `sdk-error`): a pass-through proxy in front of one
@@ -131,4 +131,44 @@ export const startFaultProxy = async (
         server.close(() => resolve());
       }),
   };
+};
+
+const ENDPOINT_VARIABLES: Readonly<Record<SdkFault['service'], keyof LocalEndpoints>> = {
+  s3: 's3',
+  sqs: 'sqs',
+  dynamodb: 'dynamodb',
+};
+const ENDPOINT_ENV: Readonly<Record<SdkFault['service'], string>> = {
+  s3: 'AWS_ENDPOINT_URL_S3',
+  sqs: 'AWS_ENDPOINT_URL_SQS',
+  dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
+};
+
+/**
+ * One proxy per function and service that an `sdk-error` fault names, and the function specs with
+ * their endpoints pointed at them (`runtimeOverrides`); every other function talks to the emulators.
+ */
+export const startFaultProxies = async (
+  functions: readonly FunctionSpec[],
+  faults: readonly FaultSpec[],
+  endpoints: LocalEndpoints,
+): Promise<{ functions: FunctionSpec[]; proxies: FaultProxy[] }> => {
+  const sdkFaults = faults.filter((fault): fault is SdkFault => fault.action === 'sdk-error');
+  const proxies: FaultProxy[] = [];
+  const specs = await Promise.all(
+    functions.map(async (spec) => {
+      const mine = sdkFaults.filter((fault) => targets(fault, spec));
+      const overrides: Record<string, string> = {};
+      for (const service of new Set(mine.map((fault) => fault.service))) {
+        const proxy = await startFaultProxy(
+          endpoints[ENDPOINT_VARIABLES[service]],
+          mine.filter((fault) => fault.service === service),
+        );
+        proxies.push(proxy);
+        overrides[ENDPOINT_ENV[service]] = proxy.endpoint;
+      }
+      return Object.keys(overrides).length > 0 ? { ...spec, runtimeOverrides: overrides } : spec;
+    }),
+  );
+  return { functions: specs, proxies };
 };

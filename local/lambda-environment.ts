@@ -87,7 +87,13 @@ export const functionEnvironment = (
     LAMBDA_TASK_ROOT: spec.codeDir,
     _HANDLER: spec.handler,
   };
-  const merged: Record<string, string> = { ...base, ...spec.environment, ...reserved, ...options.extraEnv };
+  const merged: Record<string, string> = {
+    ...base,
+    ...spec.environment,
+    ...reserved,
+    ...options.extraEnv,
+    ...spec.runtimeOverrides,
+  };
   for (const [name, value] of Object.entries(merged)) {
     merged[name] = resolveTaskRootPath(resolveOptPath(value, spec.layerDirs), spec.codeDir);
   }

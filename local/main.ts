@@ -51,6 +51,12 @@ const main = async (): Promise<void> => {
     s3Port: settings.s3Port ?? (settings.port === 0 ? 0 : settings.port + 1),
     ...(settings.webhookSecret ? { webhookSecret: settings.webhookSecret } : {}),
     asyncRetryScale: settings.asyncRetryScale,
+    scheduleScale: settings.scheduleScale,
+    faults: settings.faults,
+    onFatal: (error) => {
+      console.error(`${error.message}; stopping (start again once the cause is fixed)`);
+      process.exit(1);
+    },
     ...(settings.externalS3 ? { externalS3: settings.externalS3 } : {}),
   });
   const s3Lines = settings.externalS3
@@ -69,6 +75,15 @@ const main = async (): Promise<void> => {
     `  Buckets        ${runtime.buckets.join(', ')}`,
     `  Data           ${dataDir}   (kept across restarts; npm run reset clears it)`,
     `  Async retries  after ${LAMBDA_RETRY_DELAYS_MS.map((ms) => `${(ms * settings.asyncRetryScale) / 1000} s`).join(' and ')}   (Lambda's 1 and 2 min times MEDIA_PIPELINE_ASYNC_RETRY_SCALE=${settings.asyncRetryScale})`,
+    ...runtime.provisioned.schedules.map(
+      (schedule) =>
+        `  Schedule       ${schedule.logicalId}: every ${(schedule.periodSeconds * settings.scheduleScale).toFixed(1)} s   (${schedule.expression} times MEDIA_PIPELINE_SCHEDULE_SCALE=${settings.scheduleScale})`,
+    ),
+    ...(settings.faults.length > 0
+      ? [
+          `  Faults         ${settings.faults.length} injected (MEDIA_PIPELINE_FAULTS): ${settings.faults.map((f) => `${f.action} on ${f.function}`).join(', ')}`,
+        ]
+      : []),
     ...runtime.secrets.map(
       (secret) =>
         `  Secret         ${secret.name} = ${secret.value}   (the webhook signing secret; WEBHOOK_SECRET sets it)`,

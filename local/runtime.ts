@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { startAsyncInvoker } from './async-invoke.ts';
-import { freePort, localSqsClient, startDynamoDb, startSqs } from './emulators.ts';
+import { superviseDynamoDb } from './dynamodb-supervisor.ts';
+import { freePort, localSqsClient, startSqs } from './emulators.ts';
 import type { ExternalS3Options } from './external-s3.ts';
+import { startFaultProxies } from './fault-proxy.ts';
+import { type FaultSpec, withInvocationFaults } from './faults.ts';
 import { startHttpApi } from './http-api.ts';
 import { createInvocationLog, type InvocationRecord } from './invocation-log.ts';
 import { LambdaPool } from './lambda-pool.ts';
@@ -9,6 +12,7 @@ import { provisionStack } from './provision.ts';
 import { restoreQueues, saveQueues } from './queue-snapshot.ts';
 import { startS3Backend } from './s3-backend.ts';
 import { startS3Notifications } from './s3-notifications.ts';
+import { startScheduler } from './scheduler.ts';
 import { localSecrets, secretOverridesFromEnvironment, startSecretsManager } from './secrets-manager.ts';
 import { startSqsEventSources } from './sqs-event-source.ts';
 import { synthesizeStack } from './synth.ts';
@@ -46,6 +50,18 @@ export interface LocalRuntimeOptions {
    * @default 1 (Lambda's real delays; `npm start` reads MEDIA_PIPELINE_ASYNC_RETRY_SCALE)
    */
   asyncRetryScale?: number;
+  /**
+   * Multiplies the periods of the template's scheduled rules (local/scheduler.ts): the fault suite runs
+   * the five-minute reconciler every few seconds. @default 1 (`npm start` reads MEDIA_PIPELINE_SCHEDULE_SCALE)
+   */
+  scheduleScale?: number;
+  /** Faults to inject (local/faults.ts; `npm start` reads MEDIA_PIPELINE_FAULTS). @default none */
+  faults?: readonly FaultSpec[];
+  /**
+   * Called when a part the runtime cannot run without is gone for good (DynamoDB Local could not be
+   * restarted). @default - the message is logged
+   */
+  onFatal?: (error: Error) => void;
   /**
    * Called once per finished invocation (cold starts and durations included), quiet or not: the
    * benchmarks time the pipeline with it. @default - one log line per invocation, unless quiet
@@ -86,9 +102,11 @@ const QUEUE_SNAPSHOT = 'sqs-messages.json';
 export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const cleanups: Array<() => Promise<unknown>> = [];
+  /** What takes new work from outside: closed first, before anything drains or stops. */
+  const intake: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: unknown) => log(`while stopping: ${String(error)}`));
+    for (const step of [...intake.splice(0), ...cleanups.splice(0).reverse()]) {
+      await step().catch((error: unknown) => log(`while stopping: ${String(error)}`));
     }
   };
 
@@ -106,9 +124,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         port: options.s3Port ?? 0,
       }),
       startSqs(),
-      startDynamoDb({ dbPath: join(options.dataDir, 'dynamodb') }),
+      superviseDynamoDb({ dataDir: options.dataDir, dbPath: join(options.dataDir, 'dynamodb'), log }),
       startSecretsManager(),
     ]);
+    dynamodb.events.on('gave-up', (error) => (options.onFatal ?? ((e: Error) => log(e.message)))(error));
+    intake.push(async () => s3.closeIntake());
     cleanups.push(
       () => dynamodb.stop(),
       () => s3.stop(),
@@ -164,7 +184,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       sqsClient.destroy();
     });
 
-    const pool = new LambdaPool(provisioned.functions, {
+    const faults = options.faults ?? [];
+    const faultProxies = await startFaultProxies(provisioned.functions, faults, endpoints);
+    cleanups.push(() => Promise.all(faultProxies.proxies.map((proxy) => proxy.stop())));
+    const pool = new LambdaPool(faultProxies.functions, {
       // The other emulators accept any credentials and region, so the S3 server's are everyone's.
       region: s3.access.region,
       extraEnv: {
@@ -189,6 +212,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         : {}),
     });
     cleanups.push(() => pool.close());
+    const invoker = withInvocationFaults(pool, faults, (logicalId) => pool.spec(logicalId));
+    if (faults.length > 0) log(`injecting ${faults.length} fault(s) from MEDIA_PIPELINE_FAULTS`);
 
     const extraRoutes = s3.routes(log);
     if (provisioned.httpApi || extraRoutes.length > 0) {
@@ -199,28 +224,28 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         stageName: '$default',
         routes: [],
       };
-      const http = await startHttpApi(api, pool, {
+      const http = await startHttpApi(api, invoker, {
         port,
         log,
         extraRoutes,
         ...(options.host ? { host: options.host } : {}),
       });
-      cleanups.push(() => http.stop());
+      intake.push(() => http.stop());
     }
     for (const functionUrl of provisioned.functionUrls) {
-      const server = await startHttpApi(functionUrl, pool, {
+      const server = await startHttpApi(functionUrl, invoker, {
         port: Number(new URL(functionUrl.baseUrl).port),
         log,
       });
-      cleanups.push(() => server.stop());
+      intake.push(() => server.stop());
     }
-    const eventSources = startSqsEventSources(provisioned.eventSourceMappings, pool, {
+    const eventSources = startSqsEventSources(provisioned.eventSourceMappings, invoker, {
       endpoint: sqs.endpoint,
       log,
     });
     cleanups.push(() => eventSources.stop());
     // Stopped before the pool closes (cleanups run in reverse), so that invocations in flight finish.
-    const asyncInvoker = startAsyncInvoker(pool, {
+    const asyncInvoker = startAsyncInvoker(invoker, {
       functions: provisioned.functions,
       queueUrlsByArn,
       sqs: { endpoint: sqs.endpoint },
@@ -230,6 +255,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     cleanups.push(() => asyncInvoker.stop());
     const notifications = startS3Notifications(s3.events, provisioned.bucketNotifications, asyncInvoker);
     cleanups.push(() => notifications.stop());
+    const scheduler = startScheduler(provisioned.schedules, {
+      scale: options.scheduleScale ?? 1,
+      invoke: async (functionLogicalId, event) => {
+        asyncInvoker.invokeAsync(functionLogicalId, event, {
+          trigger: `schedule ${event.resources[0]?.split('/').at(-1) ?? ''}`,
+        });
+      },
+      log,
+    });
+    cleanups.push(() => scheduler.stop());
 
     const buckets = Object.values(provisioned.resources)
       .filter((resource) => resource.type === 'AWS::S3::Bucket')

@@ -47,6 +47,8 @@ export interface S3Backend extends Stoppable {
   ): Promise<void>;
   /** Where the server must POST its events, or undefined when it needs no URL (s3rver). */
   eventsUrl(apiBaseUrl: string): string | undefined;
+  /** Stops taking clients' uploads, the functions' own calls going on (a user's server: nothing to do). */
+  closeIntake(): void;
 }
 
 /** s3rver in this process, with the checks local/emulators.ts installs; objects kept under `directory`. */
@@ -59,6 +61,7 @@ export const embeddedS3Backend = async (options: { directory: string; port: numb
     routes: () => [],
     connectNotifications: async () => {},
     eventsUrl: () => undefined,
+    closeIntake: () => s3.closeIntake(),
     stop: () => s3.stop(),
   };
 };
@@ -95,6 +98,7 @@ export const externalS3Backend = (options: ExternalS3Options): S3Backend => {
       }
     },
     eventsUrl: (apiBaseUrl) => `${apiBaseUrl}${S3_EVENTS_PATH}`,
+    closeIntake: () => {},
     stop: async () => {},
   };
 };

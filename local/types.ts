@@ -72,6 +72,11 @@ export interface FunctionSpec {
   maximumRetryAttempts?: number;
   /** Age after which an asynchronous event is dropped (EventInvokeConfig.MaximumEventAgeInSeconds; default 6 h). */
   maximumEventAgeSeconds?: number;
+  /**
+   * Set by the runtime, not the template, and applied last: this function's own endpoints where they
+   * differ from every other function's (a fault proxy in front of an emulator, local/fault-proxy.ts).
+   */
+  runtimeOverrides?: Record<string, string>;
 }
 
 export type InvokeOutcome =
