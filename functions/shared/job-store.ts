@@ -39,7 +39,9 @@ export type DedupClaim = { claimed: true } | { claimed: false; holder: string };
 /** A job as the open-jobs index shows it (OPEN_JOBS_INDEX.projectedAttributes): enough to decide on. */
 export interface IdleJob
   extends Pick<Job, 'id' | 'status' | 'updated_at' | 'attempts' | 'upload_key'>,
-    Partial<Pick<Job, 'enqueued_at' | 'media_kind' | 'callback_url' | 'duplicate_of' | 'webhook'>> {
+    Partial<
+      Pick<Job, 'enqueued_at' | 'media_kind' | 'callback_url' | 'duplicate_of' | 'webhook' | 'announced_at'>
+    > {
   /** When the job last moved, or the reconciler last looked at it (the index's sort key). */
   idle_since: string;
 }
@@ -259,10 +261,16 @@ export class JobStore {
   /**
    * The reconciler looked at the job and left it (or claims it before announcing it): it goes to the
    * back of the open-jobs index, idle since `at`. False when the job moved, or another run claimed it.
+   * With `announced`, also records `at` as when the reconciler announced the job's outcome.
    */
-  async markLookedAt(id: string, seen: SeenJob, at: string): Promise<boolean> {
+  async markLookedAt(
+    id: string,
+    seen: SeenJob,
+    at: string,
+    { announced = false }: { announced?: boolean } = {},
+  ): Promise<boolean> {
     const result = await this.write(id, {
-      UpdateExpression: 'SET #idle = :at',
+      UpdateExpression: announced ? 'SET #idle = :at, announced_at = :at' : 'SET #idle = :at',
       ConditionExpression: 'updated_at = :updated AND #idle = :idle',
       ExpressionAttributeNames: { '#idle': IDLE_SINCE },
       ExpressionAttributeValues: { ':at': at, ':updated': seen.updated_at, ':idle': seen.idle_since },

@@ -36,6 +36,7 @@ export const OPEN_JOBS_INDEX = {
     'duplicate_of',
     'webhook',
     'upload_key',
+    'announced_at',
   ],
 } as const;
 
