@@ -324,6 +324,11 @@ export const RESOURCE_SUPPORT: Readonly<Record<string, EmulatedType | IgnoredTyp
   'AWS::Logs::LogGroup': { kind: 'ignored', reason: "logs go to the runtime's console" },
   'AWS::CloudWatch::Alarm': { kind: 'ignored', reason: 'no metrics or alarms locally' },
   'AWS::CDK::Metadata': { kind: 'ignored', reason: "CDK's version reporting" },
+  'AWS::Events::Rule': {
+    kind: 'ignored',
+    reason:
+      'no local scheduler yet: the reconciler function is provisioned but never invoked (issue 11, local part)',
+  },
 };
 
 /** Resource attributes (beside Type and Properties) and what the runtime does with them. */
