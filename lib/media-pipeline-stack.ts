@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { DeadLetters } from './dead-letters.ts';
@@ -7,6 +7,7 @@ import { Ingest } from './ingest.ts';
 import { applyLocalStackTarget } from './localstack-target.ts';
 import { Notifications } from './notifications.ts';
 import { Processing } from './processing.ts';
+import { Reconciler } from './reconciler.ts';
 import { Storage } from './storage.ts';
 import { UploadApi } from './upload-api.ts';
 import { WebPage } from './web-page.ts';
@@ -101,6 +102,7 @@ export class MediaPipelineStack extends Stack {
   readonly deadLetters: DeadLetters;
   readonly processing: Processing;
   readonly ingest: Ingest;
+  readonly reconciler: Reconciler;
   readonly uploadApi: UploadApi;
   readonly webPage: WebPage;
   readonly target: DeploymentTarget;
@@ -153,6 +155,20 @@ export class MediaPipelineStack extends Stack {
       videoQueue: this.processing.videoQueue.queue,
       webhookQueue: this.notifications.queue,
       deadLetterConsumerTimeout: this.deadLetters.timeout,
+    });
+
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      storage: this.storage,
+      image: {
+        queue: this.processing.imageQueue,
+        functionTimeout: this.processing.imageFunction.timeout ?? Duration.seconds(3),
+      },
+      video: {
+        queue: this.processing.videoQueue,
+        functionTimeout: this.processing.videoFunction.timeout ?? Duration.seconds(3),
+      },
+      webhookQueue: this.notifications.queue,
+      maxAttempts: settings.maxAttempts,
     });
 
     this.uploadApi = new UploadApi(this, 'UploadApi', {

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import {
@@ -13,12 +13,28 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
-import { JOBS_TABLE_KEYS } from '#shared/jobs-table';
+import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX } from '#shared/jobs-table';
 import {
   addDirectLambdaNotification,
   stackUniqueBucketName,
 } from './constructs/direct-bucket-notification.ts';
 import { acknowledge, objectWildcardFinding } from './constructs/nag.ts';
+
+/** What CDK's grantReadWriteData allows on a table (TableGrants.readWriteData), kept to the table itself. */
+const JOBS_READ_WRITE = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:Query',
+  'dynamodb:GetItem',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+];
 
 /** Key prefixes the functions use (functions/shared/job.ts); the ingest notification filters on uploads/. */
 export const UPLOADS_PREFIX = 'uploads/';
@@ -126,6 +142,15 @@ export class Storage extends Construct {
       timeToLiveAttribute: JOBS_TABLE_KEYS.timeToLiveAttribute,
       removalPolicy,
     });
+    // Sparse: only jobs that still need something carry its keys (functions/shared/jobs-table.ts says
+    // which), so the reconciler queries the few open jobs, never scans the table.
+    this.jobsTable.addGlobalSecondaryIndex({
+      indexName: OPEN_JOBS_INDEX.indexName,
+      partitionKey: { name: OPEN_JOBS_INDEX.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: OPEN_JOBS_INDEX.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...OPEN_JOBS_INDEX.projectedAttributes],
+    });
     this.uploadsBucketName = uploadsBucketName ?? this.uploadsBucket.bucketName;
   }
 
@@ -164,9 +189,24 @@ export class Storage extends Construct {
     });
   }
 
-  /** Read, write and conditional updates of job records. */
+  /**
+   * Read, write and conditional updates of job records, on the table alone: CDK's grantReadWriteData
+   * would add every index (`index/*`) once the table has one, and only the reconciler reads an index.
+   */
   grantJobsReadWrite(fn: IFunction): void {
-    this.jobsTable.grantReadWriteData(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: JOBS_READ_WRITE, resources: [this.jobsTable.tableArn] }),
+    );
+  }
+
+  /** Query on the open-jobs index (and that index only): how the reconciler finds the jobs that stopped moving. */
+  grantQueryOpenJobs(fn: IFunction): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.jobsTable.tableArn}/index/${OPEN_JOBS_INDEX.indexName}`],
+      }),
+    );
   }
 
   /** GetObject (and HeadObject) on uploads/; ListBucket so that a missing upload reads as NoSuchKey, not AccessDenied. */

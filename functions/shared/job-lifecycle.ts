@@ -10,7 +10,7 @@ import { DUPLICATE, JobStatus, type StoredStatus } from './job.ts';
  *                 ┌─ uploadDuplicate ─► duplicate (shows its canonical job)
  * awaiting_upload ┼─ uploadRefused ──► failed ◄─ processingFailed / attemptsExhausted / deadLettered
  *                 └─ uploadAccepted ─► queued ◄─► processing ─ completed ─► done
- *                                        ▲   attemptStarted / retryDeferred
+ *                                        ▲   attemptStarted / retryDeferred / processingStalled
  *                failed ─ retryRequested ┘ (retryReverted undoes it when the message cannot be sent)
  * ```
  */
@@ -61,6 +61,12 @@ export const JOB_LIFECYCLE = {
     from: [Processing],
     to: Queued,
     meaning: 'a transient failure with attempts left: the message comes back after a backoff',
+  },
+  processingStalled: {
+    from: [Processing],
+    to: Queued,
+    meaning:
+      'the reconciler found an attempt that outlived its function timeout, with attempts left: queued again',
   },
   attemptsExhausted: {
     from: [Queued, Processing],

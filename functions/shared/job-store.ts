@@ -3,12 +3,21 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Job, StoredStatus, WebhookState } from './job.ts';
+import {
+  DUPLICATE,
+  type Job,
+  JobStatus,
+  type StoredStatus,
+  type WebhookState,
+  WebhookStatus,
+} from './job.ts';
 import { JOB_LIFECYCLE, type JobEvent } from './job-lifecycle.ts';
+import { OPEN_JOBS_INDEX, openJobShardFor } from './jobs-table.ts';
 import type { MediaKind } from './presets.ts';
 
 /** What ingest learned from the bytes themselves. */
@@ -26,6 +35,37 @@ export interface JobFailure {
 }
 
 export type DedupClaim = { claimed: true } | { claimed: false; holder: string };
+
+/** A job as the open-jobs index shows it (OPEN_JOBS_INDEX.projectedAttributes): enough to decide on. */
+export interface IdleJob
+  extends Pick<Job, 'id' | 'status' | 'updated_at' | 'attempts' | 'upload_key'>,
+    Partial<
+      Pick<Job, 'enqueued_at' | 'media_kind' | 'callback_url' | 'duplicate_of' | 'webhook' | 'announced_at'>
+    > {
+  /** When the job last moved, or the reconciler last looked at it (the index's sort key). */
+  idle_since: string;
+}
+
+/** What a caller saw of a job, so that a write applies only if the job has not moved since. */
+export interface SeenJob {
+  updated_at: string;
+  idle_since: string;
+}
+
+/** Statuses that take a job out of the open-jobs index, unless it still owes a callback its webhook. */
+const CLOSING_STATUSES: readonly StoredStatus[] = [JobStatus.Done, JobStatus.Failed, DUPLICATE];
+const FINAL_WEBHOOK_STATUSES: readonly string[] = [
+  WebhookStatus.Delivered,
+  WebhookStatus.Failed,
+  WebhookStatus.Refused,
+];
+const { partitionKey: OPEN_SHARD, sortKey: IDLE_SINCE } = OPEN_JOBS_INDEX;
+
+/** The open-jobs index attributes a new job starts with (none for one that needs nothing more). */
+const openIndexFor = (job: Job, at: string): Record<string, string> =>
+  CLOSING_STATUSES.includes(job.status) && !job.callback_url
+    ? {}
+    : { [OPEN_SHARD]: openJobShardFor(job.id), [IDLE_SINCE]: at };
 
 const dedupKey = (fileHash: string, preset: string) => `dedup#${preset}#${fileHash}`;
 const now = () => new Date().toISOString();
@@ -49,7 +89,7 @@ export class JobStore {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: job.id, ...job },
+        Item: { pk: job.id, ...job, ...openIndexFor(job, job.updated_at) },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -83,9 +123,15 @@ export class JobStore {
     });
   }
 
-  /** Records that the job's processing message is on its queue. */
-  async markEnqueued(id: string): Promise<void> {
-    await this.transition(id, 'messageSent', { set: { enqueued_at: now() } });
+  /**
+   * Records that the job's processing message is on its queue. With `unchangedSince`, only if the job
+   * has not moved since the caller saw it (the reconciler records this before it sends, as its claim).
+   */
+  markEnqueued(id: string, options: { unchangedSince?: string } = {}): Promise<Job | undefined> {
+    return this.transition(id, 'messageSent', {
+      set: { enqueued_at: now() },
+      ...(options.unchangedSince ? { condition: unchangedSince(options.unchangedSince) } : {}),
+    });
   }
 
   /** Starts a processing attempt, counting it, unless the attempts are used up or the job is not queued. */
@@ -109,8 +155,30 @@ export class JobStore {
     event: 'processingFailed' | 'attemptsExhausted' | 'deadLettered',
     failure: JobFailure,
     onlyFrom?: readonly StoredStatus[],
+    /** Only if the job's `updated_at` is still this (it has not moved since the caller saw it). */
+    unchangedSinceSeen?: string,
   ): Promise<Job | undefined> {
-    return this.transition(id, event, { set: failureOf(failure), ...(onlyFrom ? { onlyFrom } : {}) });
+    return this.transition(id, event, {
+      set: failureOf(failure),
+      ...(onlyFrom ? { onlyFrom } : {}),
+      ...(unchangedSinceSeen ? { condition: unchangedSince(unchangedSinceSeen) } : {}),
+    });
+  }
+
+  /**
+   * The reconciler found an attempt that outlived its function's timeout: back to queued (recorded as
+   * enqueued, since the caller sends the message next), if attempts are left and the job has not moved
+   * since `seenUpdatedAt`.
+   */
+  requeueStalled(id: string, seenUpdatedAt: string, maxAttempts: number): Promise<Job | undefined> {
+    const seen = unchangedSince(seenUpdatedAt);
+    return this.transition(id, 'processingStalled', {
+      set: { enqueued_at: now() },
+      condition: {
+        expression: `attempts < :max AND ${seen.expression}`,
+        values: { ':max': maxAttempts, ...seen.values },
+      },
+    });
   }
 
   /** A transient failure with attempts left: back to the queue, keeping the error for the caller to see. */
@@ -143,12 +211,85 @@ export class JobStore {
     });
   }
 
+  /**
+   * Records how the job's webhook went. A final state (delivered, failed, refused) of a finished job
+   * also takes it out of the open-jobs index: the reconciler has nothing more to announce.
+   */
   async recordWebhook(jobId: string, state: WebhookState): Promise<void> {
+    if (FINAL_WEBHOOK_STATUSES.includes(state.status)) {
+      const closed = await this.write(jobId, {
+        UpdateExpression: 'SET webhook = :webhook REMOVE #open, #idle',
+        ConditionExpression: `attribute_exists(pk) AND #status IN (${CLOSING_STATUSES.map((_, i) => `:c${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
+        ExpressionAttributeValues: {
+          ':webhook': state,
+          ...Object.fromEntries(CLOSING_STATUSES.map((status, i) => [`:c${i}`, status])),
+        },
+      });
+      // Not finished (a late delivery for an outcome the retry route superseded): it stays open.
+      if ('job' in closed || !closed.rejected) return;
+    }
     await this.update(jobId, {
       UpdateExpression: 'SET webhook = :webhook',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeValues: { ':webhook': state },
     });
+  }
+
+  /**
+   * The open jobs of one index shard idle since before `idleBefore`, the longest idle first, at most
+   * `limit` (the index is eventually consistent: callers write conditionally on what they saw).
+   */
+  async findIdleJobs(shard: string, idleBefore: string, limit: number): Promise<IdleJob[]> {
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: OPEN_JOBS_INDEX.indexName,
+        KeyConditionExpression: '#open = :shard AND #idle < :before',
+        ExpressionAttributeNames: { '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
+        ExpressionAttributeValues: { ':shard': shard, ':before': idleBefore },
+        ScanIndexForward: true,
+        Limit: limit,
+      }),
+    );
+    return (response.Items ?? []).map((item) => {
+      const { pk, [OPEN_SHARD]: _shard, ...rest } = item;
+      return { ...rest, id: String(pk) } as IdleJob;
+    });
+  }
+
+  /**
+   * The reconciler looked at the job and left it (or claims it before announcing it): it goes to the
+   * back of the open-jobs index, idle since `at`. False when the job moved, or another run claimed it.
+   * With `announced`, also records `at` as when the reconciler announced the job's outcome.
+   */
+  async markLookedAt(
+    id: string,
+    seen: SeenJob,
+    at: string,
+    { announced = false }: { announced?: boolean } = {},
+  ): Promise<boolean> {
+    const result = await this.write(id, {
+      UpdateExpression: announced ? 'SET #idle = :at, announced_at = :at' : 'SET #idle = :at',
+      ConditionExpression: 'updated_at = :updated AND #idle = :idle',
+      ExpressionAttributeNames: { '#idle': IDLE_SINCE },
+      ExpressionAttributeValues: { ':at': at, ':updated': seen.updated_at, ':idle': seen.idle_since },
+    });
+    return 'job' in result;
+  }
+
+  /** Takes a finished job that owes nothing more out of the open-jobs index, unless it moved since. */
+  async closeOpenJob(id: string, seenUpdatedAt: string): Promise<boolean> {
+    const result = await this.write(id, {
+      UpdateExpression: 'REMOVE #open, #idle',
+      ConditionExpression: `updated_at = :updated AND #status IN (${CLOSING_STATUSES.map((_, i) => `:c${i}`).join(', ')})`,
+      ExpressionAttributeNames: { '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
+      ExpressionAttributeValues: {
+        ':updated': seenUpdatedAt,
+        ...Object.fromEntries(CLOSING_STATUSES.map((status, i) => [`:c${i}`, status])),
+      },
+    });
+    return 'job' in result;
   }
 
   /**
@@ -215,8 +356,14 @@ export class JobStore {
    * Applies one event of the lifecycle (functions/shared/job-lifecycle.ts): sets the status the event
    * leads to, on the condition that the job is in one of the statuses the event allows (narrowed by
    * `onlyFrom`) and meets the change's own `condition`.
+   *
+   * The same write keeps the open-jobs index (functions/shared/jobs-table.ts) in step: a job moving to a
+   * non-terminal status is open, idle since now; one moving to done, failed or duplicate leaves the index,
+   * unless it has a callback URL, which it stays for until its webhook is recorded final (recordWebhook).
+   * The store cannot see the callback URL before writing, so it first writes as for a job without one
+   * (on the condition that it has none), and only a job that has one is written again, the other way.
    */
-  private transition(
+  private async transition(
     jobId: string,
     event: JobEvent,
     change: {
@@ -230,8 +377,8 @@ export class JobStore {
   ): Promise<Job | undefined> {
     const { from, to } = JOB_LIFECYCLE[event];
     const allowed = change.onlyFrom ? from.filter((status) => change.onlyFrom?.includes(status)) : from;
-    if (allowed.length === 0) return Promise.resolve(undefined);
-    const names: Record<string, string> = { '#status': 'status' };
+    if (allowed.length === 0) return undefined;
+    const names: Record<string, string> = { '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE };
     const values: Record<string, unknown> = { ':now': now(), ':to': to, ...change.condition?.values };
     const sets = ['#status = :to', 'updated_at = :now'];
     Object.entries(change.set ?? {}).forEach(([attribute, value], index) => {
@@ -255,18 +402,43 @@ export class JobStore {
     });
     const conditions = ['attribute_exists(pk)', `#status IN (${fromValues.join(', ')})`];
     if (change.condition) conditions.push(change.condition.expression);
-    return this.update(jobId, {
-      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    const expression = (index: 'open' | 'close') => {
+      const allSets = index === 'open' ? [...sets, '#open = :shard', '#idle = :now'] : sets;
+      const allRemoves = index === 'close' ? [...removes, '#open', '#idle'] : removes;
+      return `SET ${allSets.join(', ')}${allRemoves.length > 0 ? ` REMOVE ${allRemoves.join(', ')}` : ''}`;
+    };
+    const keepOpen = {
+      UpdateExpression: expression('open'),
       ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ...values, ':shard': openJobShardFor(jobId) },
+    };
+    if (!CLOSING_STATUSES.includes(to)) return this.update(jobId, keepOpen);
+
+    const closed = await this.write(jobId, {
+      UpdateExpression: expression('close'),
+      ConditionExpression: [...conditions, 'attribute_not_exists(callback_url)'].join(' AND '),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
+    if ('job' in closed) return closed.job;
+    // It owes its callback the outcome: it stays in the index until the webhook is recorded final.
+    return closed.rejected?.callback_url ? this.update(jobId, keepOpen) : undefined;
   }
 
   private async update(
     jobId: string,
     input: Omit<UpdateCommandInput, 'TableName' | 'Key' | 'ReturnValues'>,
   ): Promise<Job | undefined> {
+    const result = await this.write(jobId, input);
+    return 'job' in result ? result.job : undefined;
+  }
+
+  /** A conditional update: the job as written, or what the item held when the condition failed. */
+  private async write(
+    jobId: string,
+    input: Omit<UpdateCommandInput, 'TableName' | 'Key' | 'ReturnValues'>,
+  ): Promise<{ job: Job } | { rejected: Record<string, unknown> | undefined }> {
     try {
       const response = await this.client.send(
         new UpdateCommand({
@@ -274,15 +446,23 @@ export class JobStore {
           TableName: this.tableName,
           Key: { pk: jobId },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return response.Attributes ? toJob(response.Attributes) : undefined;
+      if (!response.Attributes) return { rejected: undefined };
+      return { job: toJob(response.Attributes) };
     } catch (error) {
-      if (isConditionFailure(error)) return undefined;
+      if (isConditionFailure(error)) return { rejected: error.Item ? unmarshall(error.Item) : undefined };
       throw error;
     }
   }
 }
+
+/** A condition that the job has not moved (no state change wrote `updated_at`) since the caller saw it. */
+const unchangedSince = (updatedAt: string): { expression: string; values: Record<string, unknown> } => ({
+  expression: 'updated_at = :seenUpdatedAt',
+  values: { ':seenUpdatedAt': updatedAt },
+});
 
 const failureOf = (failure: JobFailure): Record<string, unknown> => ({
   error: failure.message,
@@ -296,7 +476,8 @@ const factsOf = (facts: Partial<UploadFacts> | undefined): Record<string, unknow
   media_kind: facts?.media_kind,
 });
 
+/** The job without the table's own attributes (its key, its open-jobs index entry). */
 const toJob = (item: Record<string, unknown>): Job => {
-  const { pk: _pk, ...job } = item;
+  const { pk: _pk, [OPEN_SHARD]: _shard, [IDLE_SINCE]: _idle, ...job } = item;
   return job as unknown as Job;
 };

@@ -81,6 +81,8 @@ export interface Job {
   /** When the job's processing message was handed to its queue. */
   enqueued_at?: string;
   webhook?: WebhookState;
+  /** When the reconciler last announced the job's outcome, its webhook message having been lost. */
+  announced_at?: string;
   created_at: string;
   updated_at: string;
   /** DynamoDB TTL (epoch seconds): a job whose upload never arrives expires. */

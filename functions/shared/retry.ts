@@ -8,10 +8,13 @@ export interface BackoffPolicy {
   maxSeconds: number;
 }
 
+/** The backoff a consumer uses when its environment sets none (the reconciler's deadlines count on it). */
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseSeconds: 10, maxSeconds: 900 };
+
 /** Environment fields for a backoff policy, shared by every retrying consumer. */
 export const backoffEnv = {
-  RETRY_BASE_SECONDS: envInt(10, { max: 43_200 }),
-  RETRY_MAX_SECONDS: envInt(900, { max: 43_200 }),
+  RETRY_BASE_SECONDS: envInt(DEFAULT_BACKOFF.baseSeconds, { max: 43_200 }),
+  RETRY_MAX_SECONDS: envInt(DEFAULT_BACKOFF.maxSeconds, { max: 43_200 }),
 };
 
 export const backoffPolicyFrom = (config: {

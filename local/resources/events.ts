@@ -6,7 +6,7 @@
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../types.ts';
 import { ProvisionError, type Provisioner } from './context.ts';
 import { declaredOrPhysicalName, NAME_RULES } from './names.ts';
-import { DESCRIPTION, emulated, type ResourceSupport, type SupportCheck } from './support-entry.ts';
+import { DESCRIPTION, emulated, type ResourceSupport, type SupportCheck, TAGS } from './support-entry.ts';
 
 const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const UNIT_SECONDS: Readonly<Record<string, number>> = {
@@ -45,9 +45,11 @@ const scheduleCheck: SupportCheck = (resource, path) => {
   if (Array.isArray(targets)) {
     targets.forEach((target: Record<string, unknown>, index) => {
       for (const key of Object.keys(target)) {
-        if (key !== 'Arn' && key !== 'Id') {
+        // RetryPolicy bounds EventBridge's retries of a failed hand-over to Lambda, which cannot fail
+        // locally (the function's own failures are the asynchronous invocation's to retry).
+        if (key !== 'Arn' && key !== 'Id' && key !== 'RetryPolicy') {
           problems.push(
-            `${path}.Properties.Targets.${index}.${key}: only a function target with no input or retry settings is emulated locally`,
+            `${path}.Properties.Targets.${index}.${key}: only a function target with no input, transformer or dead-letter queue is emulated locally`,
           );
         }
       }
@@ -68,6 +70,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       State: emulated('DISABLED rules are provisioned and never run'),
       Targets: emulated('Lambda functions of the template, invoked asynchronously'),
       Description: DESCRIPTION,
+      Tags: TAGS,
     },
     check: scheduleCheck,
   },
@@ -94,7 +97,6 @@ const provisionRule: Provisioner = async (context, logicalId, resource) => {
       context.functionOf(target.Arn, `${path}.Targets.${index}.Arn`),
     ),
   });
-  context.record(logicalId, resource.Type, 'created', `${expression}, ${targets.length} target(s)`);
   return { type: resource.Type, ref: name, attributes: { Arn: arn } };
 };
 

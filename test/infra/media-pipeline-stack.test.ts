@@ -24,6 +24,7 @@ const SERVICES = [
   'media-webhook',
   'media-dead-letter',
   'media-web',
+  'media-reconciler',
 ];
 
 describe('MediaPipeline stack', () => {
@@ -77,6 +78,7 @@ describe('MediaPipeline stack', () => {
       { service: 'media-webhook', memory: 256, timeout: 30 },
       { service: 'media-dead-letter', memory: 256, timeout: 30 },
       { service: 'media-web', memory: 256, timeout: 5 },
+      { service: 'media-reconciler', memory: 1024, timeout: 300 },
     ])('sizes $service with $memory MB and $timeout s', ({ service, memory, timeout }) => {
       // Assess
       const { properties } = queries.projectFunction(service);
@@ -159,6 +161,27 @@ describe('MediaPipeline stack', () => {
       },
       { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL'] },
       { service: 'media-web', variables: ['UPLOADS_BUCKET', 'RESULTS_BUCKET'] },
+      {
+        service: 'media-reconciler',
+        variables: [
+          'JOBS_TABLE',
+          'UPLOADS_BUCKET',
+          'IMAGE_QUEUE_URL',
+          'VIDEO_QUEUE_URL',
+          'WEBHOOK_QUEUE_URL',
+          'MAX_ATTEMPTS',
+          'IMAGE_TIMEOUT_SECONDS',
+          'VIDEO_TIMEOUT_SECONDS',
+          'IMAGE_VISIBILITY_TIMEOUT_SECONDS',
+          'VIDEO_VISIBILITY_TIMEOUT_SECONDS',
+          'RETRY_MAX_SECONDS',
+          'UPLOAD_DEADLINE_SECONDS',
+          'ENQUEUE_DEADLINE_SECONDS',
+          'ANNOUNCE_DEADLINE_SECONDS',
+          'MARGIN_SECONDS',
+          'PAGE_LIMIT',
+        ],
+      },
     ])('gives $service exactly its environment', ({ service, variables }) => {
       // Assess
       const environment = environmentOf(queries.projectFunction(service).properties);
@@ -439,12 +462,122 @@ describe('MediaPipeline stack', () => {
       const table = queries.get(logicalId(stack.storage.jobsTable));
       expect(table.Properties).toMatchObject({
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'pk', AttributeType: 'S' }]),
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       });
       expect(table.DeletionPolicy).toBe('Retain');
+    });
+  });
+
+  describe('reconciler', () => {
+    const tableId = () => logicalId(stack.storage.jobsTable);
+
+    it('indexes the open jobs sparsely: open_shard and idle_since, with what the reconciler decides from', () => {
+      // Assess
+      const table = queries.get(tableId());
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: 'open-jobs',
+          KeySchema: [
+            { AttributeName: 'open_shard', KeyType: 'HASH' },
+            { AttributeName: 'idle_since', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: [
+              'status',
+              'updated_at',
+              'enqueued_at',
+              'attempts',
+              'media_kind',
+              'callback_url',
+              'duplicate_of',
+              'webhook',
+              'upload_key',
+              'announced_at',
+            ],
+          },
+        },
+      ]);
+      expect(table.Properties.AttributeDefinitions).toEqual(
+        expect.arrayContaining([
+          { AttributeName: 'open_shard', AttributeType: 'S' },
+          { AttributeName: 'idle_since', AttributeType: 'S' },
+        ]),
+      );
+    });
+
+    it('runs the reconciler every five minutes from an EventBridge rule, with no retries', () => {
+      // Prepare
+      const { logicalId: functionId } = queries.projectFunction('media-reconciler');
+      const rules = queries.ofType('AWS::Events::Rule');
+      // Assess
+      expect(rules).toHaveLength(1);
+      const [, rule] = rules[0] ?? [];
+      expect(rule?.Properties).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+      const targets = rule?.Properties.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
+      expect(targets).toHaveLength(1);
+      expect(referencedId(targets[0]?.Arn)).toBe(functionId);
+      expect(targets[0]?.RetryPolicy).toEqual({ MaximumRetryAttempts: 0 });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+      });
+    });
+
+    it('gives the reconciler the processors’ timeouts, their queues’ visibility timeouts and the deadlines', () => {
+      // Assess
+      const environment = environmentOf(queries.projectFunction('media-reconciler').properties);
+      expect(environment).toMatchObject({
+        MAX_ATTEMPTS: '3',
+        IMAGE_TIMEOUT_SECONDS: '60',
+        VIDEO_TIMEOUT_SECONDS: '300',
+        IMAGE_VISIBILITY_TIMEOUT_SECONDS: '360',
+        VIDEO_VISIBILITY_TIMEOUT_SECONDS: '1800',
+        RETRY_MAX_SECONDS: '900',
+        UPLOAD_DEADLINE_SECONDS: '600',
+        ENQUEUE_DEADLINE_SECONDS: '120',
+        ANNOUNCE_DEADLINE_SECONDS: '600',
+        MARGIN_SECONDS: '120',
+        PAGE_LIMIT: '25',
+      });
+      expect(referencedId(environment.JOBS_TABLE)).toBe(tableId());
+      expect(referencedId(environment.UPLOADS_BUCKET)).toBe(logicalId(stack.storage.uploadsBucket));
+      expect(referencedId(environment.IMAGE_QUEUE_URL)).toBe(logicalId(stack.processing.imageQueue.queue));
+      expect(referencedId(environment.VIDEO_QUEUE_URL)).toBe(logicalId(stack.processing.videoQueue.queue));
+      expect(referencedId(environment.WEBHOOK_QUEUE_URL)).toBe(
+        logicalId(stack.notifications.webhookQueue.queue),
+      );
+    });
+
+    it('lets the reconciler query the open-jobs index, read and write jobs, and read uploads only', () => {
+      // Prepare
+      const statements = queries.statementsOf('media-reconciler');
+      const indexQueries = statements.filter((statement) =>
+        JSON.stringify(statement.Resource).includes('/index/open-jobs'),
+      );
+      // Assess
+      expect(indexQueries).toHaveLength(1);
+      expect(actionsOf(indexQueries[0] as (typeof statements)[number])).toEqual(['dynamodb:Query']);
+      expect(queries.grants('media-reconciler', 'dynamodb:UpdateItem', tableId())).toHaveLength(1);
+      expect(
+        queries.grants('media-reconciler', 's3:GetObject', logicalId(stack.storage.uploadsBucket)),
+      ).toHaveLength(1);
+      const s3Actions = statements.flatMap(actionsOf).filter((action) => action.startsWith('s3:'));
+      expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    });
+
+    it('lets no other function read any index of the jobs table', () => {
+      for (const service of SERVICES.filter((name) => name !== 'media-reconciler')) {
+        // Assess
+        const indexGrants = queries
+          .statementsOf(service)
+          .filter((statement) => JSON.stringify(statement.Resource).includes('/index/'));
+        expect(indexGrants, service).toEqual([]);
+      }
     });
   });
 
@@ -854,6 +987,7 @@ describe('MediaPipeline stack', () => {
       expect(sendsTo('media-video')).toEqual(['webhook']);
       expect(sendsTo('media-webhook')).toEqual([]);
       expect(sendsTo('media-dead-letter')).toEqual(['webhook']);
+      expect(sendsTo('media-reconciler')).toEqual(['image', 'video', 'webhook']);
     });
 
     it('grants no function a wildcard action or an unscoped resource', () => {

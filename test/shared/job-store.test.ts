@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredStatus } from '#shared/job';
+import type { Job, StoredStatus } from '#shared/job';
 import { allows, JOB_LIFECYCLE, type JobEvent, STORED_STATUSES } from '#shared/job-lifecycle';
 import type { JobStore } from '#shared/job-store';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
@@ -95,19 +95,20 @@ const failure = { code: 'Test::Failure', message: 'failed on purpose' };
 const MAX_ATTEMPTS = 3;
 
 /** The JobStore call that records each event, as the pipeline makes it. */
-const record: Record<JobEvent, (id: string) => Promise<unknown>> = {
-  uploadAccepted: (id) => store.markQueued(id, facts),
-  uploadDuplicate: (id) => store.markDuplicate(id, 'canonical-job', facts),
-  uploadRefused: (id) => store.markUploadRefused(id, failure),
-  messageSent: (id) => store.markEnqueued(id),
-  attemptStarted: (id) => store.startAttempt(id, MAX_ATTEMPTS),
-  completed: (id) => store.complete(id, { width: 1 }, []),
-  processingFailed: (id) => store.fail(id, 'processingFailed', failure),
-  retryDeferred: (id) => store.deferRetry(id, failure),
-  attemptsExhausted: (id) => store.fail(id, 'attemptsExhausted', failure),
-  deadLettered: (id) => store.fail(id, 'deadLettered', failure),
-  retryRequested: (id) => store.requeue(id, MAX_ATTEMPTS),
-  retryReverted: (id) => store.revertRequeue(id, failure),
+const record: Record<JobEvent, (job: Job) => Promise<unknown>> = {
+  uploadAccepted: ({ id }) => store.markQueued(id, facts),
+  uploadDuplicate: ({ id }) => store.markDuplicate(id, 'canonical-job', facts),
+  uploadRefused: ({ id }) => store.markUploadRefused(id, failure),
+  messageSent: ({ id }) => store.markEnqueued(id),
+  attemptStarted: ({ id }) => store.startAttempt(id, MAX_ATTEMPTS),
+  completed: ({ id }) => store.complete(id, { width: 1 }, []),
+  processingFailed: ({ id }) => store.fail(id, 'processingFailed', failure),
+  retryDeferred: ({ id }) => store.deferRetry(id, failure),
+  processingStalled: (job) => store.requeueStalled(job.id, job.updated_at, MAX_ATTEMPTS),
+  attemptsExhausted: ({ id }) => store.fail(id, 'attemptsExhausted', failure),
+  deadLettered: ({ id }) => store.fail(id, 'deadLettered', failure),
+  retryRequested: ({ id }) => store.requeue(id, MAX_ATTEMPTS),
+  retryReverted: ({ id }) => store.revertRequeue(id, failure),
 };
 
 const walk = (Object.keys(JOB_LIFECYCLE) as JobEvent[]).flatMap((event) =>
@@ -121,7 +122,7 @@ describe('the job lifecycle', () => {
     await store.create(job);
 
     // Act
-    await record[event](job.id);
+    await record[event](job);
 
     // Assess
     const after = await store.get(job.id);
@@ -179,5 +180,100 @@ describe('the job lifecycle', () => {
     expect(
       Object.values(JOB_LIFECYCLE).filter(({ from }) => (from as readonly string[]).includes('done')),
     ).toEqual([]);
+  });
+});
+
+describe('the open-jobs index', () => {
+  const FAR_FUTURE = '9999-12-31T00:00:00.000Z';
+  const isOpen = async (job: Job): Promise<boolean> => {
+    const { openJobShardFor } = await import('#shared/jobs-table');
+    const idle = await store.findIdleJobs(openJobShardFor(job.id), FAR_FUTURE, 1000);
+    return idle.some(({ id }) => id === job.id);
+  };
+  const delivered = {
+    message_id: 'msg_test',
+    status: 'delivered' as const,
+    attempts: 1,
+    delivered_at: new Date().toISOString(),
+  };
+
+  it('holds a job while it moves, and lets a finished job without a callback go', async () => {
+    // Prepare
+    const job = newJob();
+    await store.create(job);
+    const openAtEachStep = [await isOpen(job)];
+
+    // Act
+    await store.markQueued(job.id, facts);
+    openAtEachStep.push(await isOpen(job));
+    await store.startAttempt(job.id, MAX_ATTEMPTS);
+    openAtEachStep.push(await isOpen(job));
+    await store.complete(job.id, { width: 1 }, []);
+    openAtEachStep.push(await isOpen(job));
+
+    // Assess
+    expect(openAtEachStep).toEqual([true, true, true, false]);
+    expect(await store.get(job.id)).not.toHaveProperty('open_shard');
+  });
+
+  it.each([{ status: 'failed' as const }, { status: 'done' as const }, { status: 'duplicate' as const }])(
+    'keeps a $status job with a callback until its webhook is recorded final',
+    async ({ status }) => {
+      // Prepare: reaches `status` through the lifecycle
+      const job = newJob({ callback_url: 'https://example.com/hook' });
+      await store.create(job);
+      if (status === 'duplicate') await store.markDuplicate(job.id, 'canonical-job', facts);
+      else if (status === 'failed') await store.markUploadRefused(job.id, failure);
+      else {
+        await store.markQueued(job.id, facts);
+        await store.startAttempt(job.id, MAX_ATTEMPTS);
+        await store.complete(job.id, {}, []);
+      }
+      const reached = await store.get(job.id);
+
+      // Act
+      const whileUnannounced = await isOpen(job);
+      await store.recordWebhook(job.id, { ...delivered, status: 'retrying', delivered_at: undefined });
+      const whileRetrying = await isOpen(job);
+      await store.recordWebhook(job.id, delivered);
+
+      // Assess
+      expect(reached?.status).toBe(status);
+      expect([whileUnannounced, whileRetrying, await isOpen(job)]).toEqual([true, true, false]);
+    },
+  );
+
+  it('keeps a job that is not finished open when a late webhook of an earlier outcome is recorded', async () => {
+    const job = newJob({ status: 'queued', callback_url: 'https://example.com/hook' });
+    await store.create(job);
+
+    await store.recordWebhook(job.id, delivered);
+
+    expect(await isOpen(job)).toBe(true);
+    expect((await store.get(job.id))?.webhook).toEqual(delivered);
+  });
+
+  it('re-queues a stalled attempt only if the job has not moved since it was seen', async () => {
+    const job = newJob({ status: 'processing', attempts: 1, updated_at: '2020-01-01T00:00:00.000Z' });
+    await store.create(job);
+
+    expect(await store.requeueStalled(job.id, '2020-01-01T00:00:01.000Z', MAX_ATTEMPTS)).toBeUndefined();
+    const requeued = await store.requeueStalled(job.id, job.updated_at, MAX_ATTEMPTS);
+    expect(requeued).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(requeued?.enqueued_at).toBeDefined();
+    expect(await store.requeueStalled(job.id, job.updated_at, MAX_ATTEMPTS)).toBeUndefined();
+  });
+
+  it('lets one of two callers that saw the same idle job claim it', async () => {
+    const job = newJob({ updated_at: '2020-01-01T00:00:00.000Z' });
+    await store.create(job);
+    const seen = { updated_at: job.updated_at, idle_since: job.updated_at };
+
+    const claims = await Promise.all([
+      store.markLookedAt(job.id, seen, '2020-01-01T01:00:00.000Z'),
+      store.markLookedAt(job.id, seen, '2020-01-01T01:00:00.001Z'),
+    ]);
+
+    expect(claims.filter(Boolean)).toHaveLength(1);
   });
 });

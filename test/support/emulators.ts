@@ -15,7 +15,7 @@ import {
 import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
 import type { JobStore } from '#shared/job-store';
-import { JOBS_TABLE_KEYS } from '#shared/jobs-table';
+import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX } from '#shared/jobs-table';
 import { retryBudgets } from '../../lib/retry-budgets.ts';
 import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
@@ -146,8 +146,26 @@ export const createTestEnvironment = async (
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: JOBS_TABLE_KEYS.partitionKey, AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: JOBS_TABLE_KEYS.partitionKey, AttributeType: 'S' },
+        { AttributeName: OPEN_JOBS_INDEX.partitionKey, AttributeType: 'S' },
+        { AttributeName: OPEN_JOBS_INDEX.sortKey, AttributeType: 'S' },
+      ],
       KeySchema: [{ AttributeName: JOBS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
+      // The sparse index of open jobs, as lib/storage.ts declares it.
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: OPEN_JOBS_INDEX.indexName,
+          KeySchema: [
+            { AttributeName: OPEN_JOBS_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: OPEN_JOBS_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: [...OPEN_JOBS_INDEX.projectedAttributes],
+          },
+        },
+      ],
     }),
   );
   await clients.dynamodb.send(

@@ -21,7 +21,9 @@ const scheduledRule = (properties: Record<string, unknown> = {}): Record<string,
     Properties: {
       ScheduleExpression: 'rate(5 minutes)',
       State: 'ENABLED',
-      Targets: [{ Arn: getAtt('Reconciler', 'Arn'), Id: 'Target0' }],
+      Targets: [
+        { Arn: getAtt('Reconciler', 'Arn'), Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } },
+      ],
       ...properties,
     },
   },

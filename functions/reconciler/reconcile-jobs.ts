@@ -1,0 +1,267 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ingestUpload } from '#ingest/ingest-upload';
+import { type Dispatcher, outcomeWebhookId } from '#shared/dispatch';
+import { isTerminal, type Job, JobStatus, type WebhookState, WebhookStatus } from '#shared/job';
+import type { IdleJob, JobStore } from '#shared/job-store';
+import { openJobShards } from '#shared/jobs-table';
+import { countJob, JobMetric, logger, metrics } from '#shared/observability';
+import type { MediaKind } from '#shared/presets';
+
+/** How long each kind of job may legitimately sit still before the reconciler moves it on. */
+export interface ReconcilePolicy {
+  /** An awaiting_upload job idle this long whose object exists lost its S3 event: it is ingested here. */
+  uploadDeadlineSeconds: number;
+  /** A queued job whose message was never recorded as sent, idle this long, lost it: it is sent here. */
+  enqueueDeadlineSeconds: number;
+  /** Per media kind: the processing function's timeout and its queue's visibility timeout. */
+  processors: Record<MediaKind, { timeoutSeconds: number; visibilityTimeoutSeconds: number }>;
+  /** The longest backoff before a retried attempt's message comes back (the processors' RETRY_MAX_SECONDS). */
+  retryMaxSeconds: number;
+  /** Added to every legitimate wait before a job counts as stalled. */
+  marginSeconds: number;
+  /** A finished job whose callback has not heard of its outcome this long (nor since the last try) is announced. */
+  announceDeadlineSeconds: number;
+  /** Processing attempts of a job (MAX_ATTEMPTS of the processors). */
+  maxAttempts: number;
+  /** Jobs read from each index shard per run: what bounds a run. */
+  pageLimit: number;
+}
+
+export interface ReconcileDeps {
+  s3: S3Client;
+  store: JobStore;
+  dispatcher: Dispatcher;
+  uploadsBucket: string;
+  policy: ReconcilePolicy;
+}
+
+/** What had stopped moving: the `kind` dimension of the JobsReconciled metric. */
+export const ReconcileKind = {
+  /** awaiting_upload, its object in the bucket: the S3 event was lost or dead-lettered. */
+  UploadNotIngested: 'upload_not_ingested',
+  /** queued, its message never recorded as sent: the sender stopped between two writes. */
+  MessageNotSent: 'message_not_sent',
+  /** queued, its message sent longer ago than any backoff and visibility timeout: the message is gone. */
+  MessageLost: 'message_lost',
+  /** processing past the function's timeout: the attempt died without recording an outcome. */
+  AttemptStalled: 'attempt_stalled',
+  /** done, failed or duplicate, its callback not told: the webhook message was lost. */
+  OutcomeNotAnnounced: 'outcome_not_announced',
+} as const;
+export type ReconcileKind = (typeof ReconcileKind)[keyof typeof ReconcileKind];
+
+export type ReconcileAction = 'ingested' | 'enqueued' | 'requeued' | 'failed' | 'announced';
+
+export interface ReconciledJob {
+  job_id: string;
+  kind: ReconcileKind;
+  /** The status the job was found in. */
+  from: IdleJob['status'];
+  action: ReconcileAction;
+}
+
+export interface ReconcileReport {
+  /** Jobs read from the index. */
+  examined: number;
+  moved: ReconciledJob[];
+  /** Jobs whose move threw (logged; they go to the back of the index and are tried next run). */
+  errors: number;
+}
+
+export const RECONCILED_METRIC = 'JobsReconciled';
+
+const secondsBetween = (earlier: string, now: Date): number => (now.getTime() - Date.parse(earlier)) / 1000;
+
+/** The shortest wait of any kind: nothing idle for less is ever due, so the index query stops there. */
+export const shortestDeadlineSeconds = (policy: ReconcilePolicy): number =>
+  Math.min(
+    policy.uploadDeadlineSeconds,
+    policy.enqueueDeadlineSeconds,
+    policy.announceDeadlineSeconds,
+    ...Object.values(policy.processors).map(({ timeoutSeconds }) => timeoutSeconds + policy.marginSeconds),
+  );
+
+/**
+ * One reconciler run: reads the jobs idle longer than the shortest deadline from every shard of the
+ * open-jobs index (oldest first, at most `pageLimit` per shard) and moves on those that stopped moving.
+ * Every move is a conditional write on what the index showed (the job's `updated_at`, or its place in
+ * the index), made before any message is sent: a job that progressed meanwhile is left alone, and of two
+ * overlapping runs only one moves a job. `now` is the run's clock (tests pass their own).
+ */
+export const reconcileJobs = async (deps: ReconcileDeps, now: Date): Promise<ReconcileReport> => {
+  const idleBefore = new Date(now.getTime() - shortestDeadlineSeconds(deps.policy) * 1000).toISOString();
+  const shards = await Promise.all(
+    openJobShards().map((shard) => deps.store.findIdleJobs(shard, idleBefore, deps.policy.pageLimit)),
+  );
+  const report: ReconcileReport = { examined: 0, moved: [], errors: 0 };
+  await Promise.all(
+    shards.map(async (jobs) => {
+      for (const job of jobs) {
+        report.examined++;
+        try {
+          const moved = await reconcileJob(deps, job, now);
+          if (moved) report.moved.push(moved);
+        } catch (error) {
+          report.errors++;
+          logger.error('could not reconcile job', { job_id: job.id, status: job.status, error });
+          // To the back of the index, so that a job that keeps failing cannot hold up the others.
+          await deps.store.markLookedAt(job.id, job, now.toISOString()).catch(() => false);
+        }
+      }
+    }),
+  );
+  return report;
+};
+
+/**
+ * Looks at one job the index showed and moves it on if it stopped moving; a job that is waiting
+ * legitimately is sent to the back of the index. Returns what was done, or undefined when nothing was
+ * (not due, waiting legitimately, or moved by someone else meanwhile).
+ */
+export const reconcileJob = async (
+  deps: ReconcileDeps,
+  job: IdleJob,
+  now: Date,
+): Promise<ReconciledJob | undefined> => {
+  const moved = await moveIfStalled(deps, job, now);
+  if (moved) {
+    const reconciled: ReconciledJob = { job_id: job.id, from: job.status, ...moved };
+    logger.info('job reconciled', { ...reconciled });
+    const metric = metrics.singleMetric();
+    metric.addDimension('kind', moved.kind);
+    metric.addMetric(RECONCILED_METRIC, MetricUnit.Count, 1);
+    return reconciled;
+  }
+  return undefined;
+};
+
+type Move = { kind: ReconcileKind; action: ReconcileAction };
+
+const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Promise<Move | undefined> => {
+  const { policy, store } = deps;
+  const idle = secondsBetween(job.updated_at, now);
+  const leave = async (): Promise<undefined> => {
+    await store.markLookedAt(job.id, job, now.toISOString());
+    return undefined;
+  };
+
+  switch (job.status) {
+    case JobStatus.AwaitingUpload: {
+      if (idle < policy.uploadDeadlineSeconds) return leave();
+      // Most jobs found here were never uploaded to (their TTL removes them): HeadObject is the cheap test.
+      if (!(await uploadExists(deps, job.upload_key))) return leave();
+      const { outcome } = await ingestUpload(deps, job.id);
+      return outcome === 'ignored'
+        ? undefined
+        : { kind: ReconcileKind.UploadNotIngested, action: 'ingested' };
+    }
+
+    case JobStatus.Queued: {
+      const processor = processorOf(policy, job.media_kind);
+      const wait = job.enqueued_at
+        ? policy.retryMaxSeconds + processor.visibilityTimeoutSeconds + policy.marginSeconds
+        : policy.enqueueDeadlineSeconds;
+      if (idle < wait || !job.media_kind) return leave();
+      // Recorded first, as the claim: if the send then fails, the job waits out `wait` and is sent again.
+      const claimed = await store.markEnqueued(job.id, { unchangedSince: job.updated_at });
+      if (!claimed) return undefined;
+      await deps.dispatcher.enqueueProcessing(claimed);
+      return job.enqueued_at
+        ? { kind: ReconcileKind.MessageLost, action: 'enqueued' }
+        : { kind: ReconcileKind.MessageNotSent, action: 'enqueued' };
+    }
+
+    case JobStatus.Processing: {
+      const { timeoutSeconds } = processorOf(policy, job.media_kind);
+      if (idle < timeoutSeconds + policy.marginSeconds) return leave();
+      if (job.attempts < policy.maxAttempts) {
+        const requeued = await store.requeueStalled(job.id, job.updated_at, policy.maxAttempts);
+        if (!requeued) return undefined;
+        await deps.dispatcher.enqueueProcessing(requeued);
+        return { kind: ReconcileKind.AttemptStalled, action: 'requeued' };
+      }
+      const failed = await store.fail(
+        job.id,
+        'attemptsExhausted',
+        {
+          code: 'Processing::Stalled',
+          message: `gave up after ${job.attempts} attempts: the last one outlived the processing function's timeout (${timeoutSeconds} s) without recording an outcome`,
+        },
+        [JobStatus.Processing],
+        job.updated_at,
+      );
+      if (!failed) return undefined;
+      countJob(JobMetric.Failed);
+      await deps.dispatcher.announceOutcome(failed);
+      return { kind: ReconcileKind.AttemptStalled, action: 'failed' };
+    }
+
+    default:
+      return announceIfUntold(deps, job, now);
+  }
+};
+
+/** A done, failed or duplicate job in the index owes its callback the outcome, unless it was told. */
+const announceIfUntold = async (deps: ReconcileDeps, job: IdleJob, now: Date): Promise<Move | undefined> => {
+  const { store, policy } = deps;
+  const leave = async (): Promise<undefined> => {
+    await store.markLookedAt(job.id, job, now.toISOString());
+    return undefined;
+  };
+  if (!job.callback_url) {
+    // Left by a writer that stopped between two writes: it owes nothing.
+    await store.closeOpenJob(job.id, job.updated_at);
+    return undefined;
+  }
+  // The outcome owed: the job's own, or a duplicate's canonical job's (still at work: its completion tells).
+  const source = job.duplicate_of ? await store.get(job.duplicate_of) : job;
+  if (!source || !isTerminal(source.status)) return leave();
+  const toldOfIt = job.webhook?.message_id === outcomeWebhookId(job.id, source.status, source.attempts);
+  if (toldOfIt && job.webhook && isFinal(job.webhook)) {
+    await store.closeOpenJob(job.id, job.updated_at);
+    return undefined;
+  }
+  // Retrying: the webhook queue holds it (and its dead-letter queue, should every delivery fail).
+  if (toldOfIt && job.webhook?.status === WebhookStatus.Retrying) return leave();
+  // Due a while after it finished, and again a while after each announcement the reconciler made.
+  const since = job.announced_at && job.announced_at > job.updated_at ? job.announced_at : job.updated_at;
+  if (secondsBetween(since, now) < policy.announceDeadlineSeconds) return leave();
+  // The claim: of two overlapping runs, one announces.
+  if (!(await store.markLookedAt(job.id, job, now.toISOString(), { announced: true }))) return undefined;
+  if (job.duplicate_of) {
+    await deps.dispatcher.announceToDuplicate(job.id, source as Job);
+  } else {
+    // The whole job (its duplicates are told too), unless it moved since (the retry route).
+    const finished = await store.get(job.id);
+    if (finished?.updated_at !== job.updated_at) return undefined;
+    await deps.dispatcher.announceOutcome(finished);
+  }
+  return { kind: ReconcileKind.OutcomeNotAnnounced, action: 'announced' };
+};
+
+const isFinal = (webhook: WebhookState): boolean =>
+  webhook.status === WebhookStatus.Delivered ||
+  webhook.status === WebhookStatus.Failed ||
+  webhook.status === WebhookStatus.Refused;
+
+/** The processor's timings; a job with no kind yet is judged by the slowest processor. */
+const processorOf = (policy: ReconcilePolicy, kind: MediaKind | undefined) =>
+  kind
+    ? policy.processors[kind]
+    : Object.values(policy.processors).reduce((slowest, processor) =>
+        processor.timeoutSeconds > slowest.timeoutSeconds ? processor : slowest,
+      );
+
+const uploadExists = async (deps: ReconcileDeps, key: string): Promise<boolean> => {
+  try {
+    await deps.s3.send(new HeadObjectCommand({ Bucket: deps.uploadsBucket, Key: key }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (error instanceof Error && ['NotFound', 'NoSuchKey'].includes(error.name))) {
+      return false;
+    }
+    throw error;
+  }
+};
