@@ -10,7 +10,7 @@ import { describeIssues, jsonStringified } from '#shared/events';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
 import { countJob, JobMetric, logger } from '#shared/observability';
-import { backoffEnv, backoffPolicyFrom, delayRedelivery } from '#shared/retry';
+import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, delayRedelivery, MAX_VISIBILITY_SECONDS } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { sendJobWebhook } from './send-job-webhook.ts';
 
@@ -24,9 +24,10 @@ const config = loadConfig(
     /** The API's list: a URL stored before the list shrank is refused here rather than delivered. */
     CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
     /** Must equal the queue's redrive maxReceiveCount: the last allowed receive records `failed`. */
-    WEBHOOK_MAX_ATTEMPTS: envInt(8, { min: 1, max: 1_000 }),
+    WEBHOOK_MAX_ATTEMPTS: envInt(DEFAULT_WEBHOOK_MAX_ATTEMPTS, { min: 1, max: 1_000 }),
     WEBHOOK_TIMEOUT_SECONDS: envInt(10, { min: 1, max: 900 }),
-    ...backoffEnv,
+    /** Caps each wait of the retry schedule; the tests set 0 so that a failed delivery comes back at once. */
+    WEBHOOK_MAX_DELAY_SECONDS: envInt(MAX_VISIBILITY_SECONDS, { max: MAX_VISIBILITY_SECONDS }),
   }),
 );
 
@@ -52,7 +53,7 @@ const dependencies = {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
   },
   maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
-  backoff: backoffPolicyFrom(config),
+  maxDelaySeconds: config.WEBHOOK_MAX_DELAY_SECONDS,
 };
 
 /** Makes the message visible again after `seconds`; a failure here only means SQS's own timeout applies. */

@@ -2,7 +2,7 @@ import type { WebhookMessage } from '#shared/dispatch';
 import { describeError } from '#shared/errors';
 import { WebhookStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
-import { type BackoffPolicy, fullJitterDelaySeconds } from '#shared/retry';
+import { webhookRetryDelaySeconds } from '#shared/retry';
 import {
   type DeliveryOptions,
   deliverWebhook,
@@ -18,7 +18,8 @@ export interface SendJobWebhookDependencies {
   delivery: DeliveryOptions;
   /** Receives allowed per message; must equal the queue's redrive maxReceiveCount. */
   maxAttempts: number;
-  backoff: BackoffPolicy;
+  /** Caps each wait of the schedule (SQS's 12 hours by default; 0 in tests). */
+  maxDelaySeconds?: number;
 }
 
 /** What became of one webhook message, for the caller to act on (acknowledge, delay, fail the record). */
@@ -97,7 +98,7 @@ export const sendJobWebhook = async (
         last_error: error.message,
         ...lastStatusCode,
       });
-      const delaySeconds = fullJitterDelaySeconds(receiveCount, deps.backoff);
+      const delaySeconds = webhookRetryDelaySeconds(receiveCount, { maxSeconds: deps.maxDelaySeconds });
       return { kind: 'retry', webhookId, error, delaySeconds };
     }
     await deps.store.recordWebhook(job.id, {

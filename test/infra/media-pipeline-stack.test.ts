@@ -210,6 +210,12 @@ describe('MediaPipeline stack', () => {
       }
     });
 
+    it('keeps webhook messages 4 days, longer than their whole retry schedule (about 33 h at most)', () => {
+      // Assess
+      const webhookQueue = queries.get(logicalId(stack.notifications.webhookQueue.queue));
+      expect(webhookQueue.Properties.MessageRetentionPeriod).toBe(4 * 24 * 3600);
+    });
+
     it('keeps dead letters for 14 days and raises an alarm as soon as one arrives', () => {
       // Prepare
       const deadLetterQueues = [

@@ -44,7 +44,7 @@ afterAll(async () => {
   await Promise.all([secrets.close(), receiver.close()]);
 });
 beforeEach(() => receiver.reset());
-// Failed records come back at once (RETRY_BASE_SECONDS is 0): leave nothing for the next test to receive.
+// Failed records come back at once (WEBHOOK_MAX_DELAY_SECONDS is 0): leave nothing for the next test to receive.
 afterEach(async () => {
   await Promise.all(
     [env.queues.webhook.url, env.queues.webhook.dlqUrl].map((QueueUrl) =>
