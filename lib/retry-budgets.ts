@@ -9,8 +9,11 @@
  *   the job readably; only messages every delivery of which crashed reach the dead-letter queue, where
  *   the dead-letter function fails the job (functions/dead-letter/settle-dead-letter.ts).
  * - Webhooks: attempts follow a schedule of about a day (WEBHOOK_RETRY_SCHEDULE_SECONDS in
- *   functions/shared/retry.ts), whose length is the default budget. The webhook queue's maxReceiveCount
- *   is the budget itself, and the queue keeps messages longer than the whole schedule can take.
+ *   functions/shared/retry.ts), whose length is the default budget. The webhook function counts them on
+ *   the job (`webhook.attempts`), not with SQS's receive count, so the budget survives restarts and
+ *   redrives; the queue allows WEBHOOK_SPARE_RECEIVES more receives (deliveries whose outcome was lost and
+ *   is sent again, the receives after the last attempt that hand the message to the dead-letter queue),
+ *   and keeps messages longer than the whole schedule can take.
  * - Ingest: Lambda's asynchronous invocation retries a failed ingest INGEST_ASYNC_RETRIES times before
  *   the S3 event goes to ingest's dead-letter queue (and the dead-letter function fails the job).
  */
@@ -19,6 +22,9 @@ import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, webhookScheduleMaxSpanSeconds } from '#sh
 
 /** Receives of a processing message beyond the job's attempts: room for crashes on the last ones. */
 export const SPARE_RECEIVES = 2;
+
+/** Receives of a webhook message beyond its attempts: lost outcomes sent again, the hand-over to the DLQ. */
+export const WEBHOOK_SPARE_RECEIVES = 2;
 
 /** The default webhook budget: one attempt per step of the schedule (8, over about 27.5 hours). */
 export { DEFAULT_WEBHOOK_MAX_ATTEMPTS };
@@ -43,7 +49,8 @@ export const INGEST_ASYNC_RETRIES = 2;
 
 export const processingMaxReceiveCount = (maxAttempts: number): number => maxAttempts + SPARE_RECEIVES;
 
-export const webhookMaxReceiveCount = (webhookMaxAttempts: number): number => webhookMaxAttempts;
+export const webhookMaxReceiveCount = (webhookMaxAttempts: number): number =>
+  webhookMaxAttempts + WEBHOOK_SPARE_RECEIVES;
 
 /**
  * How long the webhook queue keeps a message: the longest the schedule can take (every wait at the top of

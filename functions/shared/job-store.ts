@@ -143,12 +143,34 @@ export class JobStore {
     });
   }
 
-  async recordWebhook(jobId: string, state: WebhookState): Promise<void> {
-    await this.update(jobId, {
+  /**
+   * Records the job's webhook state. With `seen`, only if the job's webhook is still what the caller read
+   * (`null`: nothing yet for this message id), so two deliveries of one message cannot both count the same
+   * attempt. Returns whether it was written.
+   */
+  async recordWebhook(jobId: string, state: WebhookState, seen?: WebhookState | null): Promise<boolean> {
+    const values: Record<string, unknown> = { ':webhook': state };
+    const conditions = ['attribute_exists(pk)'];
+    if (seen === null) {
+      values[':id'] = state.message_id;
+      conditions.push('(attribute_not_exists(webhook) OR webhook.message_id <> :id)');
+    } else if (seen) {
+      Object.assign(values, {
+        ':id': seen.message_id,
+        ':seenStatus': seen.status,
+        ':seenAttempts': seen.attempts,
+      });
+      conditions.push(
+        'webhook.message_id = :id AND webhook.#status = :seenStatus AND webhook.attempts = :seenAttempts',
+      );
+    }
+    const updated = await this.update(jobId, {
       UpdateExpression: 'SET webhook = :webhook',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':webhook': state },
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: values,
+      ...(seen ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
     });
+    return updated !== undefined;
   }
 
   /**

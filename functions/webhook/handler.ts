@@ -23,7 +23,7 @@ const config = loadConfig(
     ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
     /** The API's list: a URL stored before the list shrank is refused here rather than delivered. */
     CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
-    /** Must equal the queue's redrive maxReceiveCount: the last allowed receive records `failed`. */
+    /** Delivery attempts per webhook, counted on the job; the queue's maxReceiveCount allows a few more. */
     WEBHOOK_MAX_ATTEMPTS: envInt(DEFAULT_WEBHOOK_MAX_ATTEMPTS, { min: 1, max: 1_000 }),
     WEBHOOK_TIMEOUT_SECONDS: envInt(10, { min: 1, max: 900 }),
     /** Caps each wait of the retry schedule; the tests set 0 so that a failed delivery comes back at once. */
@@ -67,6 +67,13 @@ const scheduleRedelivery = async (record: SQSRecord, seconds: number, jobId: str
 
 const webhookMessageBody = jsonStringified(webhookMessageSchema);
 
+/** Fails a record whose webhook has no attempts left, so that SQS moves it to the dead-letter queue. */
+class WebhookAttemptsSpentError extends AppError {
+  constructor(webhookId: string, attempts: number) {
+    super('Webhook::AttemptsSpent', `webhook ${webhookId} used all its ${attempts} attempts`);
+  }
+}
+
 const handleRecord = async (record: SQSRecord): Promise<void> => {
   const parsed = webhookMessageBody.safeParse(record.body);
   if (!parsed.success) {
@@ -80,17 +87,25 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
   const message = parsed.data;
   const receiveCount = Math.max(1, Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
   const outcome = await sendJobWebhook(message, receiveCount, dependencies);
-  const context = { job_id: message.job_id, source_job_id: message.source_job_id, attempt: receiveCount };
+  const context = {
+    job_id: message.job_id,
+    source_job_id: message.source_job_id,
+    receive_count: receiveCount,
+  };
 
   switch (outcome.kind) {
     case 'delivered':
       countJob(JobMetric.WebhookDelivered);
-      logger.info('webhook delivered', {
-        ...context,
-        webhook_id: outcome.webhookId,
-        status_code: outcome.statusCode,
-        duration_ms: outcome.durationMs,
-      });
+      logger.info(
+        outcome.resent ? 'webhook delivered again (the last outcome was not recorded)' : 'webhook delivered',
+        {
+          ...context,
+          webhook_id: outcome.webhookId,
+          attempt: outcome.attempt,
+          status_code: outcome.statusCode,
+          duration_ms: outcome.durationMs,
+        },
+      );
       return;
     case 'skipped':
       logger.info('webhook not sent', { ...context, reason: outcome.reason });
@@ -100,6 +115,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
       logger.warn('webhook destination refused', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
         addresses: outcome.error.addresses,
       });
@@ -108,6 +124,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
       logger.warn('webhook delivery failed, will retry', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
         retry_in_seconds: outcome.delaySeconds,
       });
@@ -118,11 +135,31 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
       logger.error('webhook delivery failed for the last time; the message goes to the dead-letter queue', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
       });
       // Visible at once, so the next receive moves it to the DLQ instead of it waiting out the visibility timeout.
       await scheduleRedelivery(record, 0, message.job_id);
       throw outcome.error;
+    case 'spent':
+      logger.warn('webhook attempts already used up; the message goes to the dead-letter queue', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        attempts: outcome.attempts,
+      });
+      // Failed back at once until SQS's maxReceiveCount moves it to the dead-letter queue (a few receives).
+      await scheduleRedelivery(record, 0, message.job_id);
+      throw new WebhookAttemptsSpentError(outcome.webhookId, outcome.attempts);
+    case 'contended':
+      logger.info('another delivery of this webhook changed it meanwhile; trying again later', {
+        ...context,
+        webhook_id: outcome.webhookId,
+      });
+      // The message returns after its visibility timeout, by when the other delivery has settled.
+      throw new AppError(
+        'Webhook::Contended',
+        `webhook ${outcome.webhookId} is being delivered by another receive`,
+      );
   }
 };
 

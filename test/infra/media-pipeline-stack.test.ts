@@ -195,12 +195,12 @@ describe('MediaPipeline stack', () => {
   });
 
   describe('queues', () => {
-    it('redrives image and video jobs after maxAttempts + 2 receives, webhooks after webhookMaxAttempts', () => {
+    it('redrives image and video jobs after maxAttempts + 2 receives, webhooks after webhookMaxAttempts + 2', () => {
       // Assess
       const cases = [
         { queue: stack.processing.imageQueue, maxReceiveCount: 5 },
         { queue: stack.processing.videoQueue, maxReceiveCount: 5 },
-        { queue: stack.notifications.webhookQueue, maxReceiveCount: 8 },
+        { queue: stack.notifications.webhookQueue, maxReceiveCount: 10 },
       ];
       for (const { queue, maxReceiveCount } of cases) {
         expect(queries.get(logicalId(queue.queue)).Properties.RedrivePolicy).toEqual({

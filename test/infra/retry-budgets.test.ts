@@ -3,6 +3,7 @@ import {
   DEFAULT_WEBHOOK_MAX_ATTEMPTS,
   MAX_WEBHOOK_ATTEMPTS,
   retryBudgets,
+  WEBHOOK_SPARE_RECEIVES,
   webhookQueueRetentionSeconds,
 } from '#lib/retry-budgets';
 import { WEBHOOK_RETRY_SCHEDULE_SECONDS, webhookScheduleMaxSpanSeconds } from '#shared/retry';
@@ -20,6 +21,16 @@ describe('retry budgets', () => {
   it('takes the default webhook budget from the schedule: one attempt per step', () => {
     expect(DEFAULT_WEBHOOK_MAX_ATTEMPTS).toBe(WEBHOOK_RETRY_SCHEDULE_SECONDS.length);
     expect(DEFAULT_WEBHOOK_MAX_ATTEMPTS).toBe(8);
+  });
+
+  it('lets the webhook queue receive a message a few times more than the attempts the job counts', () => {
+    // Act
+    const { webhook } = retryBudgets({ maxAttempts: 3, webhookMaxAttempts: 8 });
+
+    // Assess
+    expect(WEBHOOK_SPARE_RECEIVES).toBeGreaterThanOrEqual(1);
+    expect(webhook.attempts).toBe(8);
+    expect(webhook.maxReceiveCount).toBe(8 + WEBHOOK_SPARE_RECEIVES);
   });
 
   it('keeps a webhook message longer than its whole schedule can take', () => {
