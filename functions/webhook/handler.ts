@@ -4,12 +4,12 @@ import { z } from 'zod';
 import { dynamodb, sqs } from '#shared/aws-clients';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { envBoolean, envInt, envPortList, envString, loadConfig } from '#shared/config';
-import { webhookMessageSchema } from '#shared/dispatch';
+import { type WebhookMessage, webhookMessageSchema } from '#shared/dispatch';
 import { AppError } from '#shared/errors';
 import { describeIssues, jsonStringified } from '#shared/events';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
-import { countJob, JobMetric, logger } from '#shared/observability';
+import { countJob, JobMetric, logger, withRecordContext } from '#shared/observability';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, delayRedelivery, MAX_VISIBILITY_SECONDS } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { sendJobWebhook } from './send-job-webhook.ts';
@@ -57,11 +57,11 @@ const dependencies = {
 };
 
 /** Makes the message visible again after `seconds`; a failure here only means SQS's own timeout applies. */
-const scheduleRedelivery = async (record: SQSRecord, seconds: number, jobId: string): Promise<void> => {
+const scheduleRedelivery = async (record: SQSRecord, seconds: number): Promise<void> => {
   try {
     await delayRedelivery(sqs, config.QUEUE_URL, record.receiptHandle, seconds);
   } catch (error) {
-    logger.warn('could not change the message visibility', { job_id: jobId, error });
+    logger.warn('could not change the message visibility', { error });
   }
 };
 
@@ -85,13 +85,15 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
     return;
   }
   const message = parsed.data;
+  await withRecordContext({ job_id: message.job_id, source_job_id: message.source_job_id }, () =>
+    deliverForRecord(record, message),
+  );
+};
+
+const deliverForRecord = async (record: SQSRecord, message: WebhookMessage): Promise<void> => {
   const receiveCount = Math.max(1, Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
   const outcome = await sendJobWebhook(message, receiveCount, dependencies);
-  const context = {
-    job_id: message.job_id,
-    source_job_id: message.source_job_id,
-    receive_count: receiveCount,
-  };
+  const context = { receive_count: receiveCount };
 
   switch (outcome.kind) {
     case 'delivered':
@@ -128,7 +130,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
         reason: outcome.error.message,
         retry_in_seconds: outcome.delaySeconds,
       });
-      await scheduleRedelivery(record, outcome.delaySeconds, message.job_id);
+      await scheduleRedelivery(record, outcome.delaySeconds);
       throw outcome.error;
     case 'exhausted':
       countJob(JobMetric.WebhookFailed);
@@ -139,7 +141,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
         reason: outcome.error.message,
       });
       // Visible at once, so the next receive moves it to the DLQ instead of it waiting out the visibility timeout.
-      await scheduleRedelivery(record, 0, message.job_id);
+      await scheduleRedelivery(record, 0);
       throw outcome.error;
     case 'spent':
       logger.warn('webhook attempts already used up; the message goes to the dead-letter queue', {
@@ -148,7 +150,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
         attempts: outcome.attempts,
       });
       // Failed back at once until SQS's maxReceiveCount moves it to the dead-letter queue (a few receives).
-      await scheduleRedelivery(record, 0, message.job_id);
+      await scheduleRedelivery(record, 0);
       throw new WebhookAttemptsSpentError(outcome.webhookId, outcome.attempts);
     case 'contended':
       logger.info('another delivery of this webhook changed it meanwhile; trying again later', {

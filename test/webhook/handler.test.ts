@@ -407,6 +407,41 @@ describe('webhook handler', () => {
     expect((await store.get(job.id))?.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
+  it('logs each record of a batch with its own job_id, however their deliveries interleave', async () => {
+    // Prepare: three deliveries answered in the reverse order they were sent
+    const jobs = await Promise.all(
+      [0, 1, 2].map((index) => finishedJob({ callback_url: receiver.url(`/hooks/${index}`) })),
+    );
+    await enqueue(...jobs.map((job) => messageFor(job)));
+    receiver.reply = (request, response) => {
+      const index = Number(request.path.split('/').pop());
+      setTimeout(() => answer(204)(request, response), (3 - index) * 100);
+    };
+    // A handler whose logger writes INFO lines (Powertools resets the level to its initial one on each invocation)
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    vi.resetModules();
+    const loudHandler = await importHandler();
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    const lines: Array<Record<string, unknown>> = [];
+    const info = vi.spyOn(console, 'info').mockImplementation((line: unknown) => {
+      lines.push(JSON.parse(String(line)));
+    });
+
+    // Act
+    try {
+      await poll(loudHandler);
+    } finally {
+      info.mockRestore();
+    }
+
+    // Assess: each "delivered" line names the job whose webhook id it reports, and the three finished
+    // in the reverse order of the records (so their work did overlap)
+    const delivered = lines.filter(({ message }) => message === 'webhook delivered');
+    expect(delivered).toHaveLength(3);
+    for (const line of delivered) expect(line.webhook_id).toBe(`msg_${line.job_id}_done_1`);
+    expect(delivered.map(({ job_id }) => job_id)).toEqual(jobs.map(({ id }) => id).reverse());
+  });
+
   it('fails only the records that failed in a batch', async () => {
     // Prepare
     const healthy = await finishedJob({ callback_url: receiver.url('/healthy') });
