@@ -120,10 +120,11 @@ export const sendJobWebhook = async (
   if (attempt === undefined) {
     if (seen?.status === WebhookStatus.Retrying) {
       // The budget shrank below the attempts already made (webhookMaxAttempts was lowered): give up now.
+      const { next_attempt_at: _none, ...last } = seen;
       await deps.store.recordWebhook(
         job.id,
         {
-          ...seen,
+          ...last,
           status: WebhookStatus.Failed,
           last_error: gaveUp(seen.attempts, seen.last_error ?? 'none'),
         },

@@ -299,6 +299,33 @@ describe('webhook handler', () => {
     expect(webhook?.last_error).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
   });
 
+  it('gives up without sending when the budget was lowered below the attempts already made', async () => {
+    // Prepare: more attempts recorded than the function now allows, and a message handed out again
+    const job = await finishedJob();
+    await store.recordWebhook(job.id, {
+      message_id: `msg_${job.id}_done_1`,
+      status: 'retrying',
+      attempts: MAX_ATTEMPTS,
+      next_attempt_at: new Date().toISOString(),
+      last_error: 'the callback URL answered HTTP 503',
+    });
+    await enqueue(messageFor(job));
+    const event = toSqsEvent(await env.receive(env.queues.webhook.url), env.queues.webhook.arn);
+    // Not a fresh message (a redrive would be receive 1): it was handed out before.
+    for (const record of event.Records) record.attributes.ApproximateReceiveCount = '2';
+
+    // Act
+    const response = await handler(event, lambdaContext('webhook'));
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(0);
+    const webhook = (await store.get(job.id))?.webhook;
+    expect(webhook).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS });
+    expect(webhook).not.toHaveProperty('next_attempt_at');
+    expect(webhook?.last_error).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
+  });
+
   it('grants a message redriven from the dead-letter queue one more attempt', async () => {
     // Prepare: every attempt used; an operator redrives the message (its receive count starts again)
     const job = await finishedJob();
