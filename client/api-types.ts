@@ -7,10 +7,18 @@
 
 export type JobStatus = 'awaiting_upload' | 'queued' | 'processing' | 'done' | 'failed';
 
+/**
+ * The job's webhook: `pending` while an attempt is under way, `retrying` until `next_attempt_at`, then
+ * `delivered`, `failed` (every attempt used, about a day of them) or `refused` (a forbidden destination).
+ */
 export interface WebhookState {
+  /** The `webhook-id` header of the deliveries: the same across retries, so receivers can deduplicate. */
   message_id: string;
   status: 'pending' | 'retrying' | 'delivered' | 'failed' | 'refused';
+  /** Attempts made so far, the one under way included. */
   attempts: number;
+  /** When the next attempt is due (ISO 8601), while `retrying`. */
+  next_attempt_at?: string;
   last_error?: string;
   last_status_code?: number;
   delivered_at?: string;

@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
+import { MAX_WEBHOOK_ATTEMPTS } from './retry-budgets.ts';
 
 export const STACK_ID = 'MediaPipeline';
 
@@ -21,7 +22,7 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
   if (maxAttempts !== undefined) settings.maxAttempts = parseCount('maxAttempts', maxAttempts, 20);
   const webhookMaxAttempts = node.tryGetContext('webhookMaxAttempts');
   if (webhookMaxAttempts !== undefined) {
-    settings.webhookMaxAttempts = parseCount('webhookMaxAttempts', webhookMaxAttempts, 1000);
+    settings.webhookMaxAttempts = parseCount('webhookMaxAttempts', webhookMaxAttempts, MAX_WEBHOOK_ATTEMPTS);
   }
   const loopback = node.tryGetContext('allowLoopbackCallbacks');
   if (loopback !== undefined)

@@ -8,6 +8,7 @@ import { applyLocalStackTarget } from './localstack-target.ts';
 import { Notifications } from './notifications.ts';
 import { Processing } from './processing.ts';
 import { Reconciler } from './reconciler.ts';
+import { DEFAULT_WEBHOOK_MAX_ATTEMPTS } from './retry-budgets.ts';
 import { Storage } from './storage.ts';
 import { UploadApi } from './upload-api.ts';
 import { WebPage } from './web-page.ts';
@@ -25,7 +26,10 @@ export interface MediaPipelineStackProps extends StackProps {
   readonly maxAttempts?: number;
   /**
    * Delivery attempts of a webhook before it is given up and left in the webhook dead-letter queue.
-   * @default 8
+   * Attempts follow the schedule in functions/shared/retry.ts (immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
+   * 10 h, 10 h, each ±20%); a larger budget repeats the last wait. At most MAX_WEBHOOK_ATTEMPTS, whose
+   * schedule still fits SQS's 14-day retention.
+   * @default 8 (the schedule's length, about 27.5 hours)
    */
   readonly webhookMaxAttempts?: number;
   /**
@@ -83,7 +87,7 @@ export type MediaPipelineSettings = Required<
 export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   allowedOrigins: ['*'],
   maxAttempts: 3,
-  webhookMaxAttempts: 8,
+  webhookMaxAttempts: DEFAULT_WEBHOOK_MAX_ATTEMPTS,
   allowLoopbackCallbacks: false,
   callbackPorts: DEFAULT_CALLBACK_PORTS,
   retainData: true,

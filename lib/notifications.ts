@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
-import { webhookMaxReceiveCount } from './retry-budgets.ts';
+import { retryBudgets } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 /** One delivery attempt: connect, send, read a bounded response (the function's own limit is 10 s). */
@@ -14,8 +14,8 @@ const WEBHOOK_TIMEOUT = Duration.seconds(30);
 export interface NotificationsProps {
   readonly storage: Storage;
   /**
-   * Deliveries of one webhook before it is given up; the webhook queue's maxReceiveCount, so SQS's
-   * count and the function's agree.
+   * Delivery attempts of one webhook before it is given up, counted on the job by the function; the
+   * webhook queue's maxReceiveCount and retention are derived from it (lib/retry-budgets.ts).
    */
   readonly webhookMaxAttempts: number;
   /** Let callback URLs resolve to loopback addresses (local runs only; never in AWS). */
@@ -52,9 +52,13 @@ export class Notifications extends Construct {
       'Webhook receivers verify signatures with this key, so rotating it is a change coordinated with them, not a schedule.',
     );
 
+    // Only the webhook settings matter here; processing's budget is not this construct's.
+    const budget = retryBudgets({ maxAttempts: 1, webhookMaxAttempts: props.webhookMaxAttempts }).webhook;
     this.webhookQueue = new QueueWithDeadLetter(this, 'WebhookQueue', {
       consumerTimeout: WEBHOOK_TIMEOUT,
-      maxReceiveCount: webhookMaxReceiveCount(props.webhookMaxAttempts),
+      maxReceiveCount: budget.maxReceiveCount,
+      // The message must outlive the whole schedule, about a day of waits.
+      retentionPeriod: Duration.seconds(budget.retentionSeconds),
       deadLetterAlarmDescription:
         'Webhooks gave up after every attempt; the messages wait 14 days in this queue for a redrive.',
     });
@@ -70,7 +74,7 @@ export class Notifications extends Construct {
         WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
         CALLBACK_PORTS: props.callbackPorts.join(','),
-        WEBHOOK_MAX_ATTEMPTS: String(props.webhookMaxAttempts),
+        WEBHOOK_MAX_ATTEMPTS: String(budget.attempts),
       },
     });
     props.storage.grantJobsReadWrite(this.webhookFunction);

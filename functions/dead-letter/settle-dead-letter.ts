@@ -4,7 +4,7 @@ import { processMessageSchema } from '#shared/dispatch';
 import { describeIssues, jsonStringified, s3EventSchema } from '#shared/events';
 import { type Job, JobStatus, jobIdFromUploadKey } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
-import { countJob, JobMetric, logger } from '#shared/observability';
+import { countJob, JobMetric, logger, withRecordContext } from '#shared/observability';
 
 export interface DeadLetterDeps {
   store: JobStore;
@@ -54,23 +54,24 @@ export const settleDeadLetter = async (deps: DeadLetterDeps, body: string): Prom
 const neverQueued = (job: Job) =>
   job.status === JobStatus.AwaitingUpload || (job.status === JobStatus.Queued && !job.enqueued_at);
 
-const failUnfinished = async (
+/** In the job's own log context: a batch's dead letters are settled concurrently. */
+const failUnfinished = (
   deps: DeadLetterDeps,
   jobId: string,
   isStuck: (job: Job) => boolean,
   failure: (job: Job) => JobFailure,
-): Promise<void> => {
-  const job = await deps.store.get(jobId);
-  if (!job || !isStuck(job)) {
-    logger.info('dead letter for a job that is already settled or still on its way', {
-      job_id: jobId,
-      status: job?.status,
-    });
-    return;
-  }
-  const failed = await deps.store.fail(jobId, 'deadLettered', failure(job), [job.status]);
-  if (!failed) return;
-  countJob(JobMetric.Failed);
-  logger.warn('job failed from its dead letter', { job_id: jobId, error_code: failed.error_code });
-  await deps.dispatcher.announceOutcome(failed);
-};
+): Promise<void> =>
+  withRecordContext({ job_id: jobId }, async () => {
+    const job = await deps.store.get(jobId);
+    if (!job || !isStuck(job)) {
+      logger.info('dead letter for a job that is already settled or still on its way', {
+        status: job?.status,
+      });
+      return;
+    }
+    const failed = await deps.store.fail(jobId, 'deadLettered', failure(job), [job.status]);
+    if (!failed) return;
+    countJob(JobMetric.Failed);
+    logger.warn('job failed from its dead letter', { error_code: failed.error_code });
+    await deps.dispatcher.announceOutcome(failed);
+  });

@@ -6,7 +6,7 @@ import { describeIssues, s3EventSchema } from '#shared/events';
 import { jobIdFromUploadKey } from '#shared/job';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
-import { logger } from '#shared/observability';
+import { logger, withRecordContext } from '#shared/observability';
 import { ingestUpload } from './ingest-upload.ts';
 
 const config = loadConfig(
@@ -51,13 +51,15 @@ export const handler = withObservability(async (event: unknown): Promise<void> =
       logger.warn('object key is not a job upload; ignoring it', { key: record.s3.object.key });
       continue;
     }
-    try {
-      const { outcome } = await ingestUpload(deps, jobId);
-      logger.info('ingested', { job_id: jobId, outcome });
-    } catch (error) {
-      logger.error('ingest failed', { job_id: jobId, error });
-      failures.push(error);
-    }
+    await withRecordContext({ job_id: jobId }, async () => {
+      try {
+        const { outcome } = await ingestUpload(deps, jobId);
+        logger.info('ingested', { outcome });
+      } catch (error) {
+        logger.error('ingest failed', { error });
+        failures.push(error);
+      }
+    });
   }
   if (failures.length > 0)
     throw new AggregateError(failures, `${failures.length} upload(s) could not be ingested`);

@@ -6,7 +6,7 @@ import { AppError, describeError, isPermanent } from '#shared/errors';
 import { describeIssues, jsonStringified } from '#shared/events';
 import { isTerminal, type Job, type JobOutput, JobStatus } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
-import { countJob, JobMetric, logger, recordProcessingTime } from '#shared/observability';
+import { countJob, JobMetric, logger, recordProcessingTime, withRecordContext } from '#shared/observability';
 import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from '#shared/retry';
 
 /** What a processor made of a job: the `result` the API shows and the objects behind `result_urls`. */
@@ -57,48 +57,51 @@ export const createJobRunner =
       return;
     }
     const jobId = message.data.job_id;
-    logger.appendKeys({ job_id: jobId });
+    // The record's own log context: records of a batch run concurrently, so never `logger.appendKeys`.
+    await withRecordContext({ job_id: jobId }, () => runAttempt(deps, record, jobId));
+  };
 
-    const job = await deps.store.startAttempt(jobId, deps.maxAttempts);
-    if (!job) {
-      await settleUnstartable(deps, jobId);
+const runAttempt = async (deps: JobRunnerDeps, record: SQSRecord, jobId: string): Promise<void> => {
+  const job = await deps.store.startAttempt(jobId, deps.maxAttempts);
+  if (!job) {
+    await settleUnstartable(deps, jobId);
+    return;
+  }
+
+  const started = Date.now();
+  try {
+    const processed = await deps.process(job);
+    const done = await deps.store.complete(jobId, processed.result, processed.outputs);
+    if (!done) {
+      logger.warn('job changed state while it was processed; its outcome was not recorded');
       return;
     }
-
-    const started = Date.now();
-    try {
-      const processed = await deps.process(job);
-      const done = await deps.store.complete(jobId, processed.result, processed.outputs);
-      if (!done) {
-        logger.warn('job changed state while it was processed; its outcome was not recorded');
-        return;
-      }
-      recordProcessingTime(Date.now() - started);
-      countJob(JobMetric.Done);
-      logger.info('job done', { attempts: done.attempts, duration_ms: Date.now() - started });
-      await deps.dispatcher.announceOutcome(done);
-    } catch (error) {
-      const failure = describeError(error);
-      if (isPermanent(error)) {
-        logger.info('job failed permanently', { error_code: failure.code, error_message: failure.message });
-        await failAndAnnounce(deps, jobId, failure);
-        return;
-      }
-      logger.warn('attempt failed', { attempts: job.attempts, error });
-      if (job.attempts >= deps.maxAttempts) {
-        await failAndAnnounce(deps, jobId, {
-          code: failure.code,
-          message: `gave up after ${job.attempts} attempts: ${failure.message}`,
-        });
-        return;
-      }
-      // The job shows `queued` with the last attempt's error until the next attempt starts.
-      await deps.store.deferRetry(jobId, failure);
-      const delay = fullJitterDelaySeconds(job.attempts, deps.backoff);
-      await delayRedelivery(deps.sqs, deps.queueUrl, record.receiptHandle, delay);
-      throw new RetryScheduledError(jobId, delay, { cause: error });
+    recordProcessingTime(Date.now() - started);
+    countJob(JobMetric.Done);
+    logger.info('job done', { attempts: done.attempts, duration_ms: Date.now() - started });
+    await deps.dispatcher.announceOutcome(done);
+  } catch (error) {
+    const failure = describeError(error);
+    if (isPermanent(error)) {
+      logger.info('job failed permanently', { error_code: failure.code, error_message: failure.message });
+      await failAndAnnounce(deps, jobId, failure);
+      return;
     }
-  };
+    logger.warn('attempt failed', { attempts: job.attempts, error });
+    if (job.attempts >= deps.maxAttempts) {
+      await failAndAnnounce(deps, jobId, {
+        code: failure.code,
+        message: `gave up after ${job.attempts} attempts: ${failure.message}`,
+      });
+      return;
+    }
+    // The job shows `queued` with the last attempt's error until the next attempt starts.
+    await deps.store.deferRetry(jobId, failure);
+    const delay = fullJitterDelaySeconds(job.attempts, deps.backoff);
+    await delayRedelivery(deps.sqs, deps.queueUrl, record.receiptHandle, delay);
+    throw new RetryScheduledError(jobId, delay, { cause: error });
+  }
+};
 
 const failAndAnnounce = async (deps: JobRunnerDeps, jobId: string, failure: JobFailure): Promise<void> => {
   const failed = await deps.store.fail(jobId, 'processingFailed', failure);

@@ -212,28 +212,49 @@ export class JobStore {
   }
 
   /**
-   * Records how the job's webhook went. A final state (delivered, failed, refused) of a finished job
-   * also takes it out of the open-jobs index: the reconciler has nothing more to announce.
+   * Records the job's webhook state. With `seen`, only if the job's webhook is still what the caller read
+   * (`null`: nothing yet for this message id), so two deliveries of one message cannot both count the same
+   * attempt. A final state (delivered, failed, refused) of a finished job also takes it out of the
+   * open-jobs index: the reconciler has nothing more to announce. Returns whether it was written.
    */
-  async recordWebhook(jobId: string, state: WebhookState): Promise<void> {
+  async recordWebhook(jobId: string, state: WebhookState, seen?: WebhookState | null): Promise<boolean> {
+    const values: Record<string, unknown> = { ':webhook': state };
+    const names: Record<string, string> = {};
+    const conditions = ['attribute_exists(pk)'];
+    if (seen === null) {
+      values[':id'] = state.message_id;
+      conditions.push('(attribute_not_exists(webhook) OR webhook.message_id <> :id)');
+    } else if (seen) {
+      Object.assign(values, {
+        ':id': seen.message_id,
+        ':seenStatus': seen.status,
+        ':seenAttempts': seen.attempts,
+      });
+      names['#status'] = 'status';
+      conditions.push(
+        'webhook.message_id = :id AND webhook.#status = :seenStatus AND webhook.attempts = :seenAttempts',
+      );
+    }
     if (FINAL_WEBHOOK_STATUSES.includes(state.status)) {
+      const closing = Object.fromEntries(CLOSING_STATUSES.map((status, i) => [`:c${i}`, status]));
       const closed = await this.write(jobId, {
         UpdateExpression: 'SET webhook = :webhook REMOVE #open, #idle',
-        ConditionExpression: `attribute_exists(pk) AND #status IN (${CLOSING_STATUSES.map((_, i) => `:c${i}`).join(', ')})`,
-        ExpressionAttributeNames: { '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
-        ExpressionAttributeValues: {
-          ':webhook': state,
-          ...Object.fromEntries(CLOSING_STATUSES.map((status, i) => [`:c${i}`, status])),
-        },
+        ConditionExpression: [...conditions, `#status IN (${Object.keys(closing).join(', ')})`].join(' AND '),
+        ExpressionAttributeNames: { ...names, '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
+        ExpressionAttributeValues: { ...values, ...closing },
       });
-      // Not finished (a late delivery for an outcome the retry route superseded): it stays open.
-      if ('job' in closed || !closed.rejected) return;
+      if ('job' in closed) return true;
+      // No such job; otherwise not finished (a late delivery for an outcome the retry route superseded:
+      // it stays open) or `seen` no longer holds, which the plain write below tells apart.
+      if (!closed.rejected) return false;
     }
-    await this.update(jobId, {
+    const updated = await this.update(jobId, {
       UpdateExpression: 'SET webhook = :webhook',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':webhook': state },
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: values,
+      ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
     });
+    return updated !== undefined;
   }
 
   /**

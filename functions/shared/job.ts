@@ -29,6 +29,11 @@ export interface JobOutput {
   content_type: string;
 }
 
+/**
+ * Where a job's webhook stands: `pending` while an attempt is being made (recorded before sending, so an
+ * attempt whose outcome was lost is sent again), `retrying` until the next attempt, then `delivered`,
+ * `failed` (every attempt used) or `refused` (the destination may not be called).
+ */
 export const WebhookStatus = {
   Pending: 'pending',
   Retrying: 'retrying',
@@ -39,9 +44,13 @@ export const WebhookStatus = {
 export type WebhookStatus = (typeof WebhookStatus)[keyof typeof WebhookStatus];
 
 export interface WebhookState {
+  /** The Standard Webhooks `webhook-id` of the outcome being announced. */
   message_id: string;
   status: WebhookStatus;
+  /** Attempts made so far (the one under way included); the budget, counted here, survives restarts. */
   attempts: number;
+  /** When the next attempt is due (ISO 8601), while `retrying`; absent otherwise. */
+  next_attempt_at?: string;
   last_error?: string;
   last_status_code?: number;
   delivered_at?: string;

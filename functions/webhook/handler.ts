@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { dynamodb, sqs } from '#shared/aws-clients';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { envBoolean, envInt, envPortList, envString, loadConfig } from '#shared/config';
-import { webhookMessageSchema } from '#shared/dispatch';
+import { type WebhookMessage, webhookMessageSchema } from '#shared/dispatch';
 import { AppError } from '#shared/errors';
 import { describeIssues, jsonStringified } from '#shared/events';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
-import { countJob, JobMetric, logger } from '#shared/observability';
-import { backoffEnv, backoffPolicyFrom, delayRedelivery } from '#shared/retry';
+import { countJob, JobMetric, logger, withRecordContext } from '#shared/observability';
+import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, delayRedelivery, MAX_VISIBILITY_SECONDS } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { sendJobWebhook } from './send-job-webhook.ts';
 
@@ -23,10 +23,11 @@ const config = loadConfig(
     ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
     /** The API's list: a URL stored before the list shrank is refused here rather than delivered. */
     CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
-    /** Must equal the queue's redrive maxReceiveCount: the last allowed receive records `failed`. */
-    WEBHOOK_MAX_ATTEMPTS: envInt(8, { min: 1, max: 1_000 }),
+    /** Delivery attempts per webhook, counted on the job; the queue's maxReceiveCount allows a few more. */
+    WEBHOOK_MAX_ATTEMPTS: envInt(DEFAULT_WEBHOOK_MAX_ATTEMPTS, { min: 1, max: 1_000 }),
     WEBHOOK_TIMEOUT_SECONDS: envInt(10, { min: 1, max: 900 }),
-    ...backoffEnv,
+    /** Caps each wait of the retry schedule; the tests set 0 so that a failed delivery comes back at once. */
+    WEBHOOK_MAX_DELAY_SECONDS: envInt(MAX_VISIBILITY_SECONDS, { max: MAX_VISIBILITY_SECONDS }),
   }),
 );
 
@@ -52,19 +53,26 @@ const dependencies = {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
   },
   maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
-  backoff: backoffPolicyFrom(config),
+  maxDelaySeconds: config.WEBHOOK_MAX_DELAY_SECONDS,
 };
 
 /** Makes the message visible again after `seconds`; a failure here only means SQS's own timeout applies. */
-const scheduleRedelivery = async (record: SQSRecord, seconds: number, jobId: string): Promise<void> => {
+const scheduleRedelivery = async (record: SQSRecord, seconds: number): Promise<void> => {
   try {
     await delayRedelivery(sqs, config.QUEUE_URL, record.receiptHandle, seconds);
   } catch (error) {
-    logger.warn('could not change the message visibility', { job_id: jobId, error });
+    logger.warn('could not change the message visibility', { error });
   }
 };
 
 const webhookMessageBody = jsonStringified(webhookMessageSchema);
+
+/** Fails a record whose webhook has no attempts left, so that SQS moves it to the dead-letter queue. */
+class WebhookAttemptsSpentError extends AppError {
+  constructor(webhookId: string, attempts: number) {
+    super('Webhook::AttemptsSpent', `webhook ${webhookId} used all its ${attempts} attempts`);
+  }
+}
 
 const handleRecord = async (record: SQSRecord): Promise<void> => {
   const parsed = webhookMessageBody.safeParse(record.body);
@@ -77,19 +85,29 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
     return;
   }
   const message = parsed.data;
+  await withRecordContext({ job_id: message.job_id, source_job_id: message.source_job_id }, () =>
+    deliverForRecord(record, message),
+  );
+};
+
+const deliverForRecord = async (record: SQSRecord, message: WebhookMessage): Promise<void> => {
   const receiveCount = Math.max(1, Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
   const outcome = await sendJobWebhook(message, receiveCount, dependencies);
-  const context = { job_id: message.job_id, source_job_id: message.source_job_id, attempt: receiveCount };
+  const context = { receive_count: receiveCount };
 
   switch (outcome.kind) {
     case 'delivered':
       countJob(JobMetric.WebhookDelivered);
-      logger.info('webhook delivered', {
-        ...context,
-        webhook_id: outcome.webhookId,
-        status_code: outcome.statusCode,
-        duration_ms: outcome.durationMs,
-      });
+      logger.info(
+        outcome.resent ? 'webhook delivered again (the last outcome was not recorded)' : 'webhook delivered',
+        {
+          ...context,
+          webhook_id: outcome.webhookId,
+          attempt: outcome.attempt,
+          status_code: outcome.statusCode,
+          duration_ms: outcome.durationMs,
+        },
+      );
       return;
     case 'skipped':
       logger.info('webhook not sent', { ...context, reason: outcome.reason });
@@ -99,6 +117,7 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
       logger.warn('webhook destination refused', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
         addresses: outcome.error.addresses,
       });
@@ -107,21 +126,42 @@ const handleRecord = async (record: SQSRecord): Promise<void> => {
       logger.warn('webhook delivery failed, will retry', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
         retry_in_seconds: outcome.delaySeconds,
       });
-      await scheduleRedelivery(record, outcome.delaySeconds, message.job_id);
+      await scheduleRedelivery(record, outcome.delaySeconds);
       throw outcome.error;
     case 'exhausted':
       countJob(JobMetric.WebhookFailed);
       logger.error('webhook delivery failed for the last time; the message goes to the dead-letter queue', {
         ...context,
         webhook_id: outcome.webhookId,
+        attempt: outcome.attempt,
         reason: outcome.error.message,
       });
       // Visible at once, so the next receive moves it to the DLQ instead of it waiting out the visibility timeout.
-      await scheduleRedelivery(record, 0, message.job_id);
+      await scheduleRedelivery(record, 0);
       throw outcome.error;
+    case 'spent':
+      logger.warn('webhook attempts already used up; the message goes to the dead-letter queue', {
+        ...context,
+        webhook_id: outcome.webhookId,
+        attempts: outcome.attempts,
+      });
+      // Failed back at once until SQS's maxReceiveCount moves it to the dead-letter queue (a few receives).
+      await scheduleRedelivery(record, 0);
+      throw new WebhookAttemptsSpentError(outcome.webhookId, outcome.attempts);
+    case 'contended':
+      logger.info('another delivery of this webhook changed it meanwhile; trying again later', {
+        ...context,
+        webhook_id: outcome.webhookId,
+      });
+      // The message returns after its visibility timeout, by when the other delivery has settled.
+      throw new AppError(
+        'Webhook::Contended',
+        `webhook ${outcome.webhookId} is being delivered by another receive`,
+      );
   }
 };
 

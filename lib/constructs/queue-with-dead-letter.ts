@@ -110,6 +110,11 @@ export interface QueueWithDeadLetterProps {
   /** Receives after which SQS moves a message to the dead-letter queue. */
   readonly maxReceiveCount: number;
   /**
+   * How long the queue keeps a message that was not consumed (at most 14 days).
+   * @default - SQS's default, 4 days
+   */
+  readonly retentionPeriod?: Duration;
+  /**
    * Timeout of the function that drains the dead-letter queue.
    * @default - the dead-letter queue is not drained: its messages wait there for a redrive
    */
@@ -147,6 +152,7 @@ export class QueueWithDeadLetter extends Construct {
     });
     this.queue = new Queue(this, 'Queue', {
       visibilityTimeout: this.visibilityTimeout,
+      retentionPeriod: props.retentionPeriod,
       enforceSSL: true,
       encryption: QueueEncryption.SQS_MANAGED,
       deadLetterQueue: { queue: this.deadLetter.queue, maxReceiveCount: props.maxReceiveCount },

@@ -141,6 +141,39 @@ describe('GET /api/media/{id}/', () => {
     });
   });
 
+  it('shows a webhook being retried: its attempts, when the next is due and the last error', async () => {
+    // Prepare
+    const nextAttemptAt = new Date(Date.now() + 300_000).toISOString();
+    const job = newJob({
+      status: 'done',
+      media_kind: 'image',
+      attempts: 1,
+      callback_url: 'https://example.com/hook',
+      webhook: {
+        message_id: 'msg_1',
+        status: 'retrying',
+        attempts: 3,
+        next_attempt_at: nextAttemptAt,
+        last_error: 'the callback URL answered HTTP 503',
+        last_status_code: 503,
+      },
+    });
+    await api.store.create(job);
+
+    // Act
+    const response = await getJob(job.id);
+
+    // Assess
+    expect(response.body.webhook).toEqual({
+      message_id: 'msg_1',
+      status: 'retrying',
+      attempts: 3,
+      next_attempt_at: nextAttemptAt,
+      last_error: 'the callback URL answered HTTP 503',
+      last_status_code: 503,
+    });
+  });
+
   it("shows a duplicate with its canonical job's status, result, hash and download links", async () => {
     // Prepare
     const { job: canonical, thumb } = await doneJob({ attempts: 2 });

@@ -68,6 +68,8 @@ describe('settingsFromContext', () => {
     [{ maxAttempts: 0 }, /maxAttempts must be an integer from 1 to 20/],
     [{ maxAttempts: 'three' }, /maxAttempts must be an integer/],
     [{ webhookMaxAttempts: 2.5 }, /webhookMaxAttempts must be an integer/],
+    // A longer schedule would outlast SQS's 14-day retention (lib/retry-budgets.ts).
+    [{ webhookMaxAttempts: '32' }, /webhookMaxAttempts must be an integer from 1 to 31/],
     [{ retainData: 'yes' }, /retainData must be true or false/],
     [{ allowLoopbackCallbacks: 1 }, /allowLoopbackCallbacks must be true or false/],
     [{ allowedOrigins: [] }, /allowedOrigins must be a non-empty list/],

@@ -218,12 +218,12 @@ describe('MediaPipeline stack', () => {
   });
 
   describe('queues', () => {
-    it('redrives image and video jobs after maxAttempts + 2 receives, webhooks after webhookMaxAttempts', () => {
+    it('redrives image and video jobs after maxAttempts + 2 receives, webhooks after webhookMaxAttempts + 2', () => {
       // Assess
       const cases = [
         { queue: stack.processing.imageQueue, maxReceiveCount: 5 },
         { queue: stack.processing.videoQueue, maxReceiveCount: 5 },
-        { queue: stack.notifications.webhookQueue, maxReceiveCount: 8 },
+        { queue: stack.notifications.webhookQueue, maxReceiveCount: 10 },
       ];
       for (const { queue, maxReceiveCount } of cases) {
         expect(queries.get(logicalId(queue.queue)).Properties.RedrivePolicy).toEqual({
@@ -231,6 +231,12 @@ describe('MediaPipeline stack', () => {
           maxReceiveCount,
         });
       }
+    });
+
+    it('keeps webhook messages 4 days, longer than their whole retry schedule (about 33 h at most)', () => {
+      // Assess
+      const webhookQueue = queries.get(logicalId(stack.notifications.webhookQueue.queue));
+      expect(webhookQueue.Properties.MessageRetentionPeriod).toBe(4 * 24 * 3600);
     });
 
     it('keeps dead letters for 14 days and raises an alarm as soon as one arrives', () => {

@@ -95,7 +95,7 @@ export interface TestEnvironment {
   depth(queueUrl: string): Promise<{ visible: number; inFlight: number }>;
   /**
    * Empties every queue and dead-letter queue, in flight or not: an `afterEach` that keeps one test's
-   * leftovers (a failed record returns at once, RETRY_BASE_SECONDS is 0) out of the next test's receives.
+   * leftovers (a failed record returns at once, RETRY_BASE_SECONDS and WEBHOOK_MAX_DELAY_SECONDS are 0) out of the next test's receives.
    */
   purgeQueues(): Promise<void>;
   /**
@@ -234,6 +234,7 @@ export const createTestEnvironment = async (
     MAX_ATTEMPTS: String(maxAttempts),
     WEBHOOK_MAX_ATTEMPTS: String(webhookMaxAttempts),
     RETRY_BASE_SECONDS: '0',
+    WEBHOOK_MAX_DELAY_SECONDS: '0',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_DEV: 'true',

@@ -3,6 +3,7 @@ import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WEBHOOK_SPARE_RECEIVES } from '#lib/retry-budgets';
 import type { WebhookMessage } from '#shared/dispatch';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
@@ -11,6 +12,7 @@ import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
 import { settleBatch, toSqsEvent } from '#test/sqs-events';
 import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
+import { sendJobWebhook } from '../../functions/webhook/send-job-webhook.ts';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../local/secrets-manager.ts';
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -42,7 +44,7 @@ afterAll(async () => {
   await Promise.all([secrets.close(), receiver.close()]);
 });
 beforeEach(() => receiver.reset());
-// Failed records come back at once (RETRY_BASE_SECONDS is 0): leave nothing for the next test to receive.
+// Failed records come back at once (WEBHOOK_MAX_DELAY_SECONDS is 0): leave nothing for the next test to receive.
 afterEach(async () => {
   await Promise.all(
     [env.queues.webhook.url, env.queues.webhook.dlqUrl].map((QueueUrl) =>
@@ -213,6 +215,7 @@ describe('webhook handler', () => {
       message_id: `msg_${job.id}_done_1`,
       status: 'retrying',
       attempts: 1,
+      next_attempt_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
       last_error: 'the callback URL answered HTTP 500',
       last_status_code: 500,
     });
@@ -227,14 +230,13 @@ describe('webhook handler', () => {
     const ids = receiver.requests.map(({ headers }) => headers['webhook-id']);
     expect(ids).toEqual([`msg_${job.id}_done_1`, `msg_${job.id}_done_1`]);
     for (const request of receiver.requests) expect(() => verify(request)).not.toThrow();
-    expect((await store.get(job.id))?.webhook).toMatchObject({
-      status: 'delivered',
-      attempts: 2,
-      last_status_code: 204,
-    });
+    const delivered = (await store.get(job.id))?.webhook;
+    expect(delivered).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 204 });
+    expect(delivered).not.toHaveProperty('next_attempt_at');
+    expect(delivered).not.toHaveProperty('last_error');
   });
 
-  it('gives up on the last allowed receive, records failed, and leaves the message to the dead-letter queue', async () => {
+  it('gives up after the last attempt, records failed, and leaves the message to the dead-letter queue', async () => {
     // Prepare
     const job = await finishedJob();
     const message = messageFor(job);
@@ -253,10 +255,216 @@ describe('webhook handler', () => {
     expect(webhook?.last_error).toContain('dead-letter queue');
     expect(webhook?.last_error).toContain('HTTP 503');
 
+    // Act: the receives the queue allows beyond the attempts send nothing and fail the record at once
+    for (let spare = 1; spare <= WEBHOOK_SPARE_RECEIVES; spare++) {
+      const { event, failed } = await poll();
+      expect(failed).toEqual([event.Records[0]?.messageId]);
+    }
+    expect(receiver.requests).toHaveLength(MAX_ATTEMPTS);
+    expect((await store.get(job.id))?.webhook).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS });
+
     // Assess: the next receive finds nothing, because SQS moved the message to the DLQ
     expect(await env.receive(env.queues.webhook.url)).toEqual([]);
     const dead = await env.receive(env.queues.webhook.dlqUrl);
     expect(dead.map(({ Body }) => JSON.parse(Body ?? ''))).toEqual([message]);
+  });
+
+  it('counts attempts on the job, so a budget partly used before a restart is not granted again', async () => {
+    // Prepare: two attempts recorded on the job; the message arrives afresh (receive count 1), as after a
+    // restart of a local queue or a redrive
+    const job = await finishedJob();
+    await store.recordWebhook(job.id, {
+      message_id: `msg_${job.id}_done_1`,
+      status: 'retrying',
+      attempts: MAX_ATTEMPTS - 1,
+      next_attempt_at: new Date().toISOString(),
+      last_error: 'the callback URL answered HTTP 503',
+      last_status_code: 503,
+    });
+    await enqueue(messageFor(job));
+    receiver.reply = answer(503);
+
+    // Act
+    const { event, failed } = await poll();
+
+    // Assess: one attempt, the last, then failed
+    expect(event.Records[0]?.attributes.ApproximateReceiveCount).toBe('1');
+    expect(failed).toEqual([event.Records[0]?.messageId]);
+    expect(receiver.requests).toHaveLength(1);
+    const webhook = (await store.get(job.id))?.webhook;
+    expect(webhook).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS, last_status_code: 503 });
+    expect(webhook).not.toHaveProperty('next_attempt_at');
+    expect(webhook?.last_error).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
+  });
+
+  it('gives up without sending when the budget was lowered below the attempts already made', async () => {
+    // Prepare: more attempts recorded than the function now allows, and a message handed out again
+    const job = await finishedJob();
+    await store.recordWebhook(job.id, {
+      message_id: `msg_${job.id}_done_1`,
+      status: 'retrying',
+      attempts: MAX_ATTEMPTS,
+      next_attempt_at: new Date().toISOString(),
+      last_error: 'the callback URL answered HTTP 503',
+    });
+    await enqueue(messageFor(job));
+    const event = toSqsEvent(await env.receive(env.queues.webhook.url), env.queues.webhook.arn);
+    // Not a fresh message (a redrive would be receive 1): it was handed out before.
+    for (const record of event.Records) record.attributes.ApproximateReceiveCount = '2';
+
+    // Act
+    const response = await handler(event, lambdaContext('webhook'));
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(0);
+    const webhook = (await store.get(job.id))?.webhook;
+    expect(webhook).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS });
+    expect(webhook).not.toHaveProperty('next_attempt_at');
+    expect(webhook?.last_error).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
+  });
+
+  it('grants a message redriven from the dead-letter queue one more attempt', async () => {
+    // Prepare: every attempt used; an operator redrives the message (its receive count starts again)
+    const job = await finishedJob();
+    await store.recordWebhook(job.id, {
+      message_id: `msg_${job.id}_done_1`,
+      status: 'failed',
+      attempts: MAX_ATTEMPTS,
+      last_error: 'gave up',
+    });
+    await enqueue(messageFor(job));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(1);
+    expect((await store.get(job.id))?.webhook).toMatchObject({
+      status: 'delivered',
+      attempts: MAX_ATTEMPTS + 1,
+    });
+  });
+
+  it('sends again, with the same webhook id, an attempt whose outcome was lost, and records it', async () => {
+    // Prepare: the receiver answers 204, and the worker "dies" right after: recording the outcome fails once
+    const job = await finishedJob();
+    receiver.reply = answer(204);
+    let crashes = 1;
+    const crashingStore = Object.create(store) as JobStore;
+    crashingStore.recordWebhook = async (...args: Parameters<JobStore['recordWebhook']>) => {
+      if (args[1].status === 'delivered' && crashes-- > 0) throw new Error('the worker was killed');
+      return store.recordWebhook(...args);
+    };
+    const deps = {
+      store: crashingStore,
+      signingSecret: async () => SECRET,
+      delivery: { allowLoopback: true },
+      maxAttempts: MAX_ATTEMPTS,
+    };
+
+    // Act: the first receive sends, then loses its outcome
+    await expect(sendJobWebhook(messageFor(job), 1, deps)).rejects.toThrow('the worker was killed');
+
+    // Assess: the job shows the attempt under way, not nothing
+    expect((await store.get(job.id))?.webhook).toEqual({
+      message_id: `msg_${job.id}_done_1`,
+      status: 'pending',
+      attempts: 1,
+    });
+
+    // Act: the message comes back after its visibility timeout
+    const outcome = await sendJobWebhook(messageFor(job), 2, deps);
+
+    // Assess: the same attempt sent again with the same id (receivers dedupe), and recorded this time
+    expect(outcome).toMatchObject({ kind: 'delivered', attempt: 1, resent: true, statusCode: 204 });
+    expect(receiver.requests.map(({ headers }) => headers['webhook-id'])).toEqual([
+      `msg_${job.id}_done_1`,
+      `msg_${job.id}_done_1`,
+    ]);
+    expect((await store.get(job.id))?.webhook).toMatchObject({
+      message_id: `msg_${job.id}_done_1`,
+      status: 'delivered',
+      attempts: 1,
+      last_status_code: 204,
+    });
+
+    // Act & Assess: a later duplicate of the message sends nothing more
+    expect(await sendJobWebhook(messageFor(job), 3, deps)).toEqual({
+      kind: 'skipped',
+      reason: 'already_delivered',
+    });
+    expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('counts an attempt only once when two deliveries of one message race', async () => {
+    // Prepare: both read the job before either records anything
+    const job = await finishedJob();
+    let reads = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((resolve) => {
+      bothRead = resolve;
+    });
+    const racingStore = Object.create(store) as JobStore;
+    racingStore.get = async (id: string) => {
+      const read = await store.get(id);
+      if (++reads === 2) bothRead();
+      await barrier;
+      return read;
+    };
+    const deps = {
+      store: racingStore,
+      signingSecret: async () => SECRET,
+      delivery: { allowLoopback: true },
+      maxAttempts: MAX_ATTEMPTS,
+    };
+
+    // Act
+    const outcomes = await Promise.all([
+      sendJobWebhook(messageFor(job), 1, deps),
+      sendJobWebhook(messageFor(job), 1, deps),
+    ]);
+
+    // Assess: one claimed the attempt and delivered; the other stood back
+    expect(outcomes.map(({ kind }) => kind).sort()).toEqual(['contended', 'delivered']);
+    expect(receiver.requests).toHaveLength(1);
+    expect((await store.get(job.id))?.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('logs each record of a batch with its own job_id, however their deliveries interleave', async () => {
+    // Prepare: three deliveries answered in the reverse order they were sent
+    const jobs = await Promise.all(
+      [0, 1, 2].map((index) => finishedJob({ callback_url: receiver.url(`/hooks/${index}`) })),
+    );
+    await enqueue(...jobs.map((job) => messageFor(job)));
+    receiver.reply = (request, response) => {
+      const index = Number(request.path.split('/').pop());
+      setTimeout(() => answer(204)(request, response), (3 - index) * 100);
+    };
+    // A handler whose logger writes INFO lines (Powertools resets the level to its initial one on each invocation)
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    vi.resetModules();
+    const loudHandler = await importHandler();
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    const lines: Array<Record<string, unknown>> = [];
+    const info = vi.spyOn(console, 'info').mockImplementation((line: unknown) => {
+      lines.push(JSON.parse(String(line)));
+    });
+
+    // Act
+    try {
+      await poll(loudHandler);
+    } finally {
+      info.mockRestore();
+    }
+
+    // Assess: each "delivered" line names the job whose webhook id it reports, and the three finished
+    // in the reverse order of the records (so their work did overlap)
+    const delivered = lines.filter(({ message }) => message === 'webhook delivered');
+    expect(delivered).toHaveLength(3);
+    for (const line of delivered) expect(line.webhook_id).toBe(`msg_${line.job_id}_done_1`);
+    expect(delivered.map(({ job_id }) => job_id)).toEqual(jobs.map(({ id }) => id).reverse());
   });
 
   it('fails only the records that failed in a batch', async () => {
