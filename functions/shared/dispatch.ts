@@ -25,7 +25,7 @@ export type WebhookMessage = z.infer<typeof webhookMessageSchema>;
 /**
  * The webhook id of an outcome told to `recipientId`'s callback: the webhook function records it on the
  * job (`webhook.message_id`), so the reconciler can tell whether the job's current outcome was told.
- * It must equal functions/webhook/webhook-payload.ts webhookIdFor; test/reconciler pins the two together.
+ * The webhook function's `webhookIdFor` is this, for the message it delivers.
  */
 export const outcomeWebhookId = (recipientId: string, status: string, attempts: number): string =>
   `msg_${recipientId}_${status}_${attempts}`;

@@ -1,4 +1,4 @@
-import type { WebhookMessage } from '#shared/dispatch';
+import { outcomeWebhookId, type WebhookMessage } from '#shared/dispatch';
 import { type Job, JobStatus } from '#shared/job';
 
 export const WebhookEventType = {
@@ -29,7 +29,7 @@ export interface WebhookPayload {
  * finishes again (its attempts count moved on). Duplicates get their own, since `job_id` differs.
  */
 export const webhookIdFor = (message: WebhookMessage): string =>
-  `msg_${message.job_id}_${message.status}_${message.attempts}`;
+  outcomeWebhookId(message.job_id, message.status, message.attempts);
 
 /**
  * Whether the source job still shows the outcome the message announces. It does not once the job was
