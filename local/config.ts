@@ -4,6 +4,7 @@ import { FaultConfigError, type FaultSpec, parseFaults } from './faults.ts';
 import { LOCAL_REGION } from './types.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
+const functionEnvSchema = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
 const nonEmpty = z.string().min(1);
 
 /**
@@ -35,6 +36,23 @@ const schema = z
     MEDIA_PIPELINE_SCHEDULE_SCALE: z.coerce.number().positive().finite().default(1),
     /** Faults to inject, a JSON array (local/faults.ts, README: "Fault injection"). */
     MEDIA_PIPELINE_FAULTS: z.string().optional(),
+    /** Environment values over the template's, by function: `{"Reconciler": {"UPLOAD_DEADLINE_SECONDS": "5"}}`. */
+    MEDIA_PIPELINE_FUNCTION_ENV: z
+      .string()
+      .optional()
+      .transform((text, context) => {
+        if (text === undefined || text.trim() === '') return {};
+        try {
+          return functionEnvSchema.parse(JSON.parse(text));
+        } catch {
+          context.addIssue({
+            code: 'custom',
+            message:
+              'a JSON object of function name → {VARIABLE: "value"}, e.g. {"Reconciler": {"UPLOAD_DEADLINE_SECONDS": "5"}}',
+          });
+          return z.NEVER;
+        }
+      }),
   })
   .superRefine((env, context) => {
     if (env.S3_ENDPOINT === undefined) return;
@@ -59,6 +77,7 @@ export interface LocalSettings {
   asyncRetryScale: number;
   scheduleScale: number;
   faults: FaultSpec[];
+  functionEnvironment: Record<string, Record<string, string>>;
   /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
   externalS3: ExternalS3Options | undefined;
 }
@@ -88,6 +107,7 @@ export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.en
     asyncRetryScale: settings.MEDIA_PIPELINE_ASYNC_RETRY_SCALE,
     scheduleScale: settings.MEDIA_PIPELINE_SCHEDULE_SCALE,
     faults: parseFaultsSetting(settings.MEDIA_PIPELINE_FAULTS),
+    functionEnvironment: settings.MEDIA_PIPELINE_FUNCTION_ENV,
     externalS3:
       settings.S3_ENDPOINT && settings.S3_ACCESS_KEY_ID && settings.S3_SECRET_ACCESS_KEY
         ? {

@@ -53,6 +53,7 @@ const main = async (): Promise<void> => {
     asyncRetryScale: settings.asyncRetryScale,
     scheduleScale: settings.scheduleScale,
     faults: settings.faults,
+    functionEnvironment: settings.functionEnvironment,
     onFatal: (error) => {
       console.error(`${error.message}; stopping (start again once the cause is fixed)`);
       process.exit(1);

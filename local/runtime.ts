@@ -58,6 +58,12 @@ export interface LocalRuntimeOptions {
   /** Faults to inject (local/faults.ts; `npm start` reads MEDIA_PIPELINE_FAULTS). @default none */
   faults?: readonly FaultSpec[];
   /**
+   * Environment values over the template's, for the functions whose logical id or name contains the
+   * key (e.g. `{ Reconciler: { UPLOAD_DEADLINE_SECONDS: '5' } }` to watch the reconciler at work;
+   * `npm start` reads MEDIA_PIPELINE_FUNCTION_ENV). @default none
+   */
+  functionEnvironment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
    * Called when a part the runtime cannot run without is gone for good (DynamoDB Local could not be
    * restarted). @default - the message is logged
    */
@@ -185,7 +191,15 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
 
     const faults = options.faults ?? [];
-    const faultProxies = await startFaultProxies(provisioned.functions, faults, endpoints);
+    const functions = provisioned.functions.map((spec) => {
+      const overrides = Object.entries(options.functionEnvironment ?? {})
+        .filter(([key]) => spec.logicalId.includes(key) || spec.name.includes(key))
+        .map(([, values]) => values);
+      return overrides.length > 0
+        ? { ...spec, environment: Object.assign({}, spec.environment, ...overrides) }
+        : spec;
+    });
+    const faultProxies = await startFaultProxies(functions, faults, endpoints);
     cleanups.push(() => Promise.all(faultProxies.proxies.map((proxy) => proxy.stop())));
     const pool = new LambdaPool(faultProxies.functions, {
       // The other emulators accept any credentials and region, so the S3 server's are everyone's.

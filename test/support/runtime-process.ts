@@ -28,6 +28,8 @@ export interface RuntimeProcess {
 export interface RuntimeProcessOptions {
   dataDir: string;
   port: number;
+  /** Presigned URLs carry it: keep it across restarts. */
+  s3Port: number;
   env?: Record<string, string>;
   /** How long the start may take (a first start synthesizes and bundles). @default 240 s */
   startTimeoutMs?: number;
@@ -41,7 +43,7 @@ export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promi
     env: {
       ...process.env,
       PORT: String(options.port),
-      S3_PORT: String(options.port + 1),
+      S3_PORT: String(options.s3Port),
       MEDIA_PIPELINE_DATA_DIR: options.dataDir,
       ...options.env,
     },

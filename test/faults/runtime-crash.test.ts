@@ -1,0 +1,168 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../local/emulators.ts';
+import { makeJpeg } from '../support/media.ts';
+import { type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
+
+/**
+ * The whole local runtime taken down under load, as an operator would see it: SIGKILL of its process
+ * group mid-burst (S3 events still in the bridge's memory, SQS messages not snapshotted, attempts in
+ * flight), and a terminal's Ctrl-C. After a start on the same data, every job whose bytes were
+ * uploaded reaches an outcome on its own: the reconciler (run every 3 s here, its deadlines a few
+ * seconds) moves on what the crash stranded.
+ */
+const BURST = 12;
+let dataDir: string;
+let port: number;
+let s3Port: number;
+const running: RuntimeProcess[] = [];
+
+const start = async (): Promise<RuntimeProcess> => {
+  const runtime = await startRuntimeProcess({
+    dataDir,
+    port,
+    s3Port,
+    env: {
+      MEDIA_PIPELINE_SCHEDULE_SCALE: '0.01',
+      MEDIA_PIPELINE_ASYNC_RETRY_SCALE: String(1 / 60),
+      MEDIA_PIPELINE_FUNCTION_ENV: JSON.stringify({
+        Reconciler: {
+          UPLOAD_DEADLINE_SECONDS: '2',
+          ENQUEUE_DEADLINE_SECONDS: '2',
+          ANNOUNCE_DEADLINE_SECONDS: '2',
+          MARGIN_SECONDS: '2',
+          RETRY_MAX_SECONDS: '1',
+          IMAGE_TIMEOUT_SECONDS: '5',
+          IMAGE_VISIBILITY_TIMEOUT_SECONDS: '2',
+          VIDEO_TIMEOUT_SECONDS: '5',
+          VIDEO_VISIBILITY_TIMEOUT_SECONDS: '2',
+        },
+      }),
+    },
+  });
+  running.push(runtime);
+  return runtime;
+};
+
+const api = async <T>(runtime: RuntimeProcess, method: string, path: string, json?: unknown) => {
+  const response = await fetch(`${runtime.apiUrl}${path}`, {
+    method,
+    ...(json === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+};
+
+interface Ticket {
+  job_id: string;
+  upload: { url: string; headers: Record<string, string> };
+}
+
+/** Creates `count` image uploads and PUTs their bytes, all at once; resolves with the job ids. */
+const burst = async (runtime: RuntimeProcess, count: number, seed: number): Promise<string[]> =>
+  Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const bytes = await makeJpeg(320 + i, 240, seed + i);
+      const created = await api<Ticket>(runtime, 'POST', '/api/media/', {
+        file_name: `burst-${seed}-${i}.jpg`,
+        content_type: 'image/jpeg',
+        size: bytes.length,
+        preset: 'default',
+      });
+      expect(created.status).toBe(201);
+      const headers = Object.fromEntries(
+        Object.entries(created.body.upload.headers).filter(
+          ([name]) => name.toLowerCase() !== 'content-length',
+        ),
+      );
+      const put = await fetch(created.body.upload.url, {
+        method: 'PUT',
+        headers,
+        body: new Uint8Array(bytes),
+      });
+      expect(put.status).toBe(200);
+      return created.body.job_id;
+    }),
+  );
+
+/** Polls until every job has an outcome; returns the statuses, or whatever they were at the deadline. */
+const outcomes = async (runtime: RuntimeProcess, ids: string[], deadlineMs: number): Promise<string[]> => {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      ids.map(async (id) => (await api<{ status: string }>(runtime, 'GET', `/api/media/${id}/`)).body.status),
+    );
+    if (statuses.every((status) => status === 'done' || status === 'failed') || Date.now() > until) {
+      return statuses;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+};
+
+const count = (statuses: string[]): Record<string, number> => {
+  const tally: Record<string, number> = {};
+  for (const status of statuses) tally[status] = (tally[status] ?? 0) + 1;
+  return tally;
+};
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'media-pipeline-crash-'));
+  port = await freePort();
+  s3Port = await freePort();
+});
+
+afterAll(async () => {
+  for (const runtime of running) {
+    if (runtime.child.exitCode === null && runtime.child.signalCode === null) {
+      runtime.signalGroup('SIGKILL');
+      await runtime.exited;
+    }
+  }
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the local runtime killed or stopped under load', () => {
+  it('finishes every uploaded job after a SIGKILL of its whole process group and a start on the same data', async () => {
+    // Prepare: a burst, killed as soon as every upload was accepted
+    const first = await start();
+    const ids = await burst(first, BURST, 100);
+
+    // Act
+    first.signalGroup('SIGKILL');
+    await first.exited;
+    const second = await start();
+
+    // Assess: nothing stuck, everything done
+    const statuses = await outcomes(second, ids, 120_000);
+    expect(count(statuses)).toEqual({ done: BURST });
+    // DynamoDB Local runs in a group of its own: the killed runtime's orphan was found and stopped.
+    expect(second.output()).toMatch(/stopping DynamoDB Local \(pid \d+\) left running by a previous run/);
+    second.signalGroup('SIGINT');
+    expect((await second.exited).code).toBe(0);
+  });
+
+  it('stops cleanly on a terminal’s Ctrl-C mid-burst, closing intake first, and finishes the jobs at the next start', async () => {
+    // Prepare
+    const first = await start();
+    const ids = await burst(first, BURST, 200);
+
+    // Act: SIGINT to the whole foreground group, as a terminal sends it
+    first.signalGroup('SIGINT');
+    const exit = await first.exited;
+
+    // Assess: a clean stop, nothing left running on the data directory
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(first.output()).toContain('SIGINT: stopping');
+    expect(existsSync(join(dataDir, 'dynamodb-local.pid'))).toBe(false);
+
+    const second = await start();
+    const statuses = await outcomes(second, ids, 120_000);
+    expect(count(statuses)).toEqual({ done: BURST });
+    second.signalGroup('SIGINT');
+    expect((await second.exited).code).toBe(0);
+  });
+});
