@@ -345,7 +345,11 @@ const verify = (ctx: KoaContext, signed: SignedRequest, options: SigV4Options, n
   }
 };
 
-/** A browser form upload to a bucket (presigned POST): its signature is in the body, not checked here. */
+/**
+ * A browser form upload to a bucket (presigned POST): its policy and signature are in the body, which
+ * s3rver does not check. The pipeline never uses one, so it is refused rather than let through
+ * unverified (a cross-origin form needs no preflight: any page could otherwise write any key).
+ */
 const isFormPost = (ctx: KoaContext): boolean =>
   ctx.method === 'POST' &&
   /^\/[^/]+\/?$/.test(ctx.path) &&
@@ -369,7 +373,14 @@ export const sigV4Authentication = (options: SigV4Options): Middleware => {
           'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
         );
       }
-      if (signedV2 || isFormPost(ctx)) return next();
+      if (isFormPost(ctx)) {
+        throw new Refusal(
+          403,
+          'AccessDenied',
+          'Browser form uploads (presigned POST) are not verified by the local S3, so it refuses them; use a presigned PUT',
+        );
+      }
+      if (signedV2) return next();
       if (!authorization && !presigned) throw new Refusal(403, 'AccessDenied', 'Access Denied');
       let signed: SignedRequest;
       if (presigned) {

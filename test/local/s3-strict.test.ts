@@ -185,6 +185,23 @@ describe('requests without a valid signature', () => {
     expect(await errorOf(anonymousGet)).toMatchObject({ status: 403, code: 'AccessDenied' });
   });
 
+  it('refuse a browser form upload (presigned POST), which nothing here verifies, and store nothing', async () => {
+    // Prepare: a cross-origin form, as any page could send without a preflight
+    const Key = env.newKey();
+    const form = new FormData();
+    form.append('key', Key);
+    form.append('file', new Blob(['forged']), 'a.jpg');
+    // Act
+    const response = await fetch(`${env.s3.endpoint}/${Bucket}`, {
+      method: 'POST',
+      headers: { Origin: ORIGIN },
+      body: form,
+    });
+    // Assess
+    expect(await errorOf(response)).toMatchObject({ status: 403, code: 'AccessDenied' });
+    expect(await env.stored(Key)).toBeUndefined();
+  });
+
   it('leave CORS preflights to the bucket rules (never signed)', async () => {
     // Act
     const preflight = await fetch(`${env.s3.endpoint}/${Bucket}/${env.newKey()}`, {
