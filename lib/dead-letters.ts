@@ -31,10 +31,13 @@ export class DeadLetters extends Construct {
       environment: {
         JOBS_TABLE: props.storage.jobsTable.tableName,
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+        // An ingest dead letter whose upload is in S3 is left to the reconciler, not failed.
+        UPLOADS_BUCKET: props.storage.uploadsBucketName,
       },
     });
     props.storage.grantJobsReadWrite(this.deadLetterFunction);
     props.webhookQueue.grantSendMessages(this.deadLetterFunction);
+    props.storage.grantReadUploads(this.deadLetterFunction);
   }
 
   /** Drains each queue into the dead-letter function (the permission to consume comes with it). */

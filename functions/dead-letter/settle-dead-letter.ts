@@ -9,6 +9,8 @@ import { countJob, JobMetric, logger, withRecordContext } from '#shared/observab
 export interface DeadLetterDeps {
   store: JobStore;
   dispatcher: Dispatcher;
+  /** Whether the upload's object is in S3 (HeadObject on the uploads bucket). */
+  uploadExists(key: string): Promise<boolean>;
 }
 
 /**
@@ -43,16 +45,34 @@ export const settleDeadLetter = async (deps: DeadLetterDeps, body: string): Prom
   for (const record of letter.Records) {
     const jobId = jobIdFromUploadKey(record.s3.object.key);
     if (!jobId) continue;
-    await failUnfinished(deps, jobId, neverQueued, () => ({
-      code: 'Upload::IngestFailed',
-      message: 'the upload could not be ingested after several tries; upload the file again',
-    }));
+    await settleIngestLetter(deps, jobId, record.s3.object.key);
   }
 };
 
-/** Ingest gave up before the job reached its processor: still waiting, or queued but never sent. */
-const neverQueued = (job: Job) =>
-  job.status === JobStatus.AwaitingUpload || (job.status === JobStatus.Queued && !job.enqueued_at);
+/**
+ * Ingest gave up on an upload (an outage outlasted Lambda's asynchronous retries, a throttling burst, a
+ * timeout). Bytes that are in S3 are not failed for that: the upload URL writes once, so the job could
+ * never be uploaded again, and the reconciler ingests it once the cause is gone (a job queued but never
+ * sent, likewise, is the reconciler's to send). Only an upload whose object is gone fails here.
+ */
+const settleIngestLetter = (deps: DeadLetterDeps, jobId: string, key: string): Promise<void> =>
+  withRecordContext({ job_id: jobId }, async () => {
+    const job = await deps.store.get(jobId);
+    if (job?.status === JobStatus.Queued && !job.enqueued_at) {
+      logger.warn('ingest gave up after queueing the job; the reconciler sends its message');
+      return;
+    }
+    if (job?.status === JobStatus.AwaitingUpload && (await deps.uploadExists(key))) {
+      logger.warn('ingest gave up on an upload whose bytes are in S3; the reconciler ingests it');
+      return;
+    }
+    await failUnfinished(deps, jobId, awaitingUpload, () => ({
+      code: 'Upload::IngestFailed',
+      message: 'the upload could not be ingested and its file is no longer in storage; upload the file again',
+    }));
+  });
+
+const awaitingUpload = (job: Job) => job.status === JobStatus.AwaitingUpload;
 
 /** In the job's own log context: a batch's dead letters are settled concurrently. */
 const failUnfinished = (

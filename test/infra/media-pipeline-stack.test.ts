@@ -159,7 +159,7 @@ describe('MediaPipeline stack', () => {
           'WEBHOOK_MAX_ATTEMPTS',
         ],
       },
-      { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL'] },
+      { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL', 'UPLOADS_BUCKET'] },
       { service: 'media-web', variables: ['UPLOADS_BUCKET', 'RESULTS_BUCKET'] },
       {
         service: 'media-reconciler',
@@ -952,12 +952,22 @@ describe('MediaPipeline stack', () => {
       expect(writes).toEqual([]);
     });
 
-    it('gives the webhook and dead-letter functions no S3 access at all', () => {
-      for (const service of ['media-webhook', 'media-dead-letter']) {
-        // Assess
-        const s3 = queries.statementsOf(service).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-        expect(s3, service).toEqual([]);
-      }
+    it('gives the webhook function no S3 access at all', () => {
+      // Assess
+      const s3 = queries
+        .statementsOf('media-webhook')
+        .filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+      expect(s3).toEqual([]);
+    });
+
+    it('lets the dead-letter function look at uploads (is the file still there?) and nothing else in S3', () => {
+      // Assess
+      expect(queries.grants('media-dead-letter', 's3:GetObject', bucketId('uploads'))).toHaveLength(1);
+      expect(queries.grants('media-dead-letter', 's3:GetObject', bucketId('results'))).toEqual([]);
+      const writes = queries
+        .statementsOf('media-dead-letter')
+        .filter((statement) => actionsOf(statement).some((action) => /^s3:(Put|Delete)/.test(action)));
+      expect(writes).toEqual([]);
     });
 
     it('lets only the webhook function read the signing secret', () => {

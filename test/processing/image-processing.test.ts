@@ -325,16 +325,27 @@ describe('image processing', () => {
     ]);
   });
 
-  it('turns an upload event that ingest gave up on into a failed job, leaving queued jobs alone', async () => {
-    const stuck = newJob();
+  it('fails an upload ingest gave up on only when its file is gone, leaving the rest to the reconciler', async () => {
+    // Prepare: ingest's dead letters for a job whose file is gone, one whose file is in S3 (an outage
+    // outlasted ingest's retries), one queued but never sent, and one on its way
+    const gone = newJob();
+    const inS3 = newJob();
+    const neverSent = newJob({ status: 'queued', media_kind: 'image' });
     const onItsWay = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
-    await Promise.all([store.create(stuck), store.create(onItsWay)]);
+    await Promise.all([gone, inS3, neverSent, onItsWay].map((job) => store.create(job)));
+    await env.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: env.uploadsBucket,
+        Key: inS3.upload_key,
+        Body: await makeJpeg(64, 48, 9),
+      }),
+    );
     const s3Event = (key: string) => ({
       Records: [
         { eventName: 'ObjectCreated:Put', s3: { bucket: { name: env.uploadsBucket }, object: { key } } },
       ],
     });
-    for (const job of [stuck, onItsWay]) {
+    for (const job of [gone, inS3, neverSent, onItsWay]) {
       await env.clients.sqs.send(
         new SendMessageCommand({
           QueueUrl: env.queues.ingestDlqUrl,
@@ -343,9 +354,13 @@ describe('image processing', () => {
       );
     }
 
+    // Act
     await deliverOnce(env.clients.sqs, { url: env.queues.ingestDlqUrl, arn: 'dlq' }, deadLetterHandler);
 
-    expect(await store.get(stuck.id)).toMatchObject({ status: 'failed', error_code: 'Upload::IngestFailed' });
+    // Assess: only the job whose file is gone failed; the others wait for the reconciler or their processor
+    expect(await store.get(gone.id)).toMatchObject({ status: 'failed', error_code: 'Upload::IngestFailed' });
+    expect((await store.get(inS3.id))?.status).toBe('awaiting_upload');
+    expect((await store.get(neverSent.id))?.status).toBe('queued');
     expect((await store.get(onItsWay.id))?.status).toBe('queued');
   });
 });
