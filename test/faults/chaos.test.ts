@@ -61,6 +61,8 @@ describe('the pipeline under faults, with webhooks', () => {
         webhooksDelivered: JOBS,
         oneWebhookId: JOBS,
       });
+      if (scenario.disruption.kind === 'receiver-down')
+        expect(figures.webhookAttemptsRefused).toBeGreaterThan(0);
       if (scenario.disruption.kind === 'crash') expect(figures.crashes).toBe(scenario.disruption.count);
     },
   );

@@ -50,6 +50,8 @@ export interface ScenarioFigures {
   webhooksDeadLettered: number;
   /** Jobs every delivery of which carried one and the same `webhook-id`. */
   oneWebhookId: number;
+  /** Deliveries the receiver refused (503 while down): proof that the fault struck. */
+  webhookAttemptsRefused: number;
   /** Jobs that got the same webhook more than once (the receiver deduplicates by `webhook-id`). */
   webhooksRepeated: number;
   seconds: number;
@@ -315,6 +317,7 @@ export const runScenario = async (scenario: Scenario, options: ChaosOptions): Pr
         return webhookIds.size === 1 && !webhookIds.has('');
       }).length,
       webhooksRepeated: ids.filter((id) => delivered(id).length > 1).length,
+      webhookAttemptsRefused: [...answered.values()].filter((code) => code !== 200).length,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
