@@ -15,6 +15,10 @@ import type { FunctionSpec, LocalEndpoints, Stoppable } from './types.ts';
  * names with the error the real service sends (throttling or a 5xx) and forwards everything else
  * untouched (its Host header included, so SigV4 signatures still verify). The SDK then retries, gives
  * up or surfaces the error exactly as it would against AWS.
+ *
+ * The crash errors stand for the process dying at the SDK boundary: `crash-before` never forwards the
+ * call, `crash-after` forwards it and withholds the answer; either way `onCrash` kills the calling
+ * function's execution environments before the connection closes, so the function learns nothing more.
  */
 
 export interface FaultProxy extends Stoppable {
@@ -54,8 +58,16 @@ export const operationOf = (service: SdkFault['service'], request: IncomingMessa
   }
 };
 
+const CRASH_SETTLE_MS = 200;
+
+type AnsweredFault = SdkFault & { error: 'throttling' | 'server-error' };
+type CrashFault = SdkFault & { error: 'crash-before' | 'crash-after' };
+
+const isCrash = (fault: SdkFault): fault is CrashFault =>
+  fault.error === 'crash-before' || fault.error === 'crash-after';
+
 /** The answer the real service gives for the fault, in its protocol. */
-const answer = (fault: SdkFault, operation: string, response: ServerResponse): void => {
+const answer = (fault: AnsweredFault, operation: string, response: ServerResponse): void => {
   const message = `${fault.error} injected by MEDIA_PIPELINE_FAULTS into ${operation}`;
   if (fault.service === 's3') {
     const [status, code] = fault.error === 'throttling' ? [503, 'SlowDown'] : [500, 'InternalError'];
@@ -93,25 +105,51 @@ export const startFaultProxy = async (
     random?: () => number;
     /** Sees every request it forwards, with the answer and the upstream request (tests watch calls). */
     observe?: (request: IncomingMessage, response: ServerResponse, upstream: ClientRequest) => void;
+    /**
+     * Kills the calling function's execution environments for a `crash-before` / `crash-after` fault;
+     * the connection is closed once it returned. @default - only the connection is closed
+     */
+    onCrash?: (fault: SdkFault, operation: string) => void | Promise<void>;
   } = {},
 ): Promise<FaultProxy> => {
   const dice = new FaultDice<SdkFault>(options.random);
   let injected = 0;
+  const crash = async (fault: CrashFault, operation: string, response: ServerResponse): Promise<void> => {
+    try {
+      await options.onCrash?.(fault, operation);
+      // SIGKILL is delivered asynchronously: the connection must not close while the caller still runs.
+      await new Promise((resolve) => setTimeout(resolve, CRASH_SETTLE_MS));
+    } finally {
+      response.destroy();
+    }
+  };
   const server = createServer((request, response) => {
     const fault = faults.find((candidate) => {
       const operation = operationOf(candidate.service, request);
       return (candidate.operation === undefined || candidate.operation === operation) && dice.roll(candidate);
     });
-    if (fault) {
-      injected++;
+    const operation = fault ? operationOf(fault.service, request) : '';
+    if (fault) injected++;
+    if (fault && !isCrash(fault)) {
       request.resume();
-      answer(fault, operationOf(fault.service, request), response);
+      answer(fault as AnsweredFault, operation, response);
+      return;
+    }
+    if (fault?.error === 'crash-before') {
+      request.resume();
+      void crash(fault as CrashFault, operation, response);
       return;
     }
     const upstream = httpRequest(
       new URL(request.url ?? '/', target),
       { method: request.method, headers: request.headers },
       (reply) => {
+        if (fault) {
+          // The side effect happened upstream: its whole answer is read and dropped, then the crash.
+          reply.resume();
+          reply.once('end', () => void crash(fault as CrashFault, operation, response));
+          return;
+        }
         response.writeHead(reply.statusCode ?? 502, reply.headers);
         reply.pipe(response);
       },
@@ -152,6 +190,10 @@ export const startFaultProxies = async (
   functions: readonly FunctionSpec[],
   faults: readonly FaultSpec[],
   endpoints: LocalEndpoints,
+  options: {
+    /** Kills the execution environments of the function a crash fault hit (the runtime's pool). */
+    onCrash?: (functionLogicalId: string, fault: SdkFault, operation: string) => void | Promise<void>;
+  } = {},
 ): Promise<{ functions: FunctionSpec[]; proxies: FaultProxy[] }> => {
   const sdkFaults = faults.filter((fault): fault is SdkFault => fault.action === 'sdk-error');
   const proxies: FaultProxy[] = [];
@@ -163,6 +205,14 @@ export const startFaultProxies = async (
         const proxy = await startFaultProxy(
           endpoints[ENDPOINT_VARIABLES[service]],
           mine.filter((fault) => fault.service === service),
+          {
+            ...(options.onCrash
+              ? {
+                  onCrash: (fault: SdkFault, operation: string) =>
+                    options.onCrash?.(spec.logicalId, fault, operation),
+                }
+              : {}),
+          },
         );
         proxies.push(proxy);
         overrides[ENDPOINT_ENV[service]] = proxy.endpoint;

@@ -12,7 +12,10 @@ import type { FunctionInvoker, FunctionSpec, InvokeMeta, InvokeOutcome } from '.
  * - `invocation-add-delay` (`aws:lambda:invocation-add-delay`): `delayMs` before the handler starts.
  * - `sdk-error`: the function's calls to `service` (`s3`, `sqs`, `dynamodb`) for `operation` (the API
  *   name, `PutItem`, `SendMessage`, `GetObject`, …; omitted: every operation) answer `throttling` or
- *   `server-error`, as the service does, before reaching the emulator (local/fault-proxy.ts).
+ *   `server-error`, as the service does, before reaching the emulator (local/fault-proxy.ts); or
+ *   `crash-before` / `crash-after`: the function's execution environments are SIGKILLed before the call
+ *   reaches the emulator (a crash before the side effect) or once it has been made and before its answer
+ *   arrives (the side effect happened, the function never learned it).
  *
  * Every fault names its `function` (a function whose logical id or name contains it), and may set
  * `percentage` (of matching invocations or calls, default 100) and `count` (how many times at most,
@@ -41,7 +44,7 @@ const faultSchema = z.discriminatedUnion('action', [
     ...targeting,
     service: z.enum(['s3', 'sqs', 'dynamodb']),
     operation: z.string().min(1).optional(),
-    error: z.enum(['throttling', 'server-error']),
+    error: z.enum(['throttling', 'server-error', 'crash-before', 'crash-after']),
   }),
 ]);
 

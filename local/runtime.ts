@@ -199,7 +199,23 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         ? { ...spec, environment: Object.assign({}, spec.environment, ...overrides) }
         : spec;
     });
-    const faultProxies = await startFaultProxies(functions, faults, endpoints);
+    // The pool exists only once the proxies gave the functions their endpoints; a crash comes later still.
+    let crashTarget: LambdaPool | undefined;
+    const faultProxies = await startFaultProxies(functions, faults, endpoints, {
+      onCrash: (functionLogicalId, fault, operation) => {
+        const pids = crashTarget?.workerPids(functionLogicalId) ?? [];
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+        log(
+          `fault ${fault.error} at ${fault.service} ${operation}: killed ${functionLogicalId}'s ${pids.length} worker(s)`,
+        );
+      },
+    });
     cleanups.push(() => Promise.all(faultProxies.proxies.map((proxy) => proxy.stop())));
     const pool = new LambdaPool(faultProxies.functions, {
       // The other emulators accept any credentials and region, so the S3 server's are everyone's.
@@ -225,6 +241,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         ? { onInvocation: options.onInvocation ?? createInvocationLog() }
         : {}),
     });
+    crashTarget = pool;
     cleanups.push(() => pool.close());
     const invoker = withInvocationFaults(pool, faults, (logicalId) => pool.spec(logicalId));
     if (faults.length > 0) log(`injecting ${faults.length} fault(s) from MEDIA_PIPELINE_FAULTS`);

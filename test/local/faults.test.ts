@@ -182,4 +182,52 @@ describe('SDK errors at the boundary', () => {
     client.destroy();
     await proxy.stop();
   });
+
+  it('crashes the caller at the SDK boundary: before the side effect, or after it with the answer withheld', async () => {
+    // Prepare: an environment of Image, alive, and a proxy whose crashes kill Image's environments
+    const faults = parseFaults(
+      '[{"action":"sdk-error","function":"Image","service":"s3","operation":"PutObject","error":"crash-before","count":1},' +
+        '{"action":"sdk-error","function":"Image","service":"s3","operation":"PutObject","error":"crash-after","count":1}]',
+    ).filter((fault) => fault.action === 'sdk-error');
+    const imageId = spec('Image').logicalId;
+    const before = await pool.invoke(imageId, {}, meta);
+    const crashes: string[] = [];
+    const proxy = await startFaultProxy(s3.endpoint, faults, {
+      onCrash: (fault, operation) => {
+        crashes.push(`${fault.error} ${operation}`);
+        for (const pid of pool.workerPids(imageId)) process.kill(pid, 'SIGKILL');
+      },
+    });
+    const client = localS3Client(proxy.endpoint, { maxAttempts: 1 });
+    const direct = localS3Client(s3.endpoint);
+    const Bucket = `crashes-${process.pid}`;
+    await direct.send(new CreateBucketCommand({ Bucket }));
+
+    // Act
+    const first = await client
+      .send(new PutObjectCommand({ Bucket, Key: 'first', Body: 'one' }))
+      .catch((e) => e);
+    const second = await client
+      .send(new PutObjectCommand({ Bucket, Key: 'second', Body: 'two' }))
+      .catch((e) => e);
+    const third = await client.send(new PutObjectCommand({ Bucket, Key: 'third', Body: 'three' }));
+    const after = await pool.invoke(imageId, {}, meta);
+
+    // Assess: no answer either time; the first write never happened, the second did; the pool replaced Image
+    expect(crashes).toEqual(['crash-before PutObject', 'crash-after PutObject']);
+    expect(first).toBeInstanceOf(Error);
+    expect(second).toBeInstanceOf(Error);
+    expect(third.$metadata.httpStatusCode).toBe(200);
+    const missing = await direct.send(new GetObjectCommand({ Bucket, Key: 'first' })).catch((e: Error) => e);
+    expect((missing as Error).name).toBe('NoSuchKey');
+    const stored = await direct.send(new GetObjectCommand({ Bucket, Key: 'second' }));
+    expect(await stored.Body?.transformToString()).toBe('two');
+    expect(before.ok && after.ok).toBe(true);
+    const pidOf = (outcome: typeof before) => (outcome.ok ? (outcome.result as { pid: number }).pid : 0);
+    expect(pidOf(after)).not.toBe(pidOf(before));
+    expect(proxy.injected()).toBe(2);
+    client.destroy();
+    direct.destroy();
+    await proxy.stop();
+  });
 });
