@@ -222,8 +222,14 @@ const announceIfUntold = async (deps: ReconcileDeps, job: IdleJob, now: Date): P
     await store.closeOpenJob(job.id, job.updated_at);
     return undefined;
   }
-  // Retrying: the webhook queue holds it (and its dead-letter queue, should every delivery fail).
-  if (toldOfIt && job.webhook?.status === WebhookStatus.Retrying) return leave();
+  // Retrying: the webhook queue holds it until its next attempt (and its dead-letter queue, should
+  // every delivery fail). Long overdue, the message was lost (a local runtime killed before its queues
+  // were kept, or a receive budget spent on receives that made no attempt): it is announced again, and
+  // the webhook function goes on counting attempts on the job, under the same webhook-id.
+  if (toldOfIt && job.webhook?.status === WebhookStatus.Retrying) {
+    const due = job.webhook.next_attempt_at;
+    if (!due || secondsBetween(due, now) < policy.announceDeadlineSeconds) return leave();
+  }
   // Due a while after it finished, and again a while after each announcement the reconciler made.
   const since = job.announced_at && job.announced_at > job.updated_at ? job.announced_at : job.updated_at;
   if (secondsBetween(since, now) < policy.announceDeadlineSeconds) return leave();

@@ -229,6 +229,35 @@ describe('the reconciler', () => {
     expect(open).toContain(retrying.id);
   });
 
+  it('announces again a webhook whose retry is long overdue (its message was lost), and leaves one not yet due', async () => {
+    // Prepare: two jobs whose webhooks are retrying, one due an hour ago, one due in an hour
+    const now = testClock();
+    const lost = await stalledJob(now, 7200, { status: 'done', attempts: 1, callback_url: CALLBACK });
+    const waiting = await stalledJob(now, 7200, { status: 'done', attempts: 1, callback_url: CALLBACK });
+    for (const [job, due] of [
+      [lost, secondsBefore(now, 3600)],
+      [waiting, new Date(now.getTime() + 3_600_000).toISOString()],
+    ] as const) {
+      await store.recordWebhook(job.id, {
+        message_id: outcomeWebhookId(job.id, 'done', 1),
+        status: 'retrying',
+        attempts: 3,
+        next_attempt_at: due,
+      });
+    }
+
+    // Act
+    const report = await reconcileJobs(deps, now);
+
+    // Assess
+    expect(report.moved).toEqual([
+      { job_id: lost.id, kind: 'outcome_not_announced', from: 'done', action: 'announced' },
+    ]);
+    expect(await env.drain(env.queues.webhook.url)).toEqual([
+      { kind: 'webhook', job_id: lost.id, source_job_id: lost.id, status: 'done', attempts: 1 },
+    ]);
+  });
+
   it('tells a duplicate’s callback its canonical job’s outcome, once the canonical job finished', async () => {
     // Prepare
     const now = testClock();
