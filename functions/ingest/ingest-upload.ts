@@ -39,12 +39,9 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
     logger.warn('object under uploads/ has no job; ignoring it', { job_id: jobId });
     return { outcome: 'ignored' };
   }
-  if (job.status === JobStatus.Queued && !job.enqueued_at) {
-    // An earlier run queued the job but stopped before the message was sent: finish its work.
-    await deps.dispatcher.enqueueProcessing(job);
-    await deps.store.markEnqueued(job.id);
-    return { outcome: 'queued', job };
-  }
+  // Anything past awaiting its upload is another writer's: a job queued whose message was never sent
+  // (a run stopped between the two writes) is the reconciler's to send, with a claim, so that a late S3
+  // event can never race the retry route into sending a job twice.
   if (job.status !== JobStatus.AwaitingUpload) return { outcome: 'ignored', job };
 
   const preset = findPreset(job.preset);

@@ -209,18 +209,21 @@ describe('ingest', () => {
     expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: second.job.id }]);
   });
 
-  it('finishes the work of a run that queued a job but stopped before sending its message', async () => {
+  it('leaves a job queued by a run that stopped before sending its message to the reconciler', async () => {
+    // Prepare: queued, its message never sent (test/reconciler sends it, with a claim)
     const { job, event } = await upload(await makeJpeg(20, 20, 7));
-    await store.markQueued(job.id, {
+    const queued = await store.markQueued(job.id, {
       file_hash: 'f'.repeat(64),
       detected_type: 'image/jpeg',
       media_kind: 'image',
     });
 
+    // Act: the S3 event again, late
     await ingest(event);
 
-    expect((await store.get(job.id))?.enqueued_at).toEqual(expect.any(String));
-    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: job.id }]);
+    // Assess: a late event sends nothing and changes nothing
+    expect(await store.get(job.id)).toEqual(queued);
+    expect(await drain(env.queues.image.url)).toEqual([]);
   });
 
   it('hashes every byte of a large upload, in order', async () => {
