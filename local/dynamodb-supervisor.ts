@@ -78,6 +78,11 @@ export const superviseDynamoDb = async (options: {
     for (let attempt = 1; attempt <= MAX_FAILED_RESTARTS && !stopping; attempt++) {
       try {
         current = await start(port);
+        // The runtime began stopping while this one started: it is not left running behind it.
+        if (stopping) {
+          await current.stop();
+          return;
+        }
         options.log('DynamoDB Local is back');
         events.emit('restarted');
         return;

@@ -197,7 +197,8 @@ export const probeArgs = (path: string): string[] => {
  * probes as 3000 s. When the container claims more than twice the longest stream plus a second,
  * the stream wins: the MP4 sample tables' span (`stts`, where the packets end), else ffprobe's
  * stream durations (Matroska's per-track `DURATION` tags, which FFmpeg's muxer writes from the
- * packets). Audio running on past the video stays within that margin, so it still counts.
+ * packets). Audio running on past the video stays within that margin, so it still counts. A
+ * container claiming less than its streams loses too, so no header shortens a video under the cap.
  */
 export const realDuration = (
   container: number | undefined,
@@ -206,9 +207,11 @@ export const realDuration = (
 ): number | undefined => {
   const known = streams.filter((value): value is number => value !== undefined);
   const stream = sampleDuration ?? (known.length > 0 ? Math.max(...known) : undefined);
-  if (container === undefined) return stream;
-  if (stream !== undefined && container > 2 * stream + 1) return stream;
-  return container;
+  if (container === undefined || stream === undefined) return container ?? stream;
+  if (container > 2 * stream + 1) return stream;
+  // A container claiming less than its streams hold (a 3 h clip whose mvhd says 3 s) is not believed
+  // either: the duration cap is checked against the longer of the two.
+  return Math.max(container, stream);
 };
 
 /**

@@ -234,6 +234,14 @@ describe('realDuration', () => {
     ['the sample tables over patched mvhd and mdhd', 3000, [3000, 3000], 3.02, 3.02],
     ['the stream when the container says nothing', undefined, [4], undefined, 4],
     ['the container when no stream says anything', 12, [undefined], undefined, 12],
+    [
+      'the stream over a container claiming far less (a 3 h clip whose mvhd says 3 s)',
+      3,
+      [10_800],
+      undefined,
+      10_800,
+    ],
+    ['the sample tables over a container claiming less', 3, [3], 10_800, 10_800],
   ])('takes %s', (_label, container, streams, samples, expected) => {
     // Act / Assess
     expect(realDuration(container, streams, samples)).toBe(expected);
