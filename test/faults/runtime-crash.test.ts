@@ -62,30 +62,35 @@ interface Ticket {
   upload: { url: string; headers: Record<string, string> };
 }
 
+/** An image upload created on the API, with its bytes, not yet sent. */
+const ticketFor = async (runtime: RuntimeProcess, seed: number) => {
+  const bytes = await makeJpeg(320 + (seed % 50), 240, seed);
+  const created = await api<Ticket>(runtime, 'POST', '/api/media/', {
+    file_name: `upload-${seed}.jpg`,
+    content_type: 'image/jpeg',
+    size: bytes.length,
+    preset: 'default',
+  });
+  expect(created.status).toBe(201);
+  return { ...created.body, bytes };
+};
+
+/** PUTs a ticket's bytes to its presigned URL as a browser would; resolves with S3's status. */
+const putTicket = async (ticket: Ticket & { bytes: Buffer }): Promise<number> => {
+  const headers = Object.fromEntries(
+    Object.entries(ticket.upload.headers).filter(([name]) => name.toLowerCase() !== 'content-length'),
+  );
+  return (await fetch(ticket.upload.url, { method: 'PUT', headers, body: new Uint8Array(ticket.bytes) }))
+    .status;
+};
+
 /** Creates `count` image uploads and PUTs their bytes, all at once; resolves with the job ids. */
 const burst = async (runtime: RuntimeProcess, count: number, seed: number): Promise<string[]> =>
   Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const bytes = await makeJpeg(320 + i, 240, seed + i);
-      const created = await api<Ticket>(runtime, 'POST', '/api/media/', {
-        file_name: `burst-${seed}-${i}.jpg`,
-        content_type: 'image/jpeg',
-        size: bytes.length,
-        preset: 'default',
-      });
-      expect(created.status).toBe(201);
-      const headers = Object.fromEntries(
-        Object.entries(created.body.upload.headers).filter(
-          ([name]) => name.toLowerCase() !== 'content-length',
-        ),
-      );
-      const put = await fetch(created.body.upload.url, {
-        method: 'PUT',
-        headers,
-        body: new Uint8Array(bytes),
-      });
-      expect(put.status).toBe(200);
-      return created.body.job_id;
+      const ticket = await ticketFor(runtime, seed + i);
+      expect(await putTicket(ticket)).toBe(200);
+      return ticket.job_id;
     }),
   );
 
@@ -155,12 +160,17 @@ describe('the local runtime killed or stopped under load', () => {
     const first = await start();
     const ids = await burst(first, BURST, 200);
     const atTheStop = await statusesOf(first, ids);
+    const late = await ticketFor(first, 300);
 
-    // Act: SIGINT to the whole foreground group, as a terminal sends it
+    // Act: SIGINT to the whole foreground group, as a terminal sends it, and an upload once it is stopping
     first.signalGroup('SIGINT');
+    await first.printed(/SIGINT: stopping/);
+    const lateUpload = await putTicket(late).catch(() => 'refused: the port is closed');
     const exit = await first.exited;
 
-    // Assess: a clean stop, nothing left running on the data directory
+    // Assess: intake closed first (an upload arriving while it stops is refused, never taken and
+    // left un-ingested), then a clean stop with nothing left running on the data directory
+    expect([503, 'refused: the port is closed']).toContain(lateUpload);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(first.output()).toContain('SIGINT: stopping');
     expect(existsSync(join(dataDir, 'dynamodb-local.pid'))).toBe(false);

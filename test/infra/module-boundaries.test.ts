@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,36 +18,55 @@ const sourceFiles = (directory: string): string[] =>
     return entry.name.endsWith('.ts') ? [path] : [];
   });
 
-const roomOf = (path: string): string | undefined => {
-  const inside = relative(FUNCTIONS, path);
-  return inside.startsWith('..') ? undefined : inside.split(sep)[0];
-};
-
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
-const crossings = (): string[] =>
-  sourceFiles(FUNCTIONS).flatMap((file) => {
-    const source = readFileSync(file, 'utf8');
-    return [...source.matchAll(IMPORT)]
+/** Every relative import under `root` that leaves its own folder for another folder of `root`. */
+const crossings = (root: string): string[] => {
+  const roomOf = (path: string): string | undefined => {
+    const inside = relative(root, path);
+    return inside.startsWith('..') ? undefined : inside.split(sep)[0];
+  };
+  return sourceFiles(root).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(IMPORT)]
       .map((match) => match[1] ?? match[2] ?? '')
       .filter((specifier) => specifier.startsWith('.'))
       .filter((specifier) => {
         const target = roomOf(resolve(dirname(file), specifier));
         return target !== undefined && target !== roomOf(file);
       })
-      .map((specifier) => `${relative(FUNCTIONS, file)} imports ${specifier}`);
-  });
+      .map((specifier) => `${relative(root, file)} imports ${specifier}`),
+  );
+};
 
 describe('functions/ module boundaries', () => {
   it('has no relative import from one function folder into another', () => {
-    expect(crossings()).toEqual([]);
+    expect(crossings(FUNCTIONS)).toEqual([]);
   });
 
-  it('finds a crossing when there is one', () => {
-    const sample = "import { ingestUpload } from '../ingest/ingest-upload.ts';";
-    const [match] = [...sample.matchAll(IMPORT)];
-    const target = roomOf(resolve(FUNCTIONS, 'api', match?.[1] ?? ''));
-    expect(target).toBe('ingest');
+  it('finds a crossing, static or dynamic, and lets imports within a folder and out of functions/ be', () => {
+    // Prepare: a tree with one of each
+    const root = mkdtempSync(join(tmpdir(), 'rooms-'));
+    try {
+      for (const room of ['api', 'ingest']) mkdirSync(join(root, room));
+      writeFileSync(
+        join(root, 'api', 'handler.ts'),
+        [
+          "import { ingestUpload } from '../ingest/ingest-upload.ts';",
+          "import { routes } from './routes.ts';",
+          "import presets from '../../presets.json' with { type: 'json' };",
+          "const later = await import('../ingest/digest-upload.ts');",
+        ].join('\n'),
+      );
+      writeFileSync(join(root, 'ingest', 'ingest-upload.ts'), "export * from './digest-upload.ts';\n");
+
+      // Act / Assess
+      expect(crossings(root)).toEqual([
+        'api/handler.ts imports ../ingest/ingest-upload.ts',
+        'api/handler.ts imports ../ingest/digest-upload.ts',
+      ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

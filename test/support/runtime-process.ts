@@ -19,6 +19,8 @@ export interface RuntimeProcess {
   child: ChildProcess;
   /** Everything it printed so far. */
   output(): string;
+  /** Resolves once its output matches `pattern`. */
+  printed(pattern: RegExp): Promise<void>;
   /** Sends `signal` to its whole process group (a terminal's Ctrl-C reaches the group). */
   signalGroup(signal: NodeJS.Signals): void;
   /** Resolves with the exit code (or signal) once it has exited. */
@@ -50,11 +52,18 @@ export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promi
   });
   let text = '';
   let onLine: () => void = () => {};
+  const watchers = new Set<{ pattern: RegExp; resolve: () => void }>();
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
       text += `${line}\n`;
       onLine();
+      for (const watcher of watchers) {
+        if (watcher.pattern.test(text)) {
+          watchers.delete(watcher);
+          watcher.resolve();
+        }
+      }
     });
   }
   const exited = once(child, 'exit').then(([code, signal]) => ({
@@ -85,6 +94,11 @@ export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promi
     pid: child.pid ?? 0,
     child,
     output: () => text,
+    printed: (pattern) =>
+      new Promise<void>((resolvePrinted) => {
+        if (pattern.test(text)) resolvePrinted();
+        else watchers.add({ pattern, resolve: resolvePrinted });
+      }),
     signalGroup: (signal) => process.kill(-(child.pid ?? 0), signal),
     exited,
   };

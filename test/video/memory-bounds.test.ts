@@ -96,9 +96,10 @@ describe('memory ceiling on ffprobe and ffmpeg', () => {
       }),
     );
 
-    // Assess: whichever way it ends, it stays below the allowance.
-    expect(error === undefined || error instanceof PermanentMediaError).toBe(true);
-    expect(peak).toBeLessThan(ALLOWANCE);
+    // Assess: it finished, its peak measured and below the point where the watchdog would stop it
+    expect(error).toBeUndefined();
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(WATCHDOG_KILL);
   });
 
   it('holds ffprobe below the address-space cap alone, without the watchdog killing it', async () => {
