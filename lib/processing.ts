@@ -101,13 +101,14 @@ export class Processing extends Construct {
         'A video job crashed or timed out on every attempt (the dead-letter function fails it).',
     });
 
-    const processorEnvironment = (queue: QueueWithDeadLetter) => ({
+    const processorEnvironment = (queue: QueueWithDeadLetter, timeout: Duration) => ({
       JOBS_TABLE: storage.jobsTable.tableName,
       UPLOADS_BUCKET: storage.uploadsBucket.bucketName,
       RESULTS_BUCKET: storage.resultsBucket.bucketName,
       QUEUE_URL: queue.queue.queueUrl,
       WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
       MAX_ATTEMPTS: String(props.maxAttempts),
+      ATTEMPT_TIMEOUT_SECONDS: String(timeout.toSeconds()),
     });
 
     this.imageFunction = new MediaFunction(this, 'ImageFunction', {
@@ -118,7 +119,7 @@ export class Processing extends Construct {
       timeout: IMAGE_TIMEOUT,
       externalModules: [SHARP_MODULE],
       ...(this.sharpLayer ? { layers: [this.sharpLayer] } : { assetDirectories: sharpFiles }),
-      environment: processorEnvironment(this.imageQueue),
+      environment: processorEnvironment(this.imageQueue, IMAGE_TIMEOUT),
     });
 
     this.videoFunction = new MediaFunction(this, 'VideoFunction', {
@@ -130,7 +131,7 @@ export class Processing extends Construct {
       ephemeralStorageSize: videoEphemeralStorage(),
       ...(this.ffmpegLayer ? { layers: [this.ffmpegLayer] } : { assetDirectories: ffmpegFiles }),
       environment: {
-        ...processorEnvironment(this.videoQueue),
+        ...processorEnvironment(this.videoQueue, VIDEO_TIMEOUT),
         FFMPEG_PATH: this.ffmpegLayer ? FFMPEG_PATH : BUNDLED_FFMPEG_PATH,
         FFPROBE_PATH: this.ffmpegLayer ? FFPROBE_PATH : BUNDLED_FFPROBE_PATH,
       },

@@ -22,6 +22,12 @@ export interface JobRunnerDeps {
   /** The queue the records come from, for delaying a retry. */
   queueUrl: string;
   maxAttempts: number;
+  /**
+   * How long an attempt may run (the function's timeout). A message for a job whose attempt started
+   * less long ago is another copy (a reconciler's re-send, a redelivery): it does not start a second
+   * attempt beside the live one.
+   */
+  attemptTimeoutSeconds: number;
   backoff: BackoffPolicy;
   process(job: Job): Promise<ProcessedMedia>;
 }
@@ -62,9 +68,10 @@ export const createJobRunner =
   };
 
 const runAttempt = async (deps: JobRunnerDeps, record: SQSRecord, jobId: string): Promise<void> => {
-  const job = await deps.store.startAttempt(jobId, deps.maxAttempts);
+  const liveSince = new Date(Date.now() - deps.attemptTimeoutSeconds * 1000).toISOString();
+  const job = await deps.store.startAttempt(jobId, deps.maxAttempts, { staleBefore: liveSince });
   if (!job) {
-    await settleUnstartable(deps, jobId);
+    await settleUnstartable(deps, jobId, liveSince);
     return;
   }
 
@@ -114,10 +121,16 @@ const failAndAnnounce = async (deps: JobRunnerDeps, jobId: string, failure: JobF
  * The attempt could not start: the message is stale (the job already finished, or never was queued),
  * or every attempt was used by deliveries that crashed or timed out before recording anything.
  */
-const settleUnstartable = async (deps: JobRunnerDeps, jobId: string): Promise<void> => {
+const settleUnstartable = async (deps: JobRunnerDeps, jobId: string, liveSince: string): Promise<void> => {
   const job = await deps.store.get(jobId);
   if (!job) {
     logger.warn('processing message for an unknown job; dropping it');
+    return;
+  }
+  if (job.status === JobStatus.Processing && job.updated_at >= liveSince) {
+    // Another copy of the message while an attempt runs: that attempt settles the job (and, should it
+    // die, its message comes back, or the reconciler sends one).
+    logger.info('processing message for a job whose attempt is running; dropping this copy');
     return;
   }
   if (isTerminal(job.status)) {

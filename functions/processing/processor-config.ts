@@ -11,5 +11,7 @@ export const processorEnv = z.object({
   QUEUE_URL: envString(),
   WEBHOOK_QUEUE_URL: envString(),
   MAX_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
+  /** The function's timeout: an attempt younger than this is alive, and a copy of its message waits. */
+  ATTEMPT_TIMEOUT_SECONDS: envInt(900, { min: 1, max: 900 }),
   ...backoffEnv,
 });

@@ -25,6 +25,7 @@ export const createProcessorHandler = (
     sqs,
     queueUrl: config.QUEUE_URL,
     maxAttempts: config.MAX_ATTEMPTS,
+    attemptTimeoutSeconds: config.ATTEMPT_TIMEOUT_SECONDS,
     backoff: backoffPolicyFrom(config),
     process,
   });

@@ -135,10 +135,23 @@ export class JobStore {
   }
 
   /** Starts a processing attempt, counting it, unless the attempts are used up or the job is not queued. */
-  startAttempt(id: string, maxAttempts: number): Promise<Job | undefined> {
+  startAttempt(
+    id: string,
+    maxAttempts: number,
+    options: {
+      /** A job in processing starts again only if its attempt began before this (it died or timed out). */
+      staleBefore?: string;
+    } = {},
+  ): Promise<Job | undefined> {
+    const limit = { expression: 'attempts < :max', values: { ':max': maxAttempts } };
     return this.transition(id, 'attemptStarted', {
       increment: 'attempts',
-      condition: { expression: 'attempts < :max', values: { ':max': maxAttempts } },
+      condition: options.staleBefore
+        ? {
+            expression: `${limit.expression} AND (#status = :queuedNow OR updated_at < :staleBefore)`,
+            values: { ...limit.values, ':queuedNow': JobStatus.Queued, ':staleBefore': options.staleBefore },
+          }
+        : limit,
     });
   }
 

@@ -133,6 +133,7 @@ describe('MediaPipeline stack', () => {
           'QUEUE_URL',
           'WEBHOOK_QUEUE_URL',
           'MAX_ATTEMPTS',
+          'ATTEMPT_TIMEOUT_SECONDS',
         ],
       },
       {
@@ -144,6 +145,7 @@ describe('MediaPipeline stack', () => {
           'QUEUE_URL',
           'WEBHOOK_QUEUE_URL',
           'MAX_ATTEMPTS',
+          'ATTEMPT_TIMEOUT_SECONDS',
           'FFMPEG_PATH',
           'FFPROBE_PATH',
         ],

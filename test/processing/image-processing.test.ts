@@ -224,8 +224,13 @@ describe('image processing', () => {
   });
 
   it('fails a job whose attempts were all used by deliveries that crashed', async () => {
-    // Prepare: three deliveries started (and counted) but never finished
-    const job = await queuedImageJob(await makeJpeg(100, 100, 5), { status: 'processing', attempts: 3 });
+    // Prepare: three deliveries started (and counted) but never finished; the last began an hour ago,
+    // so this delivery is the message coming back, not a copy beside a live attempt
+    const job = await queuedImageJob(await makeJpeg(100, 100, 5), {
+      status: 'processing',
+      attempts: 3,
+      updated_at: new Date(Date.now() - 3_600_000).toISOString(),
+    });
 
     // Act
     await deliver();
@@ -235,6 +240,18 @@ describe('image processing', () => {
       status: 'failed',
       error: 'gave up after 3 attempts: the processor stopped (crashed or timed out) before finishing',
     });
+  });
+
+  it('drops a copy of the message that arrives while an attempt is running, leaving that attempt alone', async () => {
+    // Prepare: an attempt that began a moment ago (a reconciler's re-send or a redelivery brings a copy)
+    const job = await queuedImageJob(await makeJpeg(100, 100, 6), { status: 'processing', attempts: 3 });
+
+    // Act
+    const { response } = await deliver();
+
+    // Assess: acknowledged, no second attempt counted, not failed although its attempts are used
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({ status: 'processing', attempts: 3 });
   });
 
   it('does not process a finished job again when its message is delivered twice, but makes sure it was announced', async () => {

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Dispatcher } from '#shared/dispatch';
-import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
+import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
 
@@ -16,6 +14,8 @@ import { lambdaContext } from '#test/lambda-context';
 type LogLine = Record<string, unknown> & { message: string; job_id?: string; message_id?: string };
 
 let lines: LogLine[];
+let env: TestEnvironment;
+let store: JobStore;
 let runBatch: (records: SQSRecord[], gates: Map<string, Promise<void>>) => Promise<SQSBatchResponse>;
 
 const capture = (...args: unknown[]) => {
@@ -23,6 +23,7 @@ const capture = (...args: unknown[]) => {
 };
 
 beforeAll(async () => {
+  env = await createTestEnvironment();
   vi.stubEnv('POWERTOOLS_DEV', 'true');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
@@ -37,22 +38,16 @@ beforeAll(async () => {
   const { withObservability } = await import('#shared/middleware');
   const { logger } = await import('#shared/observability');
 
+  const { Dispatcher } = await import('#shared/dispatch');
+  store = await env.jobStore();
   runBatch = (records, gates) => {
-    const jobs = new Map<string, Job>();
-    const store = {
-      startAttempt: async (id: string) => {
-        const job = newJob({ id, status: 'processing', attempts: 1, media_kind: 'image' });
-        jobs.set(id, job);
-        return job;
-      },
-      complete: async (id: string) => ({ ...jobs.get(id), status: 'done' }),
-    } as unknown as JobStore;
     const runner = createJobRunner({
       store,
-      dispatcher: { announceOutcome: async () => {} } as unknown as Dispatcher,
-      sqs: {} as SQSClient,
-      queueUrl: 'https://sqs.local/image',
+      dispatcher: new Dispatcher(env.clients.sqs, { webhook: env.queues.webhook.url }),
+      sqs: env.clients.sqs,
+      queueUrl: env.queues.image.url,
       maxAttempts: 3,
+      attemptTimeoutSeconds: 60,
       backoff: { baseSeconds: 0, maxSeconds: 0 },
       // A domain module: it imports `logger` and knows nothing of records.
       process: async (job) => {
@@ -68,9 +63,9 @@ beforeAll(async () => {
     return handler({ Records: records }, lambdaContext('image'));
   };
 });
-afterAll(() => {
+afterAll(async () => {
   vi.restoreAllMocks();
-  vi.unstubAllEnvs();
+  await env.close();
 });
 
 const recordFor = (jobId: string): SQSRecord => ({
@@ -95,6 +90,7 @@ describe('per-record log context', () => {
     // Prepare: three records whose work finishes in the reverse order it started
     lines = [];
     const jobIds: string[] = [randomUUID(), randomUUID(), randomUUID()];
+    for (const id of jobIds) await store.create(newJob({ id, status: 'queued', media_kind: 'image' }));
     const records = jobIds.map(recordFor);
     const releases: Array<() => void> = [];
     const gates = new Map(
@@ -115,7 +111,11 @@ describe('per-record log context', () => {
     // Assess: the records did interleave
     expect(response.batchItemFailures).toEqual([]);
     const order = lines.map((line) => `${line.message}:${jobIds.indexOf(line.job_id ?? '')}`);
-    expect(order.slice(0, 3)).toEqual(['rendering started:0', 'rendering started:1', 'rendering started:2']);
+    expect(order.slice(0, 3).sort()).toEqual([
+      'rendering started:0',
+      'rendering started:1',
+      'rendering started:2',
+    ]);
     expect(order.filter((entry) => entry.startsWith('rendering finished'))).toEqual([
       'rendering finished:2',
       'rendering finished:1',

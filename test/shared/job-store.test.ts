@@ -36,6 +36,25 @@ describe('job store', () => {
     expect(await store.startAttempt(job.id, 3)).toBeUndefined();
   });
 
+  it('starts no second attempt beside a live one, only after an attempt that outlived its timeout', async () => {
+    // Prepare: two jobs in processing, one whose attempt began a minute ago, one an hour ago
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const live = newJob({ status: 'processing', attempts: 1, updated_at: minuteAgo });
+    const dead = newJob({ status: 'processing', attempts: 1, updated_at: hourAgo });
+    await Promise.all([store.create(live), store.create(dead)]);
+    const staleBefore = new Date(Date.now() - 900_000).toISOString();
+
+    // Act
+    const second = await store.startAttempt(live.id, 3, { staleBefore });
+    const again = await store.startAttempt(dead.id, 3, { staleBefore });
+
+    // Assess
+    expect(second).toBeUndefined();
+    expect(await store.get(live.id)).toMatchObject({ status: 'processing', attempts: 1 });
+    expect(again).toMatchObject({ status: 'processing', attempts: 2 });
+  });
+
   it('stops counting attempts at the limit', async () => {
     const job = newJob({ status: 'queued', attempts: 2 });
     await store.create(job);
