@@ -1,11 +1,14 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SqsEmulator } from './emulators.ts';
 
 /**
  * fauxqs keeps queues in memory. So that a restart of `npm start` loses no work, the runtime writes
- * every message still on a queue (waiting, delayed or in flight) to a file when it stops, and sends
- * them again when it starts. What does not survive: receive counts and delays start afresh.
+ * every message still on a queue (waiting, delayed or in flight) to a file every second and when it
+ * stops, and sends them again when it starts. What does not survive: receive counts and delays start
+ * afresh (attempts are counted on the jobs, so nothing depends on them), and after a crash the last
+ * second's changes (a message sent then is the reconciler's to send again; one deleted then comes back
+ * once more, which the conditional writes on the job absorb).
  */
 interface SavedMessage {
   body: string;
@@ -31,7 +34,10 @@ export const saveQueues = async (
     if (messages.length > 0) snapshot[name] = messages;
     count += messages.length;
   }
-  await writeFile(file, JSON.stringify(snapshot));
+  // Written aside and renamed into place: a runtime killed mid-write leaves the previous snapshot whole.
+  const partial = `${file}.partial`;
+  await writeFile(partial, JSON.stringify(snapshot));
+  await rename(partial, file);
   return count;
 };
 

@@ -90,6 +90,7 @@ export interface LocalRuntime {
 }
 
 const QUEUE_SNAPSHOT = 'sqs-messages.json';
+const SNAPSHOT_EVERY_MS = 1_000;
 
 /**
  * Runs the synthesized stack on this machine: synthesizes it (or reuses an up-to-date assembly),
@@ -183,8 +184,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const snapshot = join(options.dataDir, QUEUE_SNAPSHOT);
     const restored = await restoreQueues(sqsClient, queueUrlsByName, snapshot);
     if (restored > 0 && !options.quiet) log(`restored ${restored} queued message(s) from the last run`);
+    // Kept every second as well, so that a runtime killed without a word (SIGKILL, a power cut) loses
+    // at most the last second's messages (the reconciler sends those again from the jobs table).
+    const keeper = setInterval(() => {
+      saveQueues(sqs, Object.keys(queueUrlsByName), snapshot).catch((error: unknown) =>
+        log(`could not keep the queued messages: ${String(error)}`),
+      );
+    }, SNAPSHOT_EVERY_MS);
     // Runs before the emulators stop (cleanups run in reverse): what is still queued is kept.
     cleanups.push(async () => {
+      clearInterval(keeper);
       const saved = await saveQueues(sqs, Object.keys(queueUrlsByName), snapshot);
       if (saved > 0) log(`kept ${saved} queued message(s) for the next start`);
       sqsClient.destroy();
