@@ -159,7 +159,10 @@ const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Prom
 
     case JobStatus.Queued: {
       const processor = processorOf(policy, job.media_kind);
-      const wait = job.enqueued_at
+      // A job that was attempted had its message sent, whatever `enqueued_at` says (its write can lose
+      // to the attempt's start): it may be waiting out a retry's backoff, so it gets the long wait.
+      const sent = job.enqueued_at !== undefined || job.attempts > 0;
+      const wait = sent
         ? policy.retryMaxSeconds + processor.visibilityTimeoutSeconds + policy.marginSeconds
         : policy.enqueueDeadlineSeconds;
       if (idle < wait || !job.media_kind) return leave();
@@ -167,7 +170,7 @@ const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Prom
       const claimed = await store.markEnqueued(job.id, { unchangedSince: job.updated_at });
       if (!claimed) return undefined;
       await deps.dispatcher.enqueueProcessing(claimed);
-      return job.enqueued_at
+      return sent
         ? { kind: ReconcileKind.MessageLost, action: 'enqueued' }
         : { kind: ReconcileKind.MessageNotSent, action: 'enqueued' };
     }

@@ -293,6 +293,8 @@ describe('the reconciler', () => {
     const uploaded = newJob({ updated_at: secondsBefore(now, 290), created_at: secondsBefore(now, 290) });
     await uploadBytes(uploaded, 2);
     await stalledJob(now, 110, { status: 'queued' });
+    // Attempted, so its message was sent (whatever enqueued_at says): it may be waiting out a backoff
+    await stalledJob(now, 600, { status: 'queued', media_kind: 'image', attempts: 1 });
     await stalledJob(now, 110, { status: 'processing', attempts: 1 });
     await stalledJob(now, 290, { status: 'done', attempts: 1, callback_url: CALLBACK });
 
