@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators.ts';
 import { makeJpeg } from '../support/media.ts';
-import { type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
+import { FAST_RECOVERY_ENV, type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
 
 /**
  * The whole local runtime taken down under load, as an operator would see it: SIGKILL of its process
@@ -25,23 +25,7 @@ const start = async (): Promise<RuntimeProcess> => {
     dataDir,
     port,
     s3Port,
-    env: {
-      MEDIA_PIPELINE_SCHEDULE_SCALE: '0.01',
-      MEDIA_PIPELINE_ASYNC_RETRY_SCALE: String(1 / 60),
-      MEDIA_PIPELINE_FUNCTION_ENV: JSON.stringify({
-        Reconciler: {
-          UPLOAD_DEADLINE_SECONDS: '2',
-          ENQUEUE_DEADLINE_SECONDS: '2',
-          ANNOUNCE_DEADLINE_SECONDS: '2',
-          MARGIN_SECONDS: '2',
-          RETRY_MAX_SECONDS: '1',
-          IMAGE_TIMEOUT_SECONDS: '5',
-          IMAGE_VISIBILITY_TIMEOUT_SECONDS: '2',
-          VIDEO_TIMEOUT_SECONDS: '5',
-          VIDEO_VISIBILITY_TIMEOUT_SECONDS: '2',
-        },
-      }),
-    },
+    env: FAST_RECOVERY_ENV,
   });
   running.push(runtime);
   return runtime;

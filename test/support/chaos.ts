@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../local/emulators.ts';
 import { makeJpeg } from './media.ts';
-import { type RuntimeProcess, startRuntimeProcess } from './runtime-process.ts';
+import { FAST_RECOVERY_ENV, type RuntimeProcess, startRuntimeProcess } from './runtime-process.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 /**
@@ -62,21 +62,6 @@ export const kept = (figures: ScenarioFigures): boolean =>
   figures.stuck === 0 &&
   figures.webhooksDelivered + figures.webhooksDeadLettered === figures.submitted &&
   figures.oneWebhookId === figures.submitted;
-
-const FUNCTION_ENV = {
-  Reconciler: {
-    UPLOAD_DEADLINE_SECONDS: '2',
-    ENQUEUE_DEADLINE_SECONDS: '2',
-    ANNOUNCE_DEADLINE_SECONDS: '2',
-    MARGIN_SECONDS: '2',
-    RETRY_MAX_SECONDS: '1',
-    IMAGE_TIMEOUT_SECONDS: '5',
-    IMAGE_VISIBILITY_TIMEOUT_SECONDS: '2',
-    VIDEO_TIMEOUT_SECONDS: '5',
-    VIDEO_VISIBILITY_TIMEOUT_SECONDS: '2',
-  },
-  WebhookFunction: { WEBHOOK_MAX_DELAY_SECONDS: '1' },
-};
 
 /** The synth cache survives; every job, object, message and secret of the last scenario goes. */
 const clearData = async (dataDir: string): Promise<void> => {
@@ -233,9 +218,7 @@ export const runScenario = async (scenario: Scenario, options: ChaosOptions): Pr
       port,
       s3Port,
       env: {
-        MEDIA_PIPELINE_SCHEDULE_SCALE: '0.01',
-        MEDIA_PIPELINE_ASYNC_RETRY_SCALE: String(1 / 60),
-        MEDIA_PIPELINE_FUNCTION_ENV: JSON.stringify(FUNCTION_ENV),
+        ...FAST_RECOVERY_ENV,
         MEDIA_PIPELINE_FAULTS: withFaults && faults.length > 0 ? JSON.stringify(faults) : '',
       },
     });
