@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators.ts';
 import { makeJpeg } from '../support/media.ts';
 import { FAST_RECOVERY_ENV, type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
@@ -107,13 +107,17 @@ beforeAll(async () => {
   s3Port = await freePort();
 });
 
-afterAll(async () => {
-  for (const runtime of running) {
+/** A test that failed midway leaves no runtime holding the ports for the next one. */
+afterEach(async () => {
+  for (const runtime of running.splice(0)) {
     if (runtime.child.exitCode === null && runtime.child.signalCode === null) {
       runtime.signalGroup('SIGKILL');
       await runtime.exited;
     }
   }
+});
+
+afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
