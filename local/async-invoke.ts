@@ -29,6 +29,8 @@
  * Lambda's occasional duplicate delivery.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { abortableSleep } from './abortable-sleep.ts';
 import { localSqsClient, type SqsConnection } from './emulators.ts';
@@ -64,6 +66,12 @@ export interface AsyncInvokeOptions {
   /** @default the real clock */
   clock?: AsyncClock;
   log?: (message: string) => void;
+  /**
+   * A file that keeps every accepted event until it is delivered or dead-lettered, as Lambda's own
+   * event queue is durable: events it holds at start (the runtime was killed, or stopped while they
+   * waited for a retry) are invoked again. @default none: events live in memory only
+   */
+  journal?: string;
 }
 
 export interface AsyncInvoker extends Stoppable {
@@ -93,6 +101,7 @@ export const startAsyncInvoker = (invoker: FunctionInvoker, options: AsyncInvoke
   const sqs = localSqsClient(options.sqs);
   const controller = new AbortController();
   const pending = new Set<Promise<void>>();
+  const journal = options.journal ? openJournal(options.journal, log) : undefined;
 
   const deadLetter = async (
     functionLogicalId: string,
@@ -149,9 +158,11 @@ export const startAsyncInvoker = (invoker: FunctionInvoker, options: AsyncInvoke
         await clock.sleep(delay, controller.signal);
         if (controller.signal.aborted) {
           log(
-            `shutting down with ${meta.trigger} still to retry for ${functionLogicalId}: ${JSON.stringify(event)}`,
+            journal
+              ? `shutting down with ${meta.trigger} still to retry for ${functionLogicalId}: kept for the next start`
+              : `shutting down with ${meta.trigger} still to retry for ${functionLogicalId}: ${JSON.stringify(event)}`,
           );
-          return;
+          throw new StoppedError();
         }
         if (clock.now() - queuedAt > maxAgeMs) {
           await deadLetter(functionLogicalId, event, requestId, meta.trigger, {
@@ -181,27 +192,88 @@ export const startAsyncInvoker = (invoker: FunctionInvoker, options: AsyncInvoke
     while (pending.size > 0) await Promise.allSettled([...pending]);
   };
 
-  return {
-    invokeAsync: (functionLogicalId, event, meta) => {
-      const requestId = meta.requestId ?? randomUUID();
-      if (controller.signal.aborted) {
-        log(`shutting down: ${meta.trigger} for ${functionLogicalId} not invoked: ${JSON.stringify(event)}`);
-        return requestId;
-      }
-      const work = run(functionLogicalId, event, meta, requestId).catch((error: unknown) =>
-        log(
-          `invoking ${functionLogicalId} for ${meta.trigger} failed: ${String(error)}: ${JSON.stringify(event)}`,
-        ),
-      );
-      pending.add(work);
-      void work.finally(() => pending.delete(work));
+  const invokeAsync: AsyncInvoker['invokeAsync'] = (functionLogicalId, event, meta) => {
+    const requestId = meta.requestId ?? randomUUID();
+    if (controller.signal.aborted) {
+      log(`shutting down: ${meta.trigger} for ${functionLogicalId} not invoked: ${JSON.stringify(event)}`);
       return requestId;
-    },
+    }
+    journal?.accept(requestId, { functionLogicalId, event, trigger: meta.trigger });
+    let settled = true;
+    const work = run(functionLogicalId, event, meta, requestId).catch((error: unknown) => {
+      if (error instanceof StoppedError) {
+        // Waiting for a retry at the stop: it stays in the journal for the next start.
+        settled = false;
+        return;
+      }
+      log(
+        `invoking ${functionLogicalId} for ${meta.trigger} failed: ${String(error)}: ${JSON.stringify(event)}`,
+      );
+    });
+    pending.add(work);
+    void work.finally(() => {
+      pending.delete(work);
+      if (settled) journal?.settle(requestId);
+    });
+    return requestId;
+  };
+
+  // Events a previous run accepted and never settled (it was killed, or stopped while they waited).
+  const carried = journal?.carried() ?? [];
+  if (carried.length > 0) log(`invoking again ${carried.length} event(s) the last run had not delivered`);
+  for (const entry of carried) {
+    invokeAsync(entry.functionLogicalId, entry.event, { trigger: entry.trigger, requestId: entry.requestId });
+  }
+
+  return {
+    invokeAsync,
     idle,
     stop: async () => {
       controller.abort();
       await idle();
+      await journal?.flush();
       sqs.destroy();
     },
+  };
+};
+
+class StoppedError extends Error {}
+
+interface JournalEntry {
+  requestId: string;
+  functionLogicalId: string;
+  event: unknown;
+  trigger: string;
+}
+
+/** The accepted, unsettled events on disk: rewritten whole (aside, then renamed) after each change. */
+const openJournal = (file: string, log: (message: string) => void) => {
+  const entries = new Map<string, JournalEntry>();
+  let carried: JournalEntry[] = [];
+  try {
+    carried = JSON.parse(readFileSync(file, 'utf8')) as JournalEntry[];
+  } catch {
+    carried = [];
+  }
+  let writing: Promise<void> = Promise.resolve();
+  const save = () => {
+    const snapshot = JSON.stringify([...entries.values()]);
+    writing = writing
+      .then(async () => {
+        await writeFile(`${file}.partial`, snapshot);
+        await rename(`${file}.partial`, file);
+      })
+      .catch((error: unknown) => log(`could not keep the asynchronous events: ${String(error)}`));
+  };
+  return {
+    carried: () => carried,
+    accept: (requestId: string, entry: Omit<JournalEntry, 'requestId'>) => {
+      entries.set(requestId, { requestId, ...entry });
+      save();
+    },
+    settle: (requestId: string) => {
+      if (entries.delete(requestId)) save();
+    },
+    flush: () => writing,
   };
 };

@@ -91,6 +91,8 @@ export interface LocalRuntime {
 
 const QUEUE_SNAPSHOT = 'sqs-messages.json';
 const SNAPSHOT_EVERY_MS = 1_000;
+/** Lambda's asynchronous event queue is durable: so is the local one. */
+const ASYNC_JOURNAL = 'async-events.json';
 
 /**
  * Runs the synthesized stack on this machine: synthesizes it (or reuses an up-to-date assembly),
@@ -286,6 +288,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     cleanups.push(() => eventSources.stop());
     // Stopped before the pool closes (cleanups run in reverse), so that invocations in flight finish.
     const asyncInvoker = startAsyncInvoker(invoker, {
+      journal: join(options.dataDir, ASYNC_JOURNAL),
       functions: provisioned.functions,
       queueUrlsByArn,
       sqs: { endpoint: sqs.endpoint },
