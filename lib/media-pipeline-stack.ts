@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { DeadLetters } from './dead-letters.ts';
@@ -6,7 +6,7 @@ import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './dep
 import { Ingest } from './ingest.ts';
 import { applyLocalStackTarget } from './localstack-target.ts';
 import { Notifications } from './notifications.ts';
-import { Processing } from './processing.ts';
+import { IMAGE_TIMEOUT, Processing, VIDEO_TIMEOUT } from './processing.ts';
 import { Reconciler } from './reconciler.ts';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS } from './retry-budgets.ts';
 import { Storage } from './storage.ts';
@@ -165,11 +165,11 @@ export class MediaPipelineStack extends Stack {
       storage: this.storage,
       image: {
         queue: this.processing.imageQueue,
-        functionTimeout: this.processing.imageFunction.timeout ?? Duration.seconds(3),
+        functionTimeout: IMAGE_TIMEOUT,
       },
       video: {
         queue: this.processing.videoQueue,
-        functionTimeout: this.processing.videoFunction.timeout ?? Duration.seconds(3),
+        functionTimeout: VIDEO_TIMEOUT,
       },
       webhookQueue: this.notifications.queue,
       maxAttempts: settings.maxAttempts,

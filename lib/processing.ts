@@ -11,8 +11,9 @@ import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
 import { processingMaxReceiveCount } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
-const IMAGE_TIMEOUT = Duration.seconds(60);
-const VIDEO_TIMEOUT = Duration.seconds(300);
+/** The processors' timeouts: their functions, their queues' visibility and the reconciler's deadlines follow them. */
+export const IMAGE_TIMEOUT = Duration.seconds(60);
+export const VIDEO_TIMEOUT = Duration.seconds(300);
 
 /** Lambda's ceiling for /tmp. */
 const MAX_EPHEMERAL_STORAGE = Size.mebibytes(10_240);
