@@ -1,4 +1,3 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamodb, s3, sqs } from '#shared/aws-clients';
@@ -6,6 +5,7 @@ import { envString, loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
+import { objectExists } from '#shared/s3-objects';
 import { processSqsBatch } from '#shared/sqs-batch';
 import { type DeadLetterDeps, settleDeadLetter } from './settle-dead-letter.ts';
 
@@ -16,15 +16,7 @@ const store = new JobStore(dynamodb, config.JOBS_TABLE);
 const deps: DeadLetterDeps = {
   store,
   dispatcher: new Dispatcher(sqs, { webhook: config.WEBHOOK_QUEUE_URL }),
-  uploadExists: async (key) => {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: config.UPLOADS_BUCKET, Key: key }));
-      return true;
-    } catch (error) {
-      if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return false;
-      throw error;
-    }
-  },
+  uploadExists: (key) => objectExists(s3, config.UPLOADS_BUCKET, key),
 };
 
 /** Image, video and ingest dead-letter queues → failed jobs with a readable error (and their webhooks). */

@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ingestUpload } from '#ingest/ingest-upload';
 import { type Dispatcher, outcomeWebhookId } from '#shared/dispatch';
 import { isTerminal, type Job, JobStatus, type WebhookState, WebhookStatus } from '#shared/job';
@@ -7,6 +7,7 @@ import type { IdleJob, JobStore } from '#shared/job-store';
 import { openJobShards } from '#shared/jobs-table';
 import { countJob, JobMetric, logger, metrics } from '#shared/observability';
 import type { MediaKind } from '#shared/presets';
+import { objectExists } from '#shared/s3-objects';
 
 /** How long each kind of job may legitimately sit still before the reconciler moves it on. */
 export interface ReconcilePolicy {
@@ -150,7 +151,7 @@ const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Prom
     case JobStatus.AwaitingUpload: {
       if (idle < policy.uploadDeadlineSeconds) return leave();
       // Most jobs found here were never uploaded to (their TTL removes them): HeadObject is the cheap test.
-      if (!(await uploadExists(deps, job.upload_key))) return leave();
+      if (!(await objectExists(deps.s3, deps.uploadsBucket, job.upload_key))) return leave();
       const { outcome } = await ingestUpload(deps, job.id);
       return outcome === 'ignored'
         ? undefined
@@ -261,16 +262,3 @@ const processorOf = (policy: ReconcilePolicy, kind: MediaKind | undefined) =>
     : Object.values(policy.processors).reduce((slowest, processor) =>
         processor.timeoutSeconds > slowest.timeoutSeconds ? processor : slowest,
       );
-
-const uploadExists = async (deps: ReconcileDeps, key: string): Promise<boolean> => {
-  try {
-    await deps.s3.send(new HeadObjectCommand({ Bucket: deps.uploadsBucket, Key: key }));
-    return true;
-  } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status === 404 || (error instanceof Error && ['NotFound', 'NoSuchKey'].includes(error.name))) {
-      return false;
-    }
-    throw error;
-  }
-};

@@ -3,6 +3,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
+type LogLevelMethod = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical';
+
 /** The logger of the record being processed here, set by `withRecordContext`. */
 const recordLogger = new AsyncLocalStorage<Logger>();
 
@@ -12,36 +14,31 @@ const recordLogger = new AsyncLocalStorage<Logger>();
  * records concurrently: keys appended per record would end up on the other records' lines. Domain modules
  * keep importing `logger`; the record's keys come from the async context their calls run in.
  */
+
 class RecordAwareLogger extends Logger {
-  override trace(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
+  /** Writes through the current record's logger, or this one outside any record. */
+  private through(level: LogLevelMethod, input: LogItemMessage, extraInput: LogItemExtraInput): void {
     const own = recordLogger.getStore();
-    if (own) own.trace(input, ...extraInput);
-    else super.trace(input, ...extraInput);
+    if (own) own[level](input, ...extraInput);
+    else super[level](input, ...extraInput);
+  }
+  override trace(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
+    this.through('trace', input, extraInput);
   }
   override debug(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
-    const own = recordLogger.getStore();
-    if (own) own.debug(input, ...extraInput);
-    else super.debug(input, ...extraInput);
+    this.through('debug', input, extraInput);
   }
   override info(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
-    const own = recordLogger.getStore();
-    if (own) own.info(input, ...extraInput);
-    else super.info(input, ...extraInput);
+    this.through('info', input, extraInput);
   }
   override warn(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
-    const own = recordLogger.getStore();
-    if (own) own.warn(input, ...extraInput);
-    else super.warn(input, ...extraInput);
+    this.through('warn', input, extraInput);
   }
   override error(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
-    const own = recordLogger.getStore();
-    if (own) own.error(input, ...extraInput);
-    else super.error(input, ...extraInput);
+    this.through('error', input, extraInput);
   }
   override critical(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
-    const own = recordLogger.getStore();
-    if (own) own.critical(input, ...extraInput);
-    else super.critical(input, ...extraInput);
+    this.through('critical', input, extraInput);
   }
 }
 
