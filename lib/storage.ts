@@ -13,7 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
-import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX } from '#shared/jobs-table';
+import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
 import {
   addDirectLambdaNotification,
   stackUniqueBucketName,
@@ -151,6 +151,13 @@ export class Storage extends Construct {
       projectionType: ProjectionType.INCLUDE,
       nonKeyAttributes: [...OPEN_JOBS_INDEX.projectedAttributes],
     });
+    // Each tenant's jobs by creation time: the list route's Query. Whole jobs, since it renders them.
+    this.jobsTable.addGlobalSecondaryIndex({
+      indexName: TENANT_JOBS_INDEX.indexName,
+      partitionKey: { name: TENANT_JOBS_INDEX.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TENANT_JOBS_INDEX.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
     this.uploadsBucketName = uploadsBucketName ?? this.uploadsBucket.bucketName;
   }
 
@@ -207,6 +214,22 @@ export class Storage extends Construct {
         resources: [`${this.jobsTable.tableArn}/index/${OPEN_JOBS_INDEX.indexName}`],
       }),
     );
+  }
+
+  /** Query on the tenant-jobs index (and that index only): the API's listing of a tenant's jobs. */
+  grantQueryTenantJobs(fn: IFunction): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.jobsTable.tableArn}/index/${TENANT_JOBS_INDEX.indexName}`],
+      }),
+    );
+  }
+
+  /** DeleteObject on uploads/ and results/: deleting a job removes its upload and its outputs. */
+  grantDeleteJobObjects(fn: IFunction): void {
+    this.grantObjects(fn, this.uploadsBucket, UPLOADS_PREFIX, ['s3:DeleteObject'], { listBucket: false });
+    this.grantObjects(fn, this.resultsBucket, RESULTS_PREFIX, ['s3:DeleteObject'], { listBucket: false });
   }
 
   /** GetObject (and HeadObject) on uploads/; ListBucket so that a missing upload reads as NoSuchKey, not AccessDenied. */

@@ -24,7 +24,9 @@ import type { Storage } from './storage.ts';
  */
 export const API_ROUTES: readonly { readonly method: HttpMethod; readonly path: string }[] = [
   { method: HttpMethod.POST, path: '/api/media' },
+  { method: HttpMethod.GET, path: '/api/media' },
   { method: HttpMethod.GET, path: '/api/media/{id}' },
+  { method: HttpMethod.DELETE, path: '/api/media/{id}' },
   { method: HttpMethod.POST, path: '/api/media/{id}/retry' },
   { method: HttpMethod.POST, path: '/api/media/{id}/upload/parts' },
   { method: HttpMethod.GET, path: '/api/media/{id}/upload/parts' },
@@ -55,7 +57,20 @@ export interface UploadApiProps {
    * @default 104857600 (100 MiB)
    */
   readonly multipartThresholdBytes?: number;
+  /**
+   * New jobs a tenant may create per UTC day (429 with Retry-After beyond); 0 turns the quota off.
+   * @default 1000
+   */
+  readonly quotaJobsPerDay?: number;
+  /**
+   * Bytes (declared sizes of new jobs) a tenant may upload per UTC day; 0 turns the quota off.
+   * @default 53687091200 (50 GiB)
+   */
+  readonly quotaBytesPerDay?: number;
 }
+
+/** Quotas per tenant per UTC day when the props leave them out. */
+export const DEFAULT_QUOTAS = { jobsPerDay: 1000, bytesPerDay: 50 * 1024 ** 3 } as const;
 
 /**
  * The HTTP API: create an upload (presigned PUT, multipart for large files, or a direct upload of a
@@ -89,6 +104,8 @@ export class UploadApi extends Construct {
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
         CALLBACK_PORTS: props.callbackPorts.join(','),
         MULTIPART_THRESHOLD_BYTES: String(props.multipartThresholdBytes ?? 100 * 1024 * 1024),
+        QUOTA_JOBS_PER_DAY: String(props.quotaJobsPerDay ?? DEFAULT_QUOTAS.jobsPerDay),
+        QUOTA_BYTES_PER_DAY: String(props.quotaBytesPerDay ?? DEFAULT_QUOTAS.bytesPerDay),
       },
     });
     storage.grantJobsReadWrite(this.apiFunction);
@@ -98,6 +115,9 @@ export class UploadApi extends Construct {
     // code as the ingest function: it reads the object back and may queue a job or a refusal webhook.
     storage.grantReadUploads(this.apiFunction);
     storage.grantReadResults(this.apiFunction);
+    // The list route queries the tenant-jobs index; DELETE removes a job's upload and results.
+    storage.grantQueryTenantJobs(this.apiFunction);
+    storage.grantDeleteJobObjects(this.apiFunction);
     for (const queue of [props.imageQueue, props.videoQueue, props.webhookQueue]) {
       queue.grantSendMessages(this.apiFunction);
     }
@@ -108,7 +128,12 @@ export class UploadApi extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: [...props.allowedOrigins],
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+        allowMethods: [
+          CorsHttpMethod.GET,
+          CorsHttpMethod.POST,
+          CorsHttpMethod.DELETE,
+          CorsHttpMethod.OPTIONS,
+        ],
         allowHeaders: ['*'],
         maxAge: Duration.hours(1),
       },

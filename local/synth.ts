@@ -31,7 +31,11 @@ const SKIPPED_DIRECTORIES = new Set(['node_modules', 'build', 'cdk.out']);
  * Context of a local synth, over cdk.json's: a developer's own webhook receiver on localhost must work.
  * `retainData` means nothing locally (nothing is ever deleted), so it is left as cdk.json has it.
  */
-export const LOCAL_CONTEXT: Readonly<Record<string, unknown>> = { allowLoopbackCallbacks: true };
+export const LOCAL_CONTEXT: Readonly<Record<string, unknown>> = {
+  allowLoopbackCallbacks: true,
+  quotaJobsPerDay: 0,
+  quotaBytesPerDay: 0,
+};
 
 /**
  * Context the CDK CLI passes and an in-process `new App()` does not get by itself: without it the

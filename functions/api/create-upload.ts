@@ -32,6 +32,7 @@ export interface CreatedUpload {
 
 /** The job record for an announced file, before its bytes arrive. Its key comes from its id alone. */
 export const newJobFor = (
+  tenant: string,
   description: Omit<ValidatedFileDescription, 'media_kind'>,
   uploadMethod: Job['upload_method'],
   now: Date = new Date(),
@@ -40,6 +41,7 @@ export const newJobFor = (
   const timestamp = now.toISOString();
   return {
     id,
+    tenant,
     status: JobStatus.AwaitingUpload,
     file_name: description.file_name,
     content_type: description.content_type,
@@ -138,10 +140,11 @@ export const presignUpload = async (
 /** Records a job awaiting its upload and hands the caller a URL that takes exactly the announced file. */
 export const createUpload = async (
   deps: CreateUploadDeps,
+  tenant: string,
   description: ValidatedFileDescription,
 ): Promise<CreatedUpload> => {
   const now = new Date();
-  const job = newJobFor(description, 'presigned_put', now);
+  const job = newJobFor(tenant, description, 'presigned_put', now);
   const upload = await presignUpload(deps.presigner, deps.uploadsBucket, job, deps.uploadUrlTtlSeconds, now);
   await deps.store.create(job);
   return { job_id: job.id, status: JobStatus.AwaitingUpload, upload };

@@ -9,7 +9,9 @@ import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
 import { FieldTooLargeError } from './api-errors.ts';
 import { newJobFor, sha256HexToBase64 } from './create-upload.ts';
+import { isVisibleTo } from './job-access.ts';
 import { type JobView, type JobViewDeps, renderJobView, viewJob } from './job-view.ts';
+import type { QuotaMeter } from './quotas.ts';
 import { parseFileDescription } from './request-schemas.ts';
 
 /**
@@ -37,6 +39,8 @@ export interface DirectUploadDeps {
   allowLoopbackCallbacks: boolean;
   allowedCallbackPorts: readonly number[];
   view: JobViewDeps;
+  /** A new job counts against the tenant's daily quotas; answering with an existing one does not. */
+  quotas: QuotaMeter;
 }
 
 export interface DirectUploadResult {
@@ -156,6 +160,7 @@ export const parseMultipart = (body: Buffer, contentType: string, maxBytes: numb
  */
 export const directUpload = async (
   deps: DirectUploadDeps,
+  tenant: string,
   request: { body: Buffer; contentType: string },
 ): Promise<DirectUploadResult> => {
   const form = await parseMultipart(request.body, request.contentType, deps.maxBytes);
@@ -191,15 +196,17 @@ export const directUpload = async (
   );
 
   const fileHash = createHash('sha256').update(file.bytes).digest('hex');
-  const holderId = await deps.store.findByContent(fileHash, description.preset);
+  const holderId = await deps.store.findByContent({ tenant, fileHash, preset: description.preset });
   const holder = holderId ? await deps.store.get(holderId) : undefined;
   // A failed job never absorbs a new upload of the same bytes (ingest hands its key to the new job).
-  if (holder && holder.status !== JobStatus.Failed) {
+  // The key is the tenant's; checking the holder's tenant too keeps another tenant's job out of any answer.
+  if (isVisibleTo(holder, tenant) && holder.status !== JobStatus.Failed) {
     logger.info('direct upload matches an existing job', { job_id: holder.id });
     return { created: false, job: await renderJobView(deps.view, holder) };
   }
 
-  const job = newJobFor({ ...description, sha256: fileHash }, 'direct');
+  await deps.quotas.charge(tenant, file.bytes.length);
+  const job = newJobFor(tenant, { ...description, sha256: fileHash }, 'direct');
   logger.appendKeys({ job_id: job.id });
   await deps.store.create(job);
   await deps.s3.send(
@@ -225,5 +232,5 @@ export const directUpload = async (
       error: error as Error,
     });
   }
-  return { created: true, job: await viewJob(deps.view, job.id) };
+  return { created: true, job: await viewJob(deps.view, tenant, job.id) };
 };

@@ -3,8 +3,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import {
   AppError,
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
+  TooManyRequestsError,
+  UnauthorizedError,
   ValidationError,
 } from '#shared/errors';
 import { logger } from '#shared/observability';
@@ -18,10 +21,13 @@ import { type ErrorBody, json } from './responses.ts';
  */
 const STATUS_BY_CLASS: ReadonlyArray<readonly [abstract new (...args: never[]) => AppError, number]> = [
   [ValidationError, 400],
+  [UnauthorizedError, 401],
+  [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
+  [TooManyRequestsError, 429],
   [ServiceUnavailableError, 503],
 ];
 
@@ -44,6 +50,11 @@ export const toErrorResponse = (error: unknown, requestId: string): APIGatewayPr
     };
     const response = json(status, body);
     if (status === 503) response.headers = { ...response.headers, 'retry-after': '30' };
+    // RFC 9110: a 401 names the scheme the credential goes in.
+    if (status === 401) response.headers = { ...response.headers, 'www-authenticate': 'Bearer' };
+    if (error instanceof TooManyRequestsError) {
+      response.headers = { ...response.headers, 'retry-after': String(error.retryAfterSeconds) };
+    }
     return response;
   }
   const body: ErrorBody = {

@@ -1,8 +1,9 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { AppError, NotFoundError } from '#shared/errors';
+import { AppError } from '#shared/errors';
 import { DUPLICATE, type Job, type JobStatus, type WebhookState } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
+import { ownJob } from './job-access.ts';
 
 export interface JobViewDeps {
   store: JobStore;
@@ -96,12 +97,6 @@ export const renderJobView = async (deps: JobViewDeps, job: Job): Promise<JobVie
   };
 };
 
-export const viewJob = async (deps: JobViewDeps, jobId: string): Promise<JobView> => {
-  const job = await deps.store.get(jobId);
-  if (!job)
-    throw new NotFoundError(
-      'Job::NotFound',
-      `there is no job ${jobId}; it may have expired before its upload arrived`,
-    );
-  return renderJobView(deps, job);
-};
+/** The caller's job as GET /api/media/{id}/ shows it; 404 for anyone else's. */
+export const viewJob = async (deps: JobViewDeps, tenant: string, jobId: string): Promise<JobView> =>
+  renderJobView(deps, await ownJob(deps.store, tenant, jobId));

@@ -18,12 +18,22 @@ export interface PresetListing {
     multipart_max_parts: number;
     /** Part URLs signed per POST /api/media/{id}/upload/parts. */
     part_urls_per_request: number;
+    /** New jobs per tenant per UTC day (429 beyond); null when there is no such quota. */
+    quota_jobs_per_day: number | null;
+    /** Declared bytes of new jobs per tenant per UTC day; null when there is no such quota. */
+    quota_bytes_per_day: number | null;
   };
 }
 
 /** What a client needs to choose a preset and size its upload, straight from presets.json. */
 export const listPresets = (
-  options: { directUploadMaxBytes: number; multipartThresholdBytes: number },
+  options: {
+    directUploadMaxBytes: number;
+    multipartThresholdBytes: number;
+    /** 0: no quota. */
+    quotaJobsPerDay?: number;
+    quotaBytesPerDay?: number;
+  },
   presets: PresetsFile = presetsConfig,
 ): PresetListing => ({
   presets: Object.entries(presets.presets).map(([name, preset]) => ({
@@ -39,5 +49,7 @@ export const listPresets = (
     multipart_threshold_bytes: options.multipartThresholdBytes,
     multipart_max_parts: MAX_PARTS,
     part_urls_per_request: MAX_PART_URLS_PER_REQUEST,
+    quota_jobs_per_day: options.quotaJobsPerDay || null,
+    quota_bytes_per_day: options.quotaBytesPerDay || null,
   },
 });

@@ -9,11 +9,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Dispatcher } from '#shared/dispatch';
-import { ConflictError, NotFoundError, ValidationError } from '#shared/errors';
+import { ConflictError, ValidationError } from '#shared/errors';
 import { type Job, JobStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
 import { newJobFor, signOnlyDeclaredChecksums } from './create-upload.ts';
+import { ownJob } from './job-access.ts';
 import { type JobView, type JobViewDeps, viewJob } from './job-view.ts';
 import { MULTIPART_UPLOAD_LIFETIME_SECONDS, partSizeOf, planParts } from './multipart-plan.ts';
 import type { CompleteUploadRequest, PartUrlsRequest, ValidatedFileDescription } from './request-schemas.ts';
@@ -102,11 +103,12 @@ const isS3Error = (error: unknown, ...names: string[]): error is Error =>
 /** Starts the S3 multipart upload and records the job that waits for it. */
 export const createMultipartUpload = async (
   deps: MultipartDeps,
+  tenant: string,
   description: ValidatedFileDescription,
 ): Promise<CreatedMultipartUpload> => {
   const now = new Date();
   const plan = planParts(description.size);
-  const draft = newJobFor(description, 'multipart', now);
+  const draft = newJobFor(tenant, description, 'multipart', now);
   const started = await deps.s3.send(
     new CreateMultipartUploadCommand({
       Bucket: deps.uploadsBucket,
@@ -132,14 +134,12 @@ export const createMultipartUpload = async (
 };
 
 /** The job behind a multipart route, refused with what to do when it cannot take part requests. */
-const awaitingMultipartJob = async (store: JobStore, jobId: string): Promise<MultipartJob> => {
-  const job = await store.get(jobId);
-  if (!job) {
-    throw new NotFoundError(
-      'Job::NotFound',
-      `there is no job ${jobId}; it may have expired before its upload arrived`,
-    );
-  }
+const awaitingMultipartJob = async (
+  store: JobStore,
+  tenant: string,
+  jobId: string,
+): Promise<MultipartJob> => {
+  const job = await ownJob(store, tenant, jobId);
   if (job.upload_method !== 'multipart' || !job.upload_id || !job.part_size || !job.part_count) {
     throw new ConflictError(
       'Upload::NotMultipart',
@@ -187,10 +187,11 @@ const assertPartNumbersInPlan = (job: MultipartJob, numbers: readonly number[], 
 /** Presigned UploadPart URLs for the parts asked for, each bound to its part's exact size. */
 export const signUploadParts = async (
   deps: MultipartDeps,
+  tenant: string,
   jobId: string,
   request: PartUrlsRequest,
 ): Promise<SignedParts> => {
-  const job = await awaitingMultipartJob(deps.store, jobId);
+  const job = await awaitingMultipartJob(deps.store, tenant, jobId);
   assertPartNumbersInPlan(job, request.part_numbers, 'part_numbers');
   const now = Date.now();
   const parts = await Promise.all(
@@ -220,8 +221,12 @@ export const signUploadParts = async (
 };
 
 /** The parts S3 already holds (ListParts, every page), so that a client resumes without resending them. */
-export const listUploadedParts = async (deps: MultipartDeps, jobId: string): Promise<UploadedParts> => {
-  const job = await awaitingMultipartJob(deps.store, jobId);
+export const listUploadedParts = async (
+  deps: MultipartDeps,
+  tenant: string,
+  jobId: string,
+): Promise<UploadedParts> => {
+  const job = await awaitingMultipartJob(deps.store, tenant, jobId);
   const parts: UploadedPart[] = [];
   let marker: string | undefined;
   try {
@@ -310,10 +315,11 @@ const PART_ERRORS: Record<string, { code: string; message: string }> = {
 /** Assembles the uploaded parts into the job's object; ingest takes it from there. */
 export const completeMultipartUpload = async (
   deps: MultipartDeps,
+  tenant: string,
   jobId: string,
   request: CompleteUploadRequest,
 ): Promise<JobView> => {
-  const job = await awaitingMultipartJob(deps.store, jobId);
+  const job = await awaitingMultipartJob(deps.store, tenant, jobId);
   const parts = partsInOrder(job, request);
   try {
     await deps.s3.send(
@@ -346,15 +352,16 @@ export const completeMultipartUpload = async (
     }
     logger.info('multipart upload was already complete', { job_id: jobId });
   }
-  return viewJob(deps.view, jobId);
+  return viewJob(deps.view, tenant, jobId);
 };
 
 /** Cancels the upload: the job fails with a readable error first, then S3 drops the parts. */
 export const abortMultipartUpload = async (
   deps: MultipartDeps,
+  tenant: string,
   jobId: string,
 ): Promise<{ job_id: string; status: typeof JobStatus.Failed; error: string; error_code: string }> => {
-  const job = await awaitingMultipartJob(deps.store, jobId);
+  const job = await awaitingMultipartJob(deps.store, tenant, jobId);
   const failure = {
     code: 'Upload::Aborted',
     message: 'the upload was cancelled before it completed; upload the file again to process it',
@@ -362,7 +369,7 @@ export const abortMultipartUpload = async (
   // The job's state decides: if the upload completed meanwhile, ingest owns the job and abort is refused.
   const failed = await deps.store.markUploadRefused(job.id, failure);
   if (!failed) {
-    await awaitingMultipartJob(deps.store, jobId);
+    await awaitingMultipartJob(deps.store, tenant, jobId);
     throw new ConflictError('Upload::Conflict', `job ${jobId} changed while it was being aborted; try again`);
   }
   try {

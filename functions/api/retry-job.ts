@@ -1,9 +1,10 @@
 import type { Dispatcher } from '#shared/dispatch';
-import { ConflictError, describeError, NotFoundError } from '#shared/errors';
+import { ConflictError, describeError } from '#shared/errors';
 import { DUPLICATE, type Job, JobStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
 import { ServiceUnavailableError } from './api-errors.ts';
+import { isVisibleTo, jobNotFound, ownJob } from './job-access.ts';
 
 export interface RetryJobDeps {
   store: JobStore;
@@ -58,9 +59,8 @@ export const retryRefusal = (job: Job, maxAttempts: number): ConflictError | und
 };
 
 /** Puts a failed job back on its processor's queue, if it failed in processing and has attempts left. */
-export const retryJob = async (deps: RetryJobDeps, jobId: string): Promise<RetriedJob> => {
-  const job = await deps.store.get(jobId);
-  if (!job) throw new NotFoundError('Job::NotFound', `there is no job ${jobId}`);
+export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string): Promise<RetriedJob> => {
+  const job = await ownJob(deps.store, tenant, jobId);
   const refusal = retryRefusal(job, deps.maxAttempts);
   if (refusal) throw refusal;
 
@@ -68,8 +68,10 @@ export const retryJob = async (deps: RetryJobDeps, jobId: string): Promise<Retri
   if (!requeued) {
     // Changed between the read and the conditional write (a concurrent retry, say): report its new state.
     const current = await deps.store.get(jobId);
+    // Deleted meanwhile: a tombstone never moves again (JobStore refuses it), and it is not there to see.
+    if (!isVisibleTo(current, tenant)) throw jobNotFound(jobId);
     throw (
-      (current && retryRefusal(current, deps.maxAttempts)) ??
+      retryRefusal(current, deps.maxAttempts) ??
       new ConflictError(
         'Retry::Conflict',
         `job ${jobId} changed while it was being retried; fetch it and try again`,

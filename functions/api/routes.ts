@@ -9,7 +9,7 @@ export type RouteHandler = (
 ) => Promise<HttpResponse>;
 
 /** Routes keyed like API Gateway's route keys, without a trailing slash: `GET /api/media/{id}`. */
-export type RouteTable = Readonly<Record<string, RouteHandler>>;
+export type RouteTable<H = RouteHandler> = Readonly<Record<string, H>>;
 
 const withoutTrailingSlash = (path: string): string =>
   path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
@@ -54,7 +54,7 @@ const decodeSegment = (value: string): string => {
  * Picks the handler for an event by its route key. A catch-all route (`$default`, `ANY /{proxy+}`) has
  * no template to go by, so then the request's own method and path are matched against the table.
  */
-export const createRouter = (routes: RouteTable) => {
+export const createRouter = <H = RouteHandler>(routes: RouteTable<H>) => {
   const templates = Object.keys(routes).map((key) => {
     const { method, path } = splitRouteKey(key);
     return { key, method, pattern: templatePattern(path) };
@@ -63,7 +63,7 @@ export const createRouter = (routes: RouteTable) => {
     .map((key) => `${key}/`)
     .join(', ');
 
-  return (event: APIGatewayProxyEventV2): { handler: RouteHandler; parameters: PathParameters } => {
+  return (event: APIGatewayProxyEventV2): { handler: H; parameters: PathParameters } => {
     const requestMethod = event.requestContext.http.method.toUpperCase();
     const handler = routes[normaliseRouteKey(event.routeKey, requestMethod)];
     if (handler) return { handler, parameters: event.pathParameters ?? {} };

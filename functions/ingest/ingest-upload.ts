@@ -1,7 +1,7 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from '#shared/dispatch';
-import { isTerminal, type Job, JobStatus } from '#shared/job';
-import type { JobFailure, JobStore, UploadFacts } from '#shared/job-store';
+import { isTerminal, type Job, JobStatus, tenantOf } from '#shared/job';
+import type { ContentKey, JobFailure, JobStore, UploadFacts } from '#shared/job-store';
 import { countJob, JobMetric, logger } from '#shared/observability';
 import { findPreset, maxBytesFor, mediaKindOf } from '#shared/presets';
 import { digestUpload, sniffMediaType } from './digest-upload.ts';
@@ -137,9 +137,12 @@ export const ingestUpload = async (deps: IngestDeps, jobId: string): Promise<Ing
 };
 
 const claimAndQueue = async (deps: IngestDeps, job: Job, facts: UploadFacts): Promise<IngestOutcome> => {
-  // Two rounds at most: a failed holder hands the key over, and the hand-over itself can race another upload.
-  for (let round = 0; round < 3; round++) {
-    const claim = await deps.store.claimDedupKey(facts.file_hash, job.preset, job.id);
+  // Idempotency is per tenant: the same bytes of another tenant are another job, never a duplicate.
+  const content: ContentKey = { tenant: tenantOf(job), fileHash: facts.file_hash, preset: job.preset };
+  // A few rounds at most: a failed or deleted holder hands the key over, and the hand-over itself can
+  // race another upload.
+  for (let round = 0; round < 4; round++) {
+    const claim = await deps.store.claimDedupKey(content, job.id);
     if (claim.claimed) {
       const queued = await deps.store.markQueued(job.id, facts);
       if (!queued) return { outcome: 'ignored', job };
@@ -150,12 +153,14 @@ const claimAndQueue = async (deps: IngestDeps, job: Job, facts: UploadFacts): Pr
     }
 
     const holder = await deps.store.get(claim.holder);
-    if (!holder || holder.status === JobStatus.Failed) {
+    if (!holder || holder.status === JobStatus.Failed || holder.deleted_at) {
       // A failed job never absorbs a new upload of the same bytes: the new upload takes the key over.
-      await deps.store.takeOverDedupKey(facts.file_hash, job.preset, claim.holder, job.id);
+      await deps.store.takeOverDedupKey(content, claim.holder, job.id);
       continue;
     }
-    return linkAsDuplicate(deps, job, holder, facts);
+    const linked = await linkAsDuplicate(deps, job, holder, facts);
+    // The holder was deleted between the read and the link: claim the content again.
+    if (linked) return linked;
   }
   throw new Error(`could not settle the idempotency key for job ${job.id}`);
 };
@@ -165,10 +170,11 @@ const linkAsDuplicate = async (
   job: Job,
   holder: Job,
   facts: UploadFacts,
-): Promise<IngestOutcome> => {
+): Promise<IngestOutcome | undefined> => {
   // Link on the canonical job first: a single-item update is atomic, so either the canonical job's
   // completion sees this duplicate, or this call sees the completion and announces it itself.
-  const canonical = (await deps.store.linkDuplicate(holder.id, job.id)) ?? holder;
+  const canonical = await deps.store.linkDuplicate(holder.id, job.id);
+  if (!canonical) return undefined;
   const duplicate = await deps.store.markDuplicate(job.id, holder.id, facts);
   if (!duplicate) return { outcome: 'ignored', job, canonical };
   countJob(JobMetric.Duplicate);

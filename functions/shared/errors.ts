@@ -29,6 +29,21 @@ export class ConflictError extends AppError {}
 
 export class PayloadTooLargeError extends AppError {}
 
+/** The request carries no credential, or one that names no caller (401); the message says what to send. */
+export class UnauthorizedError extends AppError {}
+
+/** The caller is known but may not do this (403): a valid token that names no valid tenant, say. */
+export class ForbiddenError extends AppError {}
+
+/** The caller is over a limit for now (429); `retryAfterSeconds` says when to try again (`Retry-After`). */
+export class TooManyRequestsError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(code: string, message: string, retryAfterSeconds: number) {
+    super(code, message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /**
  * Processing cannot succeed however often it is tried: a corrupt or unsupported file, a file over
  * the pixel or duration cap. The job fails at once, with `message` as its readable `error`.

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -17,7 +18,7 @@ import {
   WebhookStatus,
 } from './job.ts';
 import { JOB_LIFECYCLE, type JobEvent } from './job-lifecycle.ts';
-import { OPEN_JOBS_INDEX, openJobShardFor } from './jobs-table.ts';
+import { OPEN_JOBS_INDEX, openJobShardFor, TENANT_JOBS_INDEX } from './jobs-table.ts';
 import type { MediaKind } from './presets.ts';
 
 /** What ingest learned from the bytes themselves. */
@@ -35,6 +36,26 @@ export interface JobFailure {
 }
 
 export type DedupClaim = { claimed: true } | { claimed: false; holder: string };
+
+/** What identifies one piece of content for one tenant: the idempotency key's parts. */
+export interface ContentKey {
+  tenant: string;
+  fileHash: string;
+  preset: string;
+}
+
+/** Where a tenant's listing stands: the index key of the last job read (base64url in the API's cursor). */
+export interface TenantJobsPosition {
+  pk: string;
+  tenant: string;
+  created_at: string;
+}
+
+export interface TenantJobsPage {
+  jobs: Job[];
+  /** The position of the last job of the page, if the index may hold more. */
+  next?: TenantJobsPosition;
+}
 
 /** A job as the open-jobs index shows it (OPEN_JOBS_INDEX.projectedAttributes): enough to decide on. */
 export interface IdleJob
@@ -67,7 +88,8 @@ const openIndexFor = (job: Job, at: string): Record<string, string> =>
     ? {}
     : { [OPEN_SHARD]: openJobShardFor(job.id), [IDLE_SINCE]: at };
 
-const dedupKey = (fileHash: string, preset: string) => `dedup#${preset}#${fileHash}`;
+/** One key per tenant, preset and bytes: the same file of two tenants is two jobs (`#` is in no name). */
+const dedupKey = ({ tenant, fileHash, preset }: ContentKey) => `dedup#${tenant}#${preset}#${fileHash}`;
 const now = () => new Date().toISOString();
 
 const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
@@ -215,13 +237,117 @@ export class JobStore {
     });
   }
 
-  /** Adds a duplicate to the canonical job; the returned job tells whether it has already finished. */
+  /**
+   * Adds a duplicate to the canonical job; the returned job tells whether it has already finished.
+   * Undefined when the canonical job is gone or deleted (a tombstone takes no new duplicates): the
+   * caller then claims the content for its own job.
+   */
   linkDuplicate(canonicalId: string, duplicateId: string): Promise<Job | undefined> {
     return this.update(canonicalId, {
       UpdateExpression: 'ADD duplicates :ids SET updated_at = :now',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deleted_at)',
+      ExpressionAttributeValues: { ':ids': new Set([duplicateId]), ':now': now() },
+    });
+  }
+
+  /**
+   * Takes a deleted duplicate off its canonical job's list. It moves `updated_at`, so that a deletion of
+   * the canonical job decided on the list it read cannot apply to a list that changed since.
+   */
+  unlinkDuplicate(canonicalId: string, duplicateId: string): Promise<Job | undefined> {
+    return this.update(canonicalId, {
+      UpdateExpression: 'DELETE duplicates :ids SET updated_at = :now',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeValues: { ':ids': new Set([duplicateId]), ':now': now() },
     });
+  }
+
+  /**
+   * Deletes the job record, only if it has not moved since the caller read it (same status, same
+   * `updated_at`, not a tombstone). Every change that could start it again (an upload arriving, a retry,
+   * a new duplicate linking to it) writes the status or `updated_at`, so a deletion can never remove a
+   * job that has just started to process. With `tombstoned`, only the tombstone the caller read.
+   */
+  async remove(seen: Pick<Job, 'id' | 'status' | 'updated_at' | 'deleted_at'>): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: seen.id },
+          ConditionExpression: `#status = :status AND updated_at = :seen AND ${
+            seen.deleted_at ? 'deleted_at = :deleted' : 'attribute_not_exists(deleted_at)'
+          }`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': seen.status,
+            ':seen': seen.updated_at,
+            ...(seen.deleted_at ? { ':deleted': seen.deleted_at } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Marks a finished job deleted while duplicates still show its results (same conditions as `remove`):
+   * it keeps its record for them and leaves the open-jobs index; nothing moves it again (`transition`
+   * refuses tombstones, `linkDuplicate` too).
+   */
+  async tombstone(
+    seen: Pick<Job, 'id' | 'status' | 'updated_at'>,
+    at: string = now(),
+  ): Promise<Job | undefined> {
+    return this.update(seen.id, {
+      UpdateExpression: 'SET deleted_at = :at REMOVE #open, #idle',
+      ConditionExpression: '#status = :status AND updated_at = :seen AND attribute_not_exists(deleted_at)',
+      ExpressionAttributeNames: { '#status': 'status', '#open': OPEN_SHARD, '#idle': IDLE_SINCE },
+      ExpressionAttributeValues: { ':at': at, ':status': seen.status, ':seen': seen.updated_at },
+    });
+  }
+
+  /**
+   * One page of the tenant's jobs from the tenant-jobs index, newest first, tombstones left out; with
+   * `statuses`, only jobs stored in one of them. `from` continues after a position a previous page gave.
+   */
+  async listByTenant(
+    tenant: string,
+    options: { limit: number; from?: TenantJobsPosition; statuses?: readonly StoredStatus[] },
+  ): Promise<TenantJobsPage> {
+    const names: Record<string, string> = { '#tenant': TENANT_JOBS_INDEX.partitionKey };
+    const values: Record<string, unknown> = { ':tenant': tenant };
+    const filters = ['attribute_not_exists(deleted_at)'];
+    if (options.statuses) {
+      names['#status'] = 'status';
+      const placeholders = options.statuses.map((status, index) => {
+        values[`:st${index}`] = status;
+        return `:st${index}`;
+      });
+      filters.push(`#status IN (${placeholders.join(', ')})`);
+    }
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TENANT_JOBS_INDEX.indexName,
+        KeyConditionExpression: '#tenant = :tenant',
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ...(options.from ? { ExclusiveStartKey: { ...options.from } } : {}),
+      }),
+    );
+    const last = response.LastEvaluatedKey;
+    return {
+      jobs: (response.Items ?? []).map(toJob),
+      ...(last
+        ? { next: { pk: String(last.pk), tenant: String(last.tenant), created_at: String(last.created_at) } }
+        : {}),
+    };
   }
 
   /**
@@ -330,12 +456,13 @@ export class JobStore {
    * The conditional put that makes a file + preset one job: the first job to claim the key holds it;
    * later claimants learn which job holds it.
    */
-  async claimDedupKey(fileHash: string, preset: string, jobId: string): Promise<DedupClaim> {
+  async claimDedupKey(content: ContentKey, jobId: string): Promise<DedupClaim> {
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: dedupKey(fileHash, preset), job_id: jobId, created_at: now() },
+          // No `tenant` attribute: it would put the key in the tenant-jobs index.
+          Item: { pk: dedupKey(content), job_id: jobId, created_at: now() },
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -350,17 +477,12 @@ export class JobStore {
   }
 
   /** Hands the key from a failed job to a new upload of the same bytes, so a failure never blocks a re-upload. */
-  async takeOverDedupKey(
-    fileHash: string,
-    preset: string,
-    fromJobId: string,
-    toJobId: string,
-  ): Promise<boolean> {
+  async takeOverDedupKey(content: ContentKey, fromJobId: string, toJobId: string): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: dedupKey(fileHash, preset) },
+          Key: { pk: dedupKey(content) },
           UpdateExpression: 'SET job_id = :to',
           ConditionExpression: 'job_id = :from',
           ExpressionAttributeValues: { ':to': toJobId, ':from': fromJobId },
@@ -373,12 +495,30 @@ export class JobStore {
     }
   }
 
-  /** The job holding a file + preset, if any (used by direct uploads to answer with the existing job). */
-  async findByContent(fileHash: string, preset: string): Promise<string | undefined> {
+  /** Frees the key a deleted job held (only if it still holds it), so the next upload makes a new job. */
+  async releaseDedupKey(content: ContentKey, jobId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: dedupKey(content) },
+          ConditionExpression: 'job_id = :id',
+          ExpressionAttributeValues: { ':id': jobId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The job holding a file + preset of a tenant, if any (direct uploads answer with the existing job). */
+  async findByContent(content: ContentKey): Promise<string | undefined> {
     const response = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: dedupKey(fileHash, preset) },
+        Key: { pk: dedupKey(content) },
         ConsistentRead: true,
       }),
     );
@@ -434,7 +574,12 @@ export class JobStore {
       values[`:from${index}`] = status;
       return `:from${index}`;
     });
-    const conditions = ['attribute_exists(pk)', `#status IN (${fromValues.join(', ')})`];
+    // A deleted job (a tombstone kept for its duplicates) never moves again.
+    const conditions = [
+      'attribute_exists(pk)',
+      'attribute_not_exists(deleted_at)',
+      `#status IN (${fromValues.join(', ')})`,
+    ];
     if (change.condition) conditions.push(change.condition.expression);
     const expression = (index: 'open' | 'close') => {
       const allSets = index === 'open' ? [...sets, '#open = :shard', '#idle = :now'] : sets;

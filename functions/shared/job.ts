@@ -1,4 +1,5 @@
 import type { MediaKind } from './presets.ts';
+import { DEFAULT_TENANT } from './tenants.ts';
 
 /** The public lifecycle of a job, as the API reports it (the original project's statuses plus the upload wait). */
 export const JobStatus = {
@@ -58,6 +59,11 @@ export interface WebhookState {
 
 export interface Job {
   id: string;
+  /**
+   * The tenant the job belongs to (the caller that created it). Jobs written before tenants have none:
+   * read it through `tenantOf`.
+   */
+  tenant?: string;
   status: StoredStatus;
   file_name: string;
   /** Declared by the client; the processors trust `detected_type` (sniffed from the bytes) instead. */
@@ -94,9 +100,17 @@ export interface Job {
   announced_at?: string;
   created_at: string;
   updated_at: string;
+  /**
+   * Set when the job was deleted while duplicates of it still show its results: it answers like an
+   * unknown job, and goes (results and all) with the last of them (functions/api/delete-job.ts).
+   */
+  deleted_at?: string;
   /** DynamoDB TTL (epoch seconds): a job whose upload never arrives expires. */
   ttl?: number;
 }
+
+/** The job's tenant; jobs recorded before tenants existed belong to `default`. */
+export const tenantOf = (job: Pick<Job, 'tenant'>): string => job.tenant ?? DEFAULT_TENANT;
 
 export const UPLOAD_PREFIX = 'uploads/';
 export const RESULTS_PREFIX = 'results/';

@@ -49,3 +49,18 @@ export const openJobShardFor = (jobId: string): string => {
   const digit = Number.parseInt(jobId.slice(-1), 16);
   return `open#${(Number.isNaN(digit) ? 0 : digit) % OPEN_JOBS_INDEX.shardCount}`;
 };
+
+/**
+ * Every job of a tenant, newest first: the list route's Query (never a Scan). Its keys are on job records
+ * only (dedup and usage items carry no `tenant`), so nothing else is in it; it projects the whole job,
+ * since the list renders each one. A job deleted while duplicates still show its results keeps its
+ * record (with `deleted_at`) and is filtered out of the listing.
+ */
+export const TENANT_JOBS_INDEX = {
+  indexName: 'tenant-jobs',
+  partitionKey: 'tenant',
+  sortKey: 'created_at',
+} as const;
+
+/** The per-tenant, per-UTC-day usage counter's key (QuotaMeter in functions/api/quotas.ts). */
+export const usageKeyFor = (tenant: string, day: string): string => `usage#${tenant}#${day}`;

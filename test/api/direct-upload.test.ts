@@ -130,7 +130,10 @@ describe('POST /api/media/ with multipart/form-data', () => {
     const bytes = await makeJpeg(32, 32, 13);
     const failed = newJob({ status: 'failed', file_hash: sha256(bytes), media_kind: 'image', attempts: 3 });
     await api.store.create(failed);
-    await api.store.claimDedupKey(sha256(bytes), 'default', failed.id);
+    await api.store.claimDedupKey(
+      { tenant: 'default', fileHash: sha256(bytes), preset: 'default' },
+      failed.id,
+    );
 
     // Act
     const response = await upload([filePart(bytes), { name: 'preset', value: 'default' }]);
@@ -139,7 +142,9 @@ describe('POST /api/media/ with multipart/form-data', () => {
     expect(response.statusCode).toBe(201);
     expect(response.body.id).not.toBe(failed.id);
     expect(response.body.status).toBe('queued');
-    expect(await api.store.findByContent(sha256(bytes), 'default')).toBe(response.body.id);
+    expect(
+      await api.store.findByContent({ tenant: 'default', fileHash: sha256(bytes), preset: 'default' }),
+    ).toBe(response.body.id);
     await api.env.drain(api.env.queues.image.url);
   });
 

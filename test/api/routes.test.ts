@@ -48,6 +48,9 @@ describe('GET /api/presets/', () => {
         multipart_threshold_bytes: 100 * 1024 * 1024,
         multipart_max_parts: 10_000,
         part_urls_per_request: 100,
+        // No quotas in this environment (QUOTA_* unset: 0, off).
+        quota_jobs_per_day: null,
+        quota_bytes_per_day: null,
       });
     },
   );
@@ -56,7 +59,7 @@ describe('GET /api/presets/', () => {
 describe('routing', () => {
   it.each([
     ['GET /api/unknown', 'GET', '/api/unknown'],
-    ['DELETE /api/media/{id}', 'DELETE', '/api/media/x'],
+    ['PUT /api/media/{id}', 'PUT', '/api/media/x'],
   ])('answers 404 with a JSON error for a route it does not serve (%s)', async (routeKey, method, path) => {
     const response = await api.invoke<ErrorBody>(httpEvent({ method, path, routeKey }));
 

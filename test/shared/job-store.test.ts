@@ -66,18 +66,95 @@ describe('job store', () => {
   });
 
   it('lets one job claim a file + preset and tells later claimants who holds it', async () => {
-    const hash = randomUUID().replaceAll('-', '').padEnd(64, '0');
+    const fileHash = randomUUID().replaceAll('-', '').padEnd(64, '0');
+    const content = { tenant: 'acme', fileHash, preset: 'default' };
     const [first, second] = [randomUUID(), randomUUID()];
 
-    expect(await store.claimDedupKey(hash, 'default', first)).toEqual({ claimed: true });
-    expect(await store.claimDedupKey(hash, 'default', second)).toEqual({ claimed: false, holder: first });
-    expect(await store.claimDedupKey(hash, 'default', first)).toEqual({ claimed: true });
-    expect(await store.claimDedupKey(hash, 'square-webp', second)).toEqual({ claimed: true });
-    expect(await store.findByContent(hash, 'default')).toBe(first);
+    expect(await store.claimDedupKey(content, first)).toEqual({ claimed: true });
+    expect(await store.claimDedupKey(content, second)).toEqual({ claimed: false, holder: first });
+    expect(await store.claimDedupKey(content, first)).toEqual({ claimed: true });
+    expect(await store.claimDedupKey({ ...content, preset: 'square-webp' }, second)).toEqual({
+      claimed: true,
+    });
+    expect(await store.findByContent(content)).toBe(first);
 
-    expect(await store.takeOverDedupKey(hash, 'default', second, second)).toBe(false);
-    expect(await store.takeOverDedupKey(hash, 'default', first, second)).toBe(true);
-    expect(await store.findByContent(hash, 'default')).toBe(second);
+    expect(await store.takeOverDedupKey(content, second, second)).toBe(false);
+    expect(await store.takeOverDedupKey(content, first, second)).toBe(true);
+    expect(await store.findByContent(content)).toBe(second);
+  });
+
+  it('keeps each tenant its own claim on the same bytes and preset', async () => {
+    // Prepare
+    const fileHash = randomUUID().replaceAll('-', '').padEnd(64, '1');
+    const [acme, globex] = [randomUUID(), randomUUID()];
+
+    // Act
+    const claims = [
+      await store.claimDedupKey({ tenant: 'acme', fileHash, preset: 'default' }, acme),
+      await store.claimDedupKey({ tenant: 'globex', fileHash, preset: 'default' }, globex),
+    ];
+
+    // Assess
+    expect(claims).toEqual([{ claimed: true }, { claimed: true }]);
+    expect(await store.findByContent({ tenant: 'acme', fileHash, preset: 'default' })).toBe(acme);
+    expect(await store.findByContent({ tenant: 'globex', fileHash, preset: 'default' })).toBe(globex);
+  });
+
+  it('frees a claim only for the job that holds it', async () => {
+    const content = {
+      tenant: 'acme',
+      fileHash: randomUUID().replaceAll('-', '').padEnd(64, '2'),
+      preset: 'default',
+    };
+    const [holder, other] = [randomUUID(), randomUUID()];
+    await store.claimDedupKey(content, holder);
+
+    expect(await store.releaseDedupKey(content, other)).toBe(false);
+    expect(await store.findByContent(content)).toBe(holder);
+    expect(await store.releaseDedupKey(content, holder)).toBe(true);
+    expect(await store.findByContent(content)).toBeUndefined();
+  });
+
+  it('deletes a job only as it was read', async () => {
+    // Prepare: a failed job, then retried (status and updated_at move)
+    const job = newJob({
+      status: 'failed',
+      media_kind: 'image',
+      attempts: 1,
+      updated_at: '2026-01-01T00:00:00.000Z',
+    });
+    await store.create(job);
+    const seen = (await store.get(job.id)) as Job;
+    await store.requeue(job.id, 3);
+
+    // Act
+    const removedStale = await store.remove(seen);
+
+    // Assess
+    expect(removedStale).toBe(false);
+    const current = (await store.get(job.id)) as Job;
+    expect(current.status).toBe('queued');
+    await store.fail(job.id, 'attemptsExhausted', { code: 'X', message: 'gone' });
+    const failed = (await store.get(job.id)) as Job;
+    expect(await store.remove(failed)).toBe(true);
+    expect(await store.get(job.id)).toBeUndefined();
+  });
+
+  it('never moves a tombstoned job, nor links duplicates to it', async () => {
+    // Prepare
+    const job = newJob({ status: 'failed', media_kind: 'image', attempts: 1 });
+    await store.create(job);
+    const tombstone = await store.tombstone(job);
+
+    // Act
+    const retried = await store.requeue(job.id, 3);
+    const linked = await store.linkDuplicate(job.id, randomUUID());
+
+    // Assess
+    expect(tombstone?.deleted_at).toEqual(expect.any(String));
+    expect(retried).toBeUndefined();
+    expect(linked).toBeUndefined();
+    expect(await store.tombstone(job)).toBeUndefined();
   });
 
   it('collects duplicates on the canonical job', async () => {

@@ -15,7 +15,8 @@ import {
 import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
 import type { JobStore } from '#shared/job-store';
-import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX } from '#shared/jobs-table';
+import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
+import { TENANTS_TABLE_KEYS } from '#shared/tenants';
 import { retryBudgets } from '../../lib/retry-budgets.ts';
 import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
@@ -80,6 +81,8 @@ export interface TestEnvironment {
   sqsEndpoint: string;
   clients: { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient };
   tableName: string;
+  /** The tenants table (functions/shared/tenants.ts), empty. */
+  tenantsTable: string;
   uploadsBucket: string;
   resultsBucket: string;
   queues: { image: QueuePair; video: QueuePair; webhook: QueuePair; ingestDlqUrl: string };
@@ -139,6 +142,7 @@ export const createTestEnvironment = async (
   };
 
   const tableName = `jobs-${suffix}`;
+  const tenantsTable = `tenants-${suffix}`;
   const uploadsBucket = `uploads-${suffix}`.toLowerCase();
   const resultsBucket = `results-${suffix}`.toLowerCase();
 
@@ -150,6 +154,8 @@ export const createTestEnvironment = async (
         { AttributeName: JOBS_TABLE_KEYS.partitionKey, AttributeType: 'S' },
         { AttributeName: OPEN_JOBS_INDEX.partitionKey, AttributeType: 'S' },
         { AttributeName: OPEN_JOBS_INDEX.sortKey, AttributeType: 'S' },
+        { AttributeName: TENANT_JOBS_INDEX.partitionKey, AttributeType: 'S' },
+        { AttributeName: TENANT_JOBS_INDEX.sortKey, AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: JOBS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
       // The sparse index of open jobs, as lib/storage.ts declares it.
@@ -165,7 +171,24 @@ export const createTestEnvironment = async (
             NonKeyAttributes: [...OPEN_JOBS_INDEX.projectedAttributes],
           },
         },
+        {
+          IndexName: TENANT_JOBS_INDEX.indexName,
+          KeySchema: [
+            { AttributeName: TENANT_JOBS_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TENANT_JOBS_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
+    }),
+  );
+  // The tenants table (keys and webhook secrets), as lib/ declares it: TENANTS_TABLE for the functions.
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: tenantsTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
     }),
   );
   await clients.dynamodb.send(
@@ -226,6 +249,7 @@ export const createTestEnvironment = async (
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     S3_FORCE_PATH_STYLE: 'true',
     JOBS_TABLE: tableName,
+    TENANTS_TABLE: tenantsTable,
     UPLOADS_BUCKET: uploadsBucket,
     RESULTS_BUCKET: resultsBucket,
     IMAGE_QUEUE_URL: image.url,
@@ -290,6 +314,7 @@ export const createTestEnvironment = async (
     sqsEndpoint: sqsServer.endpoint,
     clients,
     tableName,
+    tenantsTable,
     uploadsBucket,
     resultsBucket,
     queues: { image, video, webhook, ingestDlqUrl: ingestDlq.QueueUrl ?? '' },

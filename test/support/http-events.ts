@@ -13,7 +13,17 @@ export interface HttpEventOptions {
   isBase64Encoded?: boolean;
   pathParameters?: Record<string, string>;
   queryString?: string;
+  /** The caller's tenant as the api-key authorizer passes it on; `default` unless said. */
+  tenant?: string;
+  /**
+   * The request context's `authorizer` as API Gateway fills it, over the api-key one `tenant` makes:
+   * `{ jwt: { claims, scopes } }` for a JWT route, `null` for a route without an authorizer.
+   */
+  authorizer?: Record<string, unknown> | null;
 }
+
+/** What API Gateway passes on from a Lambda REQUEST authorizer's simple response for `tenant`. */
+export const apiKeyAuthorizer = (tenant: string) => ({ lambda: { tenant, key_id: 'a1b2c3d4e5f6' } });
 
 /**
  * An API Gateway HTTP API (payload format 2.0) event as Lambda receives it: lower-cased header names,
@@ -40,7 +50,11 @@ export const httpEvent = (options: HttpEventOptions): APIGatewayProxyEventV2 => 
     headers['content-length'] = String(length);
   }
   const requestId = `${randomUUID().slice(0, 8)}=`;
-  return {
+  const authorizer =
+    options.authorizer === undefined ? apiKeyAuthorizer(options.tenant ?? 'default') : options.authorizer;
+  const query = new URLSearchParams(queryString);
+  const queryStringParameters = query.size > 0 ? Object.fromEntries(query) : undefined;
+  const event: APIGatewayProxyEventV2 = {
     version: '2.0',
     routeKey: options.routeKey ?? `${method} ${path}`,
     rawPath: path,
@@ -58,10 +72,14 @@ export const httpEvent = (options: HttpEventOptions): APIGatewayProxyEventV2 => 
       time: new Date().toUTCString(),
       timeEpoch: Date.now(),
     },
+    ...(queryStringParameters ? { queryStringParameters } : {}),
     ...(pathParameters ? { pathParameters } : {}),
     ...(encodedBody !== undefined ? { body: encodedBody } : {}),
     isBase64Encoded,
   };
+  // The base event type has no authorizer; the WithRequestContext variants do, one kind each.
+  if (authorizer !== null) Object.assign(event.requestContext, { authorizer });
+  return event;
 };
 
 /** JSON request body with its content type. */
