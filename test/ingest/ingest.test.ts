@@ -154,6 +154,63 @@ describe('ingest', () => {
     expect(await drain(env.queues.image.url)).toHaveLength(2);
   });
 
+  it('keeps the same bytes of two tenants two jobs, each processed for its own tenant', async () => {
+    // Prepare
+    const bytes = await makeJpeg(50, 50, 21);
+    const acme = await upload(bytes, { tenant: 'acme' });
+    const globex = await upload(bytes, { tenant: 'globex' });
+    const acmeAgain = await upload(bytes, { tenant: 'acme', file_name: 'again.jpg' });
+
+    // Act
+    await ingest(acme.event);
+    await ingest(globex.event);
+    await ingest(acmeAgain.event);
+
+    // Assess: neither tenant's upload becomes the other's duplicate; the same tenant's does
+    expect(await store.get(globex.job.id)).toMatchObject({ status: 'queued', tenant: 'globex' });
+    expect((await store.get(globex.job.id))?.duplicate_of).toBeUndefined();
+    expect(await store.get(acmeAgain.job.id)).toMatchObject({ status: 'duplicate', duplicate_of: acme.job.id });
+    expect(await drain(env.queues.image.url)).toEqual([
+      { kind: 'process', job_id: acme.job.id },
+      { kind: 'process', job_id: globex.job.id },
+    ]);
+  });
+
+  it('reads jobs written before tenants as the default tenant', async () => {
+    // Prepare: a job without a tenant holds the content first
+    const bytes = await makeJpeg(50, 50, 22);
+    const legacy = await upload(bytes);
+    await ingest(legacy.event);
+    const fresh = await upload(bytes, { tenant: 'default' });
+
+    // Act
+    await ingest(fresh.event);
+
+    // Assess
+    expect(await store.get(fresh.job.id)).toMatchObject({ status: 'duplicate', duplicate_of: legacy.job.id });
+    await drain(env.queues.image.url);
+  });
+
+  it('makes a new job instead of a duplicate of a deleted one', async () => {
+    // Prepare: the holder is tombstoned (deleted while its duplicates still show its results)
+    const bytes = await makeJpeg(40, 40, 23);
+    const first = await upload(bytes);
+    await ingest(first.event);
+    await store.startAttempt(first.job.id, 3);
+    const done = await store.complete(first.job.id, { width: 40 }, []);
+    await store.tombstone(done as Job);
+    await drain(env.queues.image.url);
+    const second = await upload(bytes);
+
+    // Act
+    await ingest(second.event);
+
+    // Assess
+    expect((await store.get(second.job.id))?.status).toBe('queued');
+    expect((await store.get(first.job.id))?.duplicates).toBeUndefined();
+    expect(await drain(env.queues.image.url)).toEqual([{ kind: 'process', job_id: second.job.id }]);
+  });
+
   it('processes ten concurrent uploads of the same file once', async () => {
     // Prepare
     const bytes = await makeJpeg(60, 60, 4);
