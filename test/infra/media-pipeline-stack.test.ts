@@ -112,6 +112,8 @@ describe('MediaPipeline stack', () => {
           'ALLOW_LOOPBACK_CALLBACKS',
           'CALLBACK_PORTS',
           'MULTIPART_THRESHOLD_BYTES',
+          'QUOTA_JOBS_PER_DAY',
+          'QUOTA_BYTES_PER_DAY',
         ],
       },
       {
@@ -508,6 +510,14 @@ describe('MediaPipeline stack', () => {
             ],
           },
         },
+        {
+          IndexName: 'tenant-jobs',
+          KeySchema: [
+            { AttributeName: 'tenant', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ]);
       expect(table.Properties.AttributeDefinitions).toEqual(
         expect.arrayContaining([
@@ -578,8 +588,13 @@ describe('MediaPipeline stack', () => {
       expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
     });
 
-    it('lets no other function read any index of the jobs table', () => {
-      for (const service of SERVICES.filter((name) => name !== 'media-reconciler')) {
+    it('lets the API query the tenant-jobs index only, and no other function read any index', () => {
+      const apiIndexGrants = queries
+        .statementsOf('media-api')
+        .filter((statement) => JSON.stringify(statement.Resource).includes('/index/'));
+      expect(apiIndexGrants.map((statement) => actionsOf(statement))).toEqual([['dynamodb:Query']]);
+      expect(JSON.stringify(apiIndexGrants[0]?.Resource)).toContain('/index/tenant-jobs');
+      for (const service of SERVICES.filter((name) => !['media-reconciler', 'media-api'].includes(name))) {
         // Assess
         const indexGrants = queries
           .statementsOf(service)
@@ -724,7 +739,9 @@ describe('MediaPipeline stack', () => {
       // Assess
       expect(routes.map((route) => route.RouteKey).sort()).toEqual(
         [
+          'GET /api/media',
           'GET /api/media/{id}',
+          'DELETE /api/media/{id}',
           'GET /api/presets',
           'POST /api/media',
           'POST /api/media/{id}/retry',
@@ -909,6 +926,24 @@ describe('MediaPipeline stack', () => {
       expect(queries.grants('media-api', 's3:PutObject', bucketId('uploads'))).toHaveLength(1);
       expect(queries.grants('media-api', 's3:GetObject', bucketId('results'))).toHaveLength(1);
       expect(queries.grants('media-api', 's3:PutObject', bucketId('results'))).toEqual([]);
+    });
+
+    it('lets the API delete objects under uploads/ and results/ only, and no other function delete any', () => {
+      // Assess
+      for (const [bucket, prefix] of [
+        ['uploads', '/uploads/*'],
+        ['results', '/results/*'],
+      ] as const) {
+        const grants = queries.grants('media-api', 's3:DeleteObject', bucketId(bucket));
+        expect(grants, bucket).toHaveLength(1);
+        expect(JSON.stringify(grants[0]?.Resource), bucket).toContain(prefix);
+      }
+      for (const service of SERVICES.filter((name) => name !== 'media-api')) {
+        const deletes = queries
+          .statementsOf(service)
+          .filter((statement) => actionsOf(statement).includes('s3:DeleteObject'));
+        expect(deletes, service).toEqual([]);
+      }
     });
 
     it('lets the API list and abort multipart uploads under uploads/ only, and no other function', () => {

@@ -169,7 +169,10 @@ describe('ingest', () => {
     // Assess: neither tenant's upload becomes the other's duplicate; the same tenant's does
     expect(await store.get(globex.job.id)).toMatchObject({ status: 'queued', tenant: 'globex' });
     expect((await store.get(globex.job.id))?.duplicate_of).toBeUndefined();
-    expect(await store.get(acmeAgain.job.id)).toMatchObject({ status: 'duplicate', duplicate_of: acme.job.id });
+    expect(await store.get(acmeAgain.job.id)).toMatchObject({
+      status: 'duplicate',
+      duplicate_of: acme.job.id,
+    });
     expect(await drain(env.queues.image.url)).toEqual([
       { kind: 'process', job_id: acme.job.id },
       { kind: 'process', job_id: globex.job.id },
