@@ -266,7 +266,7 @@ export class JobStore {
    * Deletes the job record, only if it has not moved since the caller read it (same status, same
    * `updated_at`, not a tombstone). Every change that could start it again (an upload arriving, a retry,
    * a new duplicate linking to it) writes the status or `updated_at`, so a deletion can never remove a
-   * job that has just started to process. With `tombstoned`, only the tombstone the caller read.
+   * job that has just started to process. For a tombstone, only the tombstone the caller read.
    */
   async remove(seen: Pick<Job, 'id' | 'status' | 'updated_at' | 'deleted_at'>): Promise<boolean> {
     try {
