@@ -133,7 +133,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
         expect(await keyField().isVisible()).toBe(true);
         await enterKey(key);
         await expect.poll(() => keyField().isVisible(), SOON).toBe(false);
-        expect(await page.locator('#key-description').textContent()).toMatch(/^Using API key /);
+        expect(await page.locator('#key-description').textContent()).toMatch(/^Using (an )?API key /);
         expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([key]);
       }
       await expect.poll(() => page.getByLabel('Preset').isEnabled(), SOON).toBe(true);
