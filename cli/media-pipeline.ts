@@ -6,8 +6,10 @@ import { parseArgs } from 'node:util';
 import {
   createMediaClient,
   guessContentType,
+  type JobStatus,
   type JobView,
   MediaApiError,
+  type MediaAuth,
   type MediaClient,
   MediaTimeoutError,
   MediaUploadError,
@@ -15,6 +17,7 @@ import {
 } from '../client/media-client.ts';
 import { nodeTransport } from '../client/node-transport.ts';
 import {
+  describeJobList,
   formatBytes,
   lineProgress,
   type Output,
@@ -24,6 +27,7 @@ import {
   silentProgress,
   terminalProgress,
 } from './render.ts';
+import { UsageError } from './usage-error.ts';
 
 /**
  * `media-pipeline`: upload files to the media pipeline and follow their jobs, from a terminal or a
@@ -36,6 +40,8 @@ import {
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 
+const JOB_STATUSES: readonly JobStatus[] = ['awaiting_upload', 'queued', 'processing', 'done', 'failed'];
+
 export const USAGE = `Usage: media-pipeline <command> [options]
 
 Commands:
@@ -47,10 +53,29 @@ Commands:
         [--resume JOB_ID]           finish an interrupted multipart upload of one file
   status <job-id> [--wait]          show a job (and wait for it to finish)
   retry <job-id> [--wait]           re-queue a failed job
+  list [--status S] [--limit N]     your jobs, newest first, N a page (default 50, at most 100);
+       [--cursor C]                 S: ${JOB_STATUSES.slice(0, -1).join(', ')} or ${JOB_STATUSES.at(-1)};
+                                    C: the cursor a page ends with, for the next page
+  delete <job-id>                   delete a job, its upload and its results (not while it runs)
   presets                           list the presets and limits
+
+Keys (written to the Tenants table directly, with your own access, not through the API):
+  keys create --tenant NAME         a new API key (the last line of the output) for a tenant; a new
+                                    tenant's webhook signing secret is shown too
+  keys list                         every key: id, tenant, created, revoked
+  keys revoke KEY_ID                revoke a key (the API may accept it for up to 5 more minutes)
+  keys rotate-secret --tenant NAME  sign the tenant's webhooks with a new secret beside the current one;
+       [--finish]                   --finish drops the old one once receivers use the new one
+  Target: the running local runtime (found through $MEDIA_PIPELINE_DATA_DIR/runtime.json, default
+  .local), or with --stack NAME [--region R] a deployed stack (its output TenantsTableName, with your
+  AWS credentials).
 
 Options:
   --api-url URL      the API (default: $MEDIA_PIPELINE_API_URL, else ${DEFAULT_API_URL})
+  --api-key KEY      the API key to send (default: $MEDIA_PIPELINE_API_KEY); \`npm start\` prints the
+                     local dev key, \`keys create\` makes others
+  --token TOKEN      an OIDC token instead, for a deployment with auth: jwt
+                     (default: $MEDIA_PIPELINE_TOKEN)
   --json             print machine-readable JSON only
   --timeout SECONDS  how long --wait waits (default 600)
   -h, --help         show this help
@@ -68,8 +93,6 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-class UsageError extends Error {}
-
 const OPTIONS = {
   preset: { type: 'string' },
   'callback-url': { type: 'string' },
@@ -79,6 +102,15 @@ const OPTIONS = {
   'content-type': { type: 'string' },
   resume: { type: 'string' },
   'api-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  token: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  tenant: { type: 'string' },
+  finish: { type: 'boolean', default: false },
+  stack: { type: 'string' },
+  region: { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -388,11 +420,83 @@ const presetsCommand = async (context: Context, positionals: string[]): Promise<
   return 0;
 };
 
+const isJobStatus = (value: string): value is JobStatus =>
+  (JOB_STATUSES as readonly string[]).includes(value);
+
+const listCommand = async (context: Context, positionals: string[]): Promise<number> => {
+  const { flags, io } = context;
+  if (positionals.length > 0) throw new UsageError('list takes no arguments (filter with --status)');
+  const status = flags.status;
+  if (status !== undefined && !isJobStatus(status)) {
+    throw new UsageError(`--status must be one of ${JOB_STATUSES.join(', ')}, not ${JSON.stringify(status)}`);
+  }
+  const limit = flags.limit === undefined ? undefined : positiveInt('limit', flags.limit, 50, 100);
+  const page = await context.client.listJobs({
+    ...(limit === undefined ? {} : { limit }),
+    ...(flags.cursor ? { cursor: flags.cursor } : {}),
+    ...(status ? { status } : {}),
+    signal: context.signal,
+  });
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
+    return 0;
+  }
+  const again = ['media-pipeline list', status ? `--status ${status}` : '', limit ? `--limit ${limit}` : '']
+    .filter(Boolean)
+    .join(' ');
+  io.stdout.write(describeJobList(page, again, painter(io.stdout, io.env)));
+  return 0;
+};
+
+const deleteCommand = async (context: Context, positionals: string[]): Promise<number> => {
+  const id = jobIdArgument('delete', positionals);
+  await context.client.deleteJob(id);
+  context.io.stdout.write(
+    context.flags.json ? `${JSON.stringify({ job_id: id, deleted: true })}\n` : `job ${id} is deleted\n`,
+  );
+  return 0;
+};
+
+const keysCommand = async (context: Context, positionals: string[]): Promise<number> => {
+  // Loaded only here: the DynamoDB and CloudFormation clients are of no use to the other commands.
+  const keys = await import('./keys.ts');
+  return keys.keysCommand(positionals, context.flags, context.io);
+};
+
 const COMMANDS: Record<string, (context: Context, positionals: string[]) => Promise<number>> = {
   upload: uploadCommand,
   status: statusCommand,
   retry: retryCommand,
+  list: listCommand,
+  delete: deleteCommand,
   presets: presetsCommand,
+  keys: keysCommand,
+};
+
+/** What to say in a 401 sent without a credential: this CLI's ways of passing one. */
+export const CLI_AUTH_HINT =
+  'pass --api-key KEY or set MEDIA_PIPELINE_API_KEY (npm start prints the local dev key; `media-pipeline keys create --tenant NAME` makes one), or --token / MEDIA_PIPELINE_TOKEN for an OIDC token';
+
+/** The credential from the flags, else from the environment; both kinds at once is a usage error. */
+export const credentialOf = (
+  flags: Pick<Flags, 'api-key' | 'token'>,
+  env: NodeJS.ProcessEnv,
+): MediaAuth | undefined => {
+  if (flags['api-key'] !== undefined && flags.token !== undefined) {
+    throw new UsageError('pass --api-key or --token, not both');
+  }
+  if (flags['api-key'] !== undefined) return { apiKey: flags['api-key'] };
+  if (flags.token !== undefined) return { token: flags.token };
+  const apiKey = env.MEDIA_PIPELINE_API_KEY || undefined;
+  const token = env.MEDIA_PIPELINE_TOKEN || undefined;
+  if (apiKey && token) {
+    throw new UsageError(
+      'MEDIA_PIPELINE_API_KEY and MEDIA_PIPELINE_TOKEN are both set: unset one, or choose with --api-key or --token',
+    );
+  }
+  if (apiKey) return { apiKey };
+  if (token) return { token };
+  return undefined;
 };
 
 /** Runs the CLI with these arguments (without `node` and the script) and returns its exit code. */
@@ -412,9 +516,12 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
     baseUrl = flags['api-url'] ?? io.env.MEDIA_PIPELINE_API_URL ?? DEFAULT_API_URL;
     if (!/^https?:\/\//.test(baseUrl))
       throw new UsageError(`the API URL must start with http:// or https://, not ${baseUrl}`);
+    const auth = credentialOf(flags, io.env);
     // nodeTransport: progress as each body streams out, where fetch reports it only when a request ends.
     const client = createMediaClient({
       baseUrl,
+      ...(auth ? { auth } : {}),
+      authHint: CLI_AUTH_HINT,
       transport: nodeTransport,
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });

@@ -192,3 +192,98 @@ export const renderTable = (
   }
   return `${out.join('\n')}\n`;
 };
+
+type Paint = ReturnType<typeof painter>;
+const plain: Paint = (_style, text) => text;
+
+/** What `list` shows of a job (client/api-types.ts JobView, narrowed to what the table needs). */
+export interface ListedJob {
+  id: string;
+  status: string;
+  preset: string;
+  file_name: string;
+  size: number;
+  created_at: string;
+  duplicate_of: string | null;
+}
+
+/** `2026-12-03T10:04:05.123Z` as `2026-12-03 10:04:05Z`: sortable, and short enough for a table. */
+export const formatTimestamp = (iso: string): string => {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso);
+  return match ? `${match[1]} ${match[2]}Z` : iso;
+};
+
+/**
+ * The jobs of one `list` page as a table, and how to ask for the next page. `again` is the command
+ * line that asked for this one, without its cursor.
+ */
+export const describeJobList = (
+  page: { items: ListedJob[]; next_cursor: string | null },
+  again: string,
+  paint: Paint = plain,
+): string => {
+  if (page.items.length === 0) return 'No jobs.\n';
+  const table = renderTable(
+    ['ID', 'STATUS', 'PRESET', 'FILE', 'CREATED'],
+    page.items.map((job) => [
+      job.id,
+      job.duplicate_of ? `${job.status} (duplicate)` : job.status,
+      job.preset,
+      `${truncate(job.file_name, 40)} (${formatBytes(job.size)})`,
+      formatTimestamp(job.created_at),
+    ]),
+    paint,
+  );
+  return page.next_cursor ? `${table}\nMore jobs: ${again} --cursor ${page.next_cursor}\n` : table;
+};
+
+/** A key just created: what it is for, the tenant's webhook secret when the tenant is new, the key LAST. */
+export const describeCreatedKey = (
+  created: { key: string; key_id: string; tenant: string; webhook_secret?: string | undefined },
+  where: string,
+): string => {
+  const lines = [`Created API key ${created.key_id} for tenant ${created.tenant} on ${where}.`];
+  if (created.webhook_secret) {
+    lines.push(
+      `The tenant is new: its webhooks are signed with this secret (keep it; \`keys rotate-secret\` replaces it):`,
+      `  ${created.webhook_secret}`,
+    );
+  }
+  lines.push(
+    'Send the key as `Authorization: Bearer <key>` (CLI: --api-key or MEDIA_PIPELINE_API_KEY).',
+    'It is shown only now: the table keeps its SHA-256, not the key. The key:',
+    created.key,
+  );
+  return `${lines.join('\n')}\n`;
+};
+
+export const describeKeys = (
+  keys: Array<{ key_id: string; tenant: string; created_at: string; revoked_at?: string | undefined }>,
+  paint: Paint = plain,
+): string =>
+  keys.length === 0
+    ? 'No keys yet: media-pipeline keys create --tenant NAME makes one.\n'
+    : renderTable(
+        ['KEY ID', 'TENANT', 'CREATED', 'REVOKED'],
+        keys.map((key) => [
+          key.key_id,
+          key.tenant,
+          formatTimestamp(key.created_at),
+          key.revoked_at ? formatTimestamp(key.revoked_at) : '-',
+        ]),
+        paint,
+      );
+
+/** After `keys rotate-secret`: the secrets that now sign, and what to do next. */
+export const describeRotation = (tenant: string, secrets: string[], finished: boolean): string => {
+  const [newest, previous] = secrets;
+  if (finished || !previous) {
+    return `Tenant ${tenant}'s webhooks are now signed with one secret:\n  ${newest ?? '(none)'}\n`;
+  }
+  return (
+    `Tenant ${tenant}'s webhooks are now signed with two secrets (two v1 signatures per delivery):\n` +
+    `  new:      ${newest}\n` +
+    `  previous: ${previous}\n` +
+    `Move your receivers to the new secret, then: media-pipeline keys rotate-secret --tenant ${tenant} --finish\n`
+  );
+};

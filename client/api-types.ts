@@ -150,6 +150,13 @@ export interface RetriedJob {
   attempts: number;
 }
 
+/** GET /api/media/?limit=&cursor=&status= → 200: the caller's jobs, newest first. */
+export interface JobList {
+  items: JobView[];
+  /** Pass it as `cursor` for the next page; null on the last one. */
+  next_cursor: string | null;
+}
+
 /** Every error the API answers: `{"error": {"code", "message", "field"?}}`. */
 export interface ApiErrorBody {
   error: { code: string; message: string; field?: string; request_id?: string };

@@ -2,6 +2,8 @@ import type {
   AbortedUpload,
   ApiErrorBody,
   CreatedUpload,
+  JobList,
+  JobStatus,
   JobView,
   MultipartUploadPlan,
   PresetsResponse,
@@ -51,9 +53,26 @@ export interface RetryPolicy {
   baseDelayMs: number;
 }
 
+/**
+ * Who the client acts for: an API key (`media-pipeline keys create`) or an OIDC token (a deployment with
+ * `auth: jwt`). Either goes out as `Authorization: Bearer …`; which one it is only shapes the messages.
+ */
+export type MediaAuth = { apiKey: string } | { token: string };
+
 export interface MediaClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:3000` or the stack's ApiUrl. */
   baseUrl: string;
+  /**
+   * Sent with every API request as `Authorization: Bearer …`, never with the presigned S3 requests. A
+   * function is asked before each request (a page whose user enters the key later, or changes it).
+   * Omit it for a deployment with `auth: none`.
+   */
+  auth?: MediaAuth | (() => MediaAuth | undefined);
+  /**
+   * How a user of this client passes a key, for the message of a 401 sent without one (the CLI names its
+   * flags, the page its form). @default 'pass `auth: { apiKey }` (or `{ token }`) to createMediaClient'
+   */
+  authHint?: string;
   /** Used for API calls, and for S3 requests unless `transport` is given. @default globalThis.fetch */
   fetch?: typeof fetch;
   /**
@@ -106,8 +125,25 @@ export interface WaitOptions {
   onUpdate?: (job: JobView) => void;
 }
 
+export interface ListJobsOptions {
+  /** Jobs per page, 1 to 100. @default 50 (the API's) */
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+  /** Only jobs in this status (a duplicate counts with its canonical job's status). */
+  status?: JobStatus;
+  signal?: AbortSignal;
+}
+
 export interface MediaClient {
   listPresets(options?: { signal?: AbortSignal }): Promise<PresetsResponse>;
+  /** One page of the caller's jobs, newest first; `next_cursor` fetches the next. */
+  listJobs(options?: ListJobsOptions): Promise<JobList>;
+  /**
+   * Deletes a job with its upload and results (results a duplicate of it still shows stay until the
+   * last one goes). Refused with 409 `Job::InFlight` while it is queued or processing.
+   */
+  deleteJob(id: string): Promise<void>;
   /** Creates the job, sends the bytes (single PUT or multipart by the server's plan), returns the job id. */
   upload(file: UploadSource, options: UploadOptions): Promise<UploadResult>;
   getJob(id: string, options?: { signal?: AbortSignal }): Promise<JobView>;
@@ -120,21 +156,98 @@ export interface MediaClient {
   abortUpload(id: string): Promise<AbortedUpload>;
 }
 
-/** The API refused a request: `{"error": {"code", "message", "field"}}` with its HTTP status. */
+/**
+ * The API refused a request: `{"error": {"code", "message", "field"}}` with its HTTP status. API
+ * Gateway's own refusals of a missing or refused credential (a bare `{"message": "Unauthorized"}` 401 or
+ * `{"message": "Forbidden"}` 403) arrive as `Auth::Unauthorized` and `Auth::Forbidden`, with a message
+ * saying what is missing; a 429 carries its `Retry-After`.
+ */
 export class MediaApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
   readonly requestId: string | undefined;
-  constructor(status: number, body: Partial<ApiErrorBody['error']>, options?: { cause?: unknown }) {
+  /** Seconds to wait before asking again (`Retry-After`), when the API said (429, 503). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    status: number,
+    body: Partial<ApiErrorBody['error']>,
+    options?: { cause?: unknown; retryAfterSeconds?: number | undefined },
+  ) {
     super(body.message ?? `the API answered ${status}`, options);
     this.name = 'MediaApiError';
     this.status = status;
     this.code = body.code ?? `Http::${status}`;
     this.field = body.field;
     this.requestId = body.request_id;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
+
+/** Codes of API Gateway's bare refusals, as MediaApiError carries them. */
+export const AUTH_ERROR_CODES = { unauthorized: 'Auth::Unauthorized', forbidden: 'Auth::Forbidden' } as const;
+
+/** `Retry-After` in seconds, from either of its forms (delta-seconds or an HTTP date). */
+export const retryAfterSeconds = (header: string | null, now: number = Date.now()): number | undefined => {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+};
+
+/** `error_description` (else `error`) of a `WWW-Authenticate: Bearer …` challenge (RFC 6750). */
+export const bearerChallengeReason = (header: string | null): string | undefined => {
+  if (!header) return undefined;
+  const parameter = (name: string) => new RegExp(`${name}="([^"]*)"`, 'i').exec(header)?.[1];
+  return parameter('error_description') || parameter('error') || undefined;
+};
+
+const DEFAULT_AUTH_HINT = 'pass `auth: { apiKey }` (or `{ token }`) to createMediaClient';
+
+/**
+ * What API Gateway's bare 401 or 403 means for this caller, in words that say what to do. It answers
+ * 401 when no Authorization header came (or, with a JWT authorizer, when the token is not valid: the
+ * `www-authenticate` header then says why), and 403 when the key authorizer refused the key.
+ */
+export const describeAuthRefusal = (
+  status: 401 | 403,
+  sent: MediaAuth | undefined,
+  challenge: string | null,
+  hint: string = DEFAULT_AUTH_HINT,
+): { code: string; message: string } => {
+  const reason = bearerChallengeReason(challenge);
+  if (status === 401) {
+    const code = AUTH_ERROR_CODES.unauthorized;
+    if (!sent) {
+      return { code, message: `the API needs an API key or a token and none was sent: ${hint}` };
+    }
+    if ('token' in sent) {
+      return {
+        code,
+        message: `the token was refused${reason ? `: ${reason}` : ''}; it may have expired or be meant for another audience: get a new one from your identity provider`,
+      };
+    }
+    return {
+      code,
+      message: reason
+        ? `the API refused the key: ${reason}. This deployment takes OIDC tokens (auth: jwt), not API keys: pass a token instead`
+        : 'the API refused the credential sent (401 Unauthorized)',
+    };
+  }
+  const code = AUTH_ERROR_CODES.forbidden;
+  if (sent && 'apiKey' in sent) {
+    return {
+      code,
+      message:
+        'the API key was refused: it is unknown or revoked (a revocation takes up to 5 minutes to apply). `media-pipeline keys list` shows the keys, `keys create --tenant NAME` makes one',
+    };
+  }
+  return {
+    code,
+    message: `the API refused ${sent ? 'the token' : 'the request'} (403 Forbidden)${reason ? `: ${reason}` : ''}`,
+  };
+};
 
 /**
  * Sending the bytes to S3 failed (refused, or the network kept failing). When `resumable`, pass
@@ -422,17 +535,23 @@ export const createMediaClient = (options: MediaClientOptions): MediaClient => {
     options.transport ??
     (!options.fetch && typeof XMLHttpRequest !== 'undefined' ? xhrTransport : fetchTransport(fetchImpl));
   const retry: RetryPolicy = { attempts: 4, baseDelayMs: 500, ...options.retry };
+  const authOf = (): MediaAuth | undefined =>
+    typeof options.auth === 'function' ? options.auth() : options.auth;
 
   const api = async <T>(
     method: string,
     path: string,
     init: { json?: unknown; signal?: AbortSignal | undefined } = {},
   ): Promise<T> => {
+    // Read once per request: what this request sent is what its refusal is explained with.
+    const auth = authOf();
+    const credential = auth ? ('apiKey' in auth ? auth.apiKey : auth.token) : '';
     const { response, text } = await withRequestSignal(init.signal, async (signal) => {
       const answer = await fetchImpl(`${baseUrl}${path}`, {
         method,
         headers: {
           accept: 'application/json',
+          ...(credential ? { authorization: `Bearer ${credential}` } : {}),
           ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
@@ -448,16 +567,30 @@ export const createMediaClient = (options: MediaClientOptions): MediaClient => {
     }
     if (!response.ok) {
       const error = (body as Partial<ApiErrorBody> | undefined)?.error;
-      // API Gateway's own refusals are {"message": "..."}.
+      const retryAfter = { retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')) };
+      if (error) throw new MediaApiError(response.status, error, retryAfter);
+      // API Gateway's own refusals are {"message": "..."}: it ran no function, so it says little.
+      if (response.status === 401 || response.status === 403) {
+        throw new MediaApiError(
+          response.status,
+          describeAuthRefusal(
+            response.status,
+            credential ? auth : undefined,
+            response.headers.get('www-authenticate'),
+            options.authHint,
+          ),
+        );
+      }
       const message = (body as { message?: unknown } | undefined)?.message;
       throw new MediaApiError(
         response.status,
-        error ?? {
+        {
           message:
             typeof message === 'string'
               ? `${message} (HTTP ${response.status})`
               : `the API answered ${response.status}`,
         },
+        retryAfter,
       );
     }
     return body as T;
@@ -708,8 +841,21 @@ export const createMediaClient = (options: MediaClientOptions): MediaClient => {
     }
   };
 
+  const listJobs = ({ limit, cursor, status, signal }: ListJobsOptions = {}) => {
+    const query = new URLSearchParams();
+    if (limit !== undefined) query.set('limit', String(limit));
+    if (cursor) query.set('cursor', cursor);
+    if (status) query.set('status', status);
+    const search = query.toString() ? `?${query}` : '';
+    return api<JobList>('GET', `/api/media/${search}`, { signal });
+  };
+
   return {
     listPresets: (init = {}) => api<PresetsResponse>('GET', '/api/presets/', { signal: init.signal }),
+    listJobs,
+    deleteJob: async (id) => {
+      await api<undefined>('DELETE', `${jobPath(id)}/`);
+    },
     upload,
     getJob,
     waitForJob,

@@ -7,6 +7,7 @@ import {
   type PresetsResponse,
   type UploadResult,
 } from '../client/media-client.ts';
+import { credentialFrom, describeCredential, sessionCredential } from './credentials.ts';
 import { byId, h } from './dom.ts';
 import { formatBytes, formatPercent, formatSpan } from './format.ts';
 import { renderResults } from './results.ts';
@@ -15,17 +16,36 @@ import { renderResults } from './results.ts';
  * The upload page: pick or drop files, and each one is uploaded with the chosen preset (straight to
  * S3 through the typed client), then its job is followed until its outputs or its error can be shown.
  * Everything the page says comes from the API: the presets and limits, the refusal of a file, a job's
- * `error`, the reason a retry is refused.
+ * `error`, the reason a retry is refused. The API wants a key or a token (unless deployed with
+ * `auth: none`): the page asks for one when the API refuses a request without it, keeps it in this
+ * tab's sessionStorage, and lists the tenant's recent jobs on load, so a reload loses none.
  */
 
 /** Uploads in flight at once; more files wait their turn (each multipart upload is parallel itself). */
 const PARALLEL_UPLOADS = 3;
+/** Jobs listed on load: the tenant's most recent. */
+const RECENT_JOBS = 20;
 /** Polling of a job: quick at first, slower while it stays in one status. */
 const POLL_FIRST_MS = 700;
 const POLL_MAX_MS = 4000;
 
-// The API is on this page's own origin, under the page's own path (the stage's root).
-const client: MediaClient = createMediaClient({ baseUrl: new URL('.', window.location.href).href });
+/** sessionStorage, unless the browser refuses it (then the key lives as long as the page). */
+const sessionStore = (): Storage | undefined => {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return undefined;
+  }
+};
+const credential = sessionCredential(sessionStore());
+
+// The API is on this page's own origin, under the page's own path (the stage's root). No key until the
+// API asks for one: a deployment with `auth: none` answers without.
+const client: MediaClient = createMediaClient({
+  baseUrl: new URL('.', window.location.href).href,
+  auth: () => credential.get(),
+  authHint: 'enter an API key or a token below',
+});
 
 const form = byId('upload-form', HTMLFormElement);
 const presetSelect = byId('preset', HTMLSelectElement);
@@ -39,6 +59,12 @@ const loadError = byId('load-error', HTMLElement);
 const uploadList = byId('uploads', HTMLOListElement);
 const emptyState = byId('empty-state', HTMLElement);
 const announcer = byId('announcer', HTMLElement);
+const keyForm = byId('key-form', HTMLFormElement);
+const keyInput = byId('api-key', HTMLInputElement);
+const keyError = byId('key-error', HTMLElement);
+const keyStatus = byId('key-status', HTMLElement);
+const keyDescription = byId('key-description', HTMLElement);
+const forgetKeyButton = byId('forget-key', HTMLButtonElement);
 
 let presets: PresetsResponse | undefined;
 
@@ -68,6 +94,10 @@ const sentence = (text: string): string => {
 };
 
 const isAbort = (error: unknown): boolean => error instanceof DOMException && error.name === 'AbortError';
+
+/** The API (or API Gateway before it) refused the credential sent, or the lack of one. */
+const isAuthRefusal = (error: unknown): error is MediaApiError =>
+  error instanceof MediaApiError && (error.status === 401 || error.status === 403);
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -109,7 +139,8 @@ type Phase =
    * can help, and `resumeJobId` names the multipart upload whose missing parts can be sent.
    */
   | { kind: 'refused'; message: string; again: boolean; resumeJobId?: string }
-  | { kind: 'job'; job: JobView | undefined; connectionProblem: boolean };
+  /** `problem`: the last poll failed, for want of a connection or of an accepted key; polling goes on. */
+  | { kind: 'job'; job: JobView | undefined; problem?: 'connection' | 'key' };
 
 const JOB_STATUS_LABELS: Record<string, string> = {
   awaiting_upload: 'Checking the upload',
@@ -121,9 +152,16 @@ const JOB_STATUS_LABELS: Record<string, string> = {
 
 let nextItemId = 1;
 
-/** One file of the list: its card, its upload, then its job. */
+/** The cards on the page, to list no job twice and to clear them all when the key is forgotten. */
+const items = new Set<UploadItem>();
+
+/** One file of the list: its card, its upload, then its job; or a job listed on load, without its file. */
 class UploadItem {
-  readonly #file: File;
+  /** The file picked or dropped; undefined for a job listed on load (nothing to upload again). */
+  readonly #file: File | undefined;
+  readonly #fileName: string;
+  readonly #fileSize: number;
+  readonly #fileType: string;
   readonly #preset: string;
   readonly #callbackUrl: string | undefined;
   #phase: Phase = { kind: 'waiting' };
@@ -146,15 +184,28 @@ class UploadItem {
   readonly #nameId: string;
   readonly #meta: HTMLElement;
 
-  constructor(file: File, preset: string, callbackUrl: string | undefined) {
+  constructor(source: File | JobView, preset: string, callbackUrl: string | undefined) {
+    const file = source instanceof File ? source : undefined;
+    const job = source instanceof File ? undefined : source;
     this.#file = file;
+    this.#fileName = file?.name ?? job?.file_name ?? '';
+    this.#fileSize = file?.size ?? job?.size ?? 0;
+    this.#fileType = file?.type ?? job?.content_type ?? '';
     this.#preset = preset;
     this.#callbackUrl = callbackUrl;
+    if (job) {
+      this.#jobId = job.id;
+      this.#phase = { kind: 'job', job };
+    }
     const id = nextItemId++;
     this.#nameId = `upload-${id}-name`;
     this.#status = h('span', { class: 'status-label' });
     this.#detail = h('span', { class: 'status-detail' });
-    this.#progress = h('progress', { max: 100, value: 0, 'aria-label': `Upload progress of ${file.name}` });
+    this.#progress = h('progress', {
+      max: 100,
+      value: 0,
+      'aria-label': `Upload progress of ${this.#fileName}`,
+    });
     this.#error = h('p', { class: 'error', id: `upload-${id}-error` });
     this.#retryNoteElement = h('p', { class: 'retry-note', id: `upload-${id}-retry-note` });
     this.#actions = h('div', { class: 'actions' });
@@ -167,7 +218,7 @@ class UploadItem {
       h(
         'div',
         { class: 'upload-header' },
-        h('h3', { class: 'file-name', id: this.#nameId }, file.name),
+        h('h3', { class: 'file-name', id: this.#nameId }, this.#fileName),
         this.#meta,
       ),
       h('p', { class: 'status' }, this.#status, this.#detail),
@@ -178,6 +229,26 @@ class UploadItem {
       this.#results,
     );
     this.#render();
+    items.add(this);
+  }
+
+  /** A job listed on load: its card, followed while the job is queued or processing. */
+  static listed(job: JobView): UploadItem {
+    const item = new UploadItem(job, job.preset, undefined);
+    if (job.status === 'queued' || job.status === 'processing') void item.#follow();
+    return item;
+  }
+
+  get jobId(): string | undefined {
+    return this.#jobId;
+  }
+
+  /** Stops whatever the card is doing and takes it off the page (the key was forgotten). */
+  remove(): void {
+    this.#run += 1;
+    this.#controller.abort();
+    this.element.remove();
+    items.delete(this);
   }
 
   #describeFile(upload?: UploadResult): void {
@@ -187,8 +258,8 @@ class UploadItem {
         ? `sent in ${parts.sent + parts.skipped} parts${parts.skipped > 0 ? ` (${parts.skipped} resumed)` : ''}`
         : '';
     this.#meta.textContent = [
-      formatBytes(this.#file.size),
-      this.#file.type || 'unknown type',
+      formatBytes(this.#fileSize),
+      this.#fileType || 'unknown type',
       `preset ${this.#preset}`,
       sent,
     ]
@@ -201,6 +272,8 @@ class UploadItem {
    * parts of that multipart upload that S3 does not hold yet.
    */
   async start(resumeJobId?: string): Promise<void> {
+    const file = this.#file;
+    if (!file) return;
     // A cancelled upload may still be waiting for a slot when it is sent again: only the latest run counts.
     this.#run += 1;
     const run = this.#run;
@@ -212,8 +285,8 @@ class UploadItem {
     try {
       const upload = await uploadSlot(async () => {
         signal.throwIfAborted();
-        this.#setPhase({ kind: 'uploading', sent: 0, total: this.#file.size, started: false });
-        return client.upload(this.#file, {
+        this.#setPhase({ kind: 'uploading', sent: 0, total: file.size, started: false });
+        return client.upload(file, {
           preset: this.#preset,
           ...(this.#callbackUrl ? { callbackUrl: this.#callbackUrl } : {}),
           ...(resumeJobId ? { resumeJobId } : {}),
@@ -231,11 +304,15 @@ class UploadItem {
       if (run !== this.#run) return;
       this.#jobId = upload.jobId;
       this.#describeFile(upload);
-      this.#setPhase({ kind: 'job', job: undefined, connectionProblem: false });
+      this.#setPhase({ kind: 'job', job: undefined });
     } catch (error) {
       if (run !== this.#run) return;
       if (isAbort(error) || signal.aborted) this.#setPhase({ kind: 'cancelled' });
-      else if (error instanceof MediaUploadError) {
+      else if (isAuthRefusal(error)) {
+        // Sending it again, once a key the API takes is entered, can help.
+        this.#setPhase({ kind: 'refused', message: errorMessage(error), again: true });
+        askForKey(error);
+      } else if (error instanceof MediaUploadError) {
         this.#setPhase({
           kind: 'refused',
           message: errorMessage(error),
@@ -273,15 +350,21 @@ class UploadItem {
         const job = await client.getJob(id);
         if (job.status !== lastStatus) delay = POLL_FIRST_MS;
         lastStatus = job.status;
-        this.#setPhase({ kind: 'job', job, connectionProblem: false });
+        this.#setPhase({ kind: 'job', job });
         if (job.status === 'done' || job.status === 'failed') return;
       } catch (error) {
-        if (error instanceof MediaApiError && error.status < 500) {
+        if (isAuthRefusal(error)) {
+          // Polling goes on: the next poll after a key is entered picks the job up again.
+          const job = this.#phase.kind === 'job' ? this.#phase.job : undefined;
+          this.#setPhase({ kind: 'job', job, problem: 'key' });
+          askForKey(error);
+        } else if (error instanceof MediaApiError && error.status < 500) {
           this.#setPhase({ kind: 'refused', message: errorMessage(error), again: false });
           return;
+        } else {
+          const job = this.#phase.kind === 'job' ? this.#phase.job : undefined;
+          this.#setPhase({ kind: 'job', job, problem: 'connection' });
         }
-        const job = this.#phase.kind === 'job' ? this.#phase.job : undefined;
-        this.#setPhase({ kind: 'job', job, connectionProblem: true });
       }
       await sleep(delay, signal);
       delay = Math.min(Math.round(delay * 1.4), POLL_MAX_MS);
@@ -302,6 +385,7 @@ class UploadItem {
       // Rendered with the job's error, and announced with it.
       this.#retryNote = `Retry refused: ${errorMessage(error)}`;
       this.#render();
+      if (isAuthRefusal(error)) askForKey(error);
     } finally {
       this.#retrying = false;
       button.removeAttribute('aria-busy');
@@ -333,15 +417,24 @@ class UploadItem {
       case 'job': {
         const { job } = phase;
         const status = job?.status ?? 'awaiting_upload';
+        // Listed on load, before its bytes arrived: nothing on this page is sending them.
+        const label =
+          status === 'awaiting_upload' && !this.#file
+            ? 'Awaiting upload'
+            : (JOB_STATUS_LABELS[status] ?? status);
         const attempts =
           job && job.attempts > 0 && status !== 'done'
             ? `attempt ${job.attempts} of ${job.max_attempts}`
             : '';
+        const problem =
+          phase.problem === 'connection'
+            ? 'lost contact with the API, retrying…'
+            : phase.problem === 'key'
+              ? 'waiting for a key the API accepts'
+              : '';
         return {
-          label: JOB_STATUS_LABELS[status] ?? status,
-          detail: [attempts, phase.connectionProblem ? 'lost contact with the API, retrying…' : '']
-            .filter(Boolean)
-            .join(' · '),
+          label,
+          detail: [attempts, problem].filter(Boolean).join(' · '),
           state: status,
         };
       }
@@ -410,7 +503,7 @@ class UploadItem {
         'button',
         {
           type: 'button',
-          'aria-label': `${text} ${this.#file.name}`,
+          'aria-label': `${text} ${this.#fileName}`,
           'aria-describedby': describedBy,
           title: description,
         },
@@ -422,11 +515,11 @@ class UploadItem {
     if (phase.kind === 'waiting' || phase.kind === 'uploading') {
       button('Cancel', 'Stop this upload', () => this.#cancel());
     }
-    if (phase.kind === 'refused' && phase.resumeJobId) {
+    if (phase.kind === 'refused' && phase.resumeJobId && this.#file) {
       const jobId = phase.resumeJobId;
       button('Resume upload', 'Send the parts that did not arrive', () => void this.start(jobId));
     }
-    if (phase.kind === 'cancelled' || (phase.kind === 'refused' && phase.again)) {
+    if (this.#file && (phase.kind === 'cancelled' || (phase.kind === 'refused' && phase.again))) {
       button('Upload again', 'Send this file again, as a new job', () => void this.start());
     }
     if (job?.status === 'failed') {
@@ -444,7 +537,7 @@ class UploadItem {
 
   #announceChange(label: string, error: string): void {
     if (this.#phase.kind === 'uploading' || this.#phase.kind === 'waiting') return;
-    const message = `${this.#file.name}: ${label}${error ? `. ${error}` : ''}`;
+    const message = `${this.#fileName}: ${label}${error ? `. ${error}` : ''}`;
     if (message === this.#lastAnnounced) return;
     this.#lastAnnounced = message;
     announce(message);
@@ -465,14 +558,43 @@ const showLimits = (listing: PresetsResponse): void => {
     `and ${formatSpan(limits.video_max_duration_seconds)} long. Each upload starts as soon as you add it.`;
 };
 
-const loadPresets = async (): Promise<void> => {
+/** Names the key in use beside its "Forget key" button, or hides both when there is none. */
+const showKeyStatus = (): void => {
+  const auth = credential.get();
+  keyStatus.hidden = !auth || !keyForm.hidden;
+  keyDescription.textContent = auth ? `Using ${describeCredential(auth)} for this tab.` : '';
+};
+
+/**
+ * Shows the key form with what the API said (no key sent, key refused, token expired) and moves the
+ * focus to it, once: further refusals while it is open only update the message.
+ */
+const askForKey = (refusal?: MediaApiError): void => {
+  const asking = !keyForm.hidden;
+  keyError.textContent = refusal ? errorMessage(refusal) : '';
+  keyError.hidden = !refusal;
+  keyInput.setAttribute('aria-invalid', String(Boolean(refusal && credential.get())));
+  keyForm.hidden = false;
+  showKeyStatus();
+  if (!asking) {
+    keyInput.focus();
+    if (!refusal) announce('Enter an API key or a token to use the API.');
+  }
+};
+
+const loadPresets = async (): Promise<boolean> => {
   try {
     presets = await client.listPresets();
   } catch (error) {
+    if (isAuthRefusal(error)) {
+      askForKey(error);
+      return false;
+    }
     loadError.textContent = `The presets could not be loaded: ${errorMessage(error)}. Reload the page to try again.`;
     loadError.hidden = false;
-    return;
+    return false;
   }
+  loadError.hidden = true;
   presetSelect.replaceChildren(
     ...presets.presets.map((preset) => h('option', { value: preset.name }, preset.name)),
   );
@@ -481,6 +603,34 @@ const loadPresets = async (): Promise<void> => {
   dropZone.classList.remove('is-disabled');
   showPreset();
   showLimits(presets);
+  return true;
+};
+
+/** The tenant's recent jobs, under the uploads of this visit (the API lists them newest first). */
+const loadRecentJobs = async (): Promise<void> => {
+  let listed: JobView[];
+  try {
+    listed = (await client.listJobs({ limit: RECENT_JOBS })).items;
+  } catch (error) {
+    if (isAuthRefusal(error)) askForKey(error);
+    else {
+      loadError.textContent = `Your recent jobs could not be listed: ${errorMessage(error)}`;
+      loadError.hidden = false;
+    }
+    return;
+  }
+  const shown = new Set([...items].map((item) => item.jobId));
+  const fresh = listed.filter((job) => !shown.has(job.id));
+  for (const job of fresh) uploadList.append(UploadItem.listed(job).element);
+  if (items.size > 0) emptyState.hidden = true;
+  if (fresh.length > 0) {
+    announce(`${fresh.length} recent job${fresh.length === 1 ? '' : 's'} listed`);
+  }
+};
+
+/** What the page needs from the API to be used: the presets, then the recent jobs. */
+const loadPage = async (): Promise<void> => {
+  if (await loadPresets()) await loadRecentJobs();
 };
 
 /** The callback URL if it is empty or an absolute http(s) URL; otherwise says so by the field. */
@@ -557,4 +707,37 @@ dropZone.addEventListener('drop', (event) => {
   if (!fileInput.disabled) addFiles(event.dataTransfer?.files ?? []);
 });
 
-void loadPresets();
+keyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const auth = credentialFrom(keyInput.value);
+  if (!auth) {
+    keyError.textContent = 'Enter an API key or a token.';
+    keyError.hidden = false;
+    keyInput.setAttribute('aria-invalid', 'true');
+    keyInput.focus();
+    return;
+  }
+  credential.set(auth);
+  keyInput.value = '';
+  keyInput.removeAttribute('aria-invalid');
+  keyError.hidden = true;
+  keyForm.hidden = true;
+  showKeyStatus();
+  announce(`Using ${describeCredential(auth)}.`);
+  // Focus to where the work is, not to the body: the preset once it loads.
+  void loadPage().then(() => {
+    if (keyForm.hidden && !presetSelect.disabled) presetSelect.focus();
+  });
+});
+
+forgetKeyButton.addEventListener('click', () => {
+  credential.forget();
+  // The jobs shown are the forgotten key's tenant's: they go with it.
+  for (const item of [...items]) item.remove();
+  emptyState.hidden = false;
+  askForKey();
+  announce('The key is forgotten. Enter an API key or a token to go on.');
+});
+
+showKeyStatus();
+void loadPage();

@@ -4,8 +4,10 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   type AbortedUpload,
   backoffDelay,
+  bearerChallengeReason,
   createMediaClient,
   guessContentType,
+  type JobList,
   type JobView,
   MediaApiError,
   MediaTimeoutError,
@@ -13,6 +15,7 @@ import {
   type PresetsResponse,
   partRange,
   type RetriedJob,
+  retryAfterSeconds,
   type SignedParts,
   type UploadedParts,
 } from '../../client/media-client.ts';
@@ -536,5 +539,161 @@ describe('other calls', () => {
     expect(retried.attempts).toBe(2);
     expect(aborted.job_id).toBe('j');
     expect(calls).toEqual(['POST /api/media/j/retry/', 'POST /api/media/j/upload/abort']);
+  });
+});
+
+describe('authorization', () => {
+  it('sends the key as a bearer credential to the API, and never to S3', async () => {
+    // Prepare: a single PUT and a multipart upload, both with a key
+    const backend = fakeBackend();
+    const client = createMediaClient({
+      baseUrl: API,
+      fetch: backend.fetch,
+      auth: { apiKey: 'mpk_0123456789ab_key' },
+      retry: { attempts: 1, baseDelayMs: 1 },
+    });
+
+    // Act
+    await client.upload(fileOf(100), { preset: 'default' });
+    await client.upload(fileOf(12 * MiB), { preset: 'default', sha256: false });
+
+    // Assess
+    const calls = vi.mocked(backend.fetch).mock.calls.map(([url, init]) => ({
+      host: new URL(String(url)).host,
+      authorization: (init?.headers as Record<string, string>).authorization,
+    }));
+    const toApi = calls.filter((call) => call.host === 'api.test');
+    const toS3 = calls.filter((call) => call.host === 's3.test');
+    expect(toApi.length).toBeGreaterThanOrEqual(4);
+    expect(toS3.length).toBe(4);
+    expect(new Set(toApi.map((call) => call.authorization))).toEqual(new Set(['Bearer mpk_0123456789ab_key']));
+    expect(toS3.map((call) => call.authorization)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('asks a function for the credential before each request, and sends none when it has none', async () => {
+    const seen: Array<string | undefined> = [];
+    let auth: { token: string } | undefined;
+    const client = createMediaClient({
+      baseUrl: API,
+      auth: () => auth,
+      fetch: (async (_input: string | URL | Request, init?: RequestInit) => {
+        seen.push((init?.headers as Record<string, string>).authorization);
+        return new Response('{"presets":[],"limits":{}}', { status: 200 });
+      }) as typeof fetch,
+    });
+
+    await client.listPresets();
+    auth = { token: 'eyJ.a.b' };
+    await client.listPresets();
+
+    expect(seen).toEqual([undefined, 'Bearer eyJ.a.b']);
+  });
+
+  /** API Gateway's answers when it refuses on its own: a bare body, sometimes a challenge header. */
+  const gateway =
+    (status: number, headers: Record<string, string> = {}) =>
+    (async () =>
+      new Response(JSON.stringify({ message: status === 401 ? 'Unauthorized' : 'Forbidden' }), {
+        status,
+        headers: { 'content-type': 'application/json', ...headers },
+      })) as typeof fetch;
+
+  it('says how to pass a key when the API wants one and none was sent (401)', async () => {
+    const client = createMediaClient({ baseUrl: API, fetch: gateway(401), authHint: 'use --api-key KEY' });
+
+    await expect(client.listJobs()).rejects.toMatchObject({
+      name: 'MediaApiError',
+      status: 401,
+      code: 'Auth::Unauthorized',
+      message: expect.stringMatching(/none was sent: use --api-key KEY$/),
+    });
+  });
+
+  it('says a refused key is unknown or revoked, and that a revocation takes up to 5 minutes (403)', async () => {
+    const client = createMediaClient({ baseUrl: API, fetch: gateway(403), auth: { apiKey: 'mpk_x' } });
+
+    await expect(client.getJob('j')).rejects.toMatchObject({
+      status: 403,
+      code: 'Auth::Forbidden',
+      message: expect.stringMatching(/key was refused: it is unknown or revoked.*up to 5 minutes/),
+    });
+  });
+
+  it('gives the reason a token was refused from the www-authenticate challenge', async () => {
+    const challenge = 'Bearer scope="" error="invalid_token" error_description="the token has expired"';
+    const client = createMediaClient({
+      baseUrl: API,
+      fetch: gateway(401, { 'www-authenticate': challenge }),
+      auth: { token: 'eyJ.a.b' },
+    });
+
+    await expect(client.listPresets()).rejects.toMatchObject({
+      status: 401,
+      code: 'Auth::Unauthorized',
+      message: expect.stringMatching(/^the token was refused: the token has expired;/),
+    });
+    expect(bearerChallengeReason('Bearer error="invalid_token"')).toBe('invalid_token');
+    expect(bearerChallengeReason(null)).toBeUndefined();
+  });
+
+  it('keeps the API’s own error shape for refusals the function made', async () => {
+    const client = createMediaClient({
+      baseUrl: API,
+      fetch: (async () =>
+        new Response(JSON.stringify({ error: { code: 'Auth::NoTenant', message: 'no tenant claim' } }), {
+          status: 403,
+        })) as typeof fetch,
+    });
+
+    await expect(client.listJobs()).rejects.toMatchObject({ code: 'Auth::NoTenant', message: 'no tenant claim' });
+  });
+});
+
+describe('listing and deleting jobs', () => {
+  it('asks for a page with its limit, cursor and status, and deletes by id', async () => {
+    const calls: string[] = [];
+    const page: JobList = { items: [], next_cursor: 'next' };
+    const client = createMediaClient({
+      baseUrl: `${API}/`,
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(String(input));
+        calls.push(`${init?.method} ${url.pathname}${url.search}`);
+        return init?.method === 'DELETE'
+          ? new Response(null, { status: 204 })
+          : new Response(JSON.stringify(page), { status: 200 });
+      }) as typeof fetch,
+    });
+
+    const all = await client.listJobs();
+    const filtered = await client.listJobs({ limit: 20, cursor: 'abc', status: 'failed' });
+    const deleted = await client.deleteJob('job 1');
+
+    expect(all).toEqual(page);
+    expect(filtered.next_cursor).toBe('next');
+    expect(deleted).toBeUndefined();
+    expect(calls).toEqual([
+      'GET /api/media/',
+      'GET /api/media/?limit=20&cursor=abc&status=failed',
+      'DELETE /api/media/job%201/',
+    ]);
+  });
+
+  it('carries Retry-After on a refusal over quota (429)', async () => {
+    const client = createMediaClient({
+      baseUrl: API,
+      fetch: (async () =>
+        new Response(JSON.stringify({ error: { code: 'Quota::JobsPerDay', message: 'over quota' } }), {
+          status: 429,
+          headers: { 'retry-after': '3600' },
+        })) as typeof fetch,
+    });
+
+    await expect(client.upload(fileOf(10), { preset: 'default' })).rejects.toMatchObject({
+      status: 429,
+      code: 'Quota::JobsPerDay',
+      retryAfterSeconds: 3600,
+    });
+    expect(retryAfterSeconds('Wed, 21 Oct 2015 07:28:30 GMT', Date.parse('2015-10-21T07:28:00Z'))).toBe(30);
+    expect(retryAfterSeconds(null)).toBeUndefined();
   });
 });

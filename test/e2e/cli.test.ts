@@ -6,9 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJpeg } from '#test/media';
 import type { UploadRow } from '../../cli/media-pipeline.ts';
-import { apiUrl } from './client.ts';
+import { apiKey, apiUrl, target } from './client.ts';
 
-/** `media-pipeline` as a user runs it: the bin shim in a child process, pointed at the stack by flag or env. */
+/**
+ * `media-pipeline` as a user runs it: the bin shim in a child process, pointed at the stack by flag or
+ * env, with the suite's API key in MEDIA_PIPELINE_API_KEY (as a user would export it).
+ */
 const BIN = fileURLToPath(new URL('../../cli/media-pipeline.mjs', import.meta.url));
 
 interface Run {
@@ -23,7 +26,12 @@ const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
       process.execPath,
       [BIN, ...args],
       {
-        env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+        env: {
+          PATH: process.env.PATH,
+          NO_COLOR: '1',
+          ...(apiKey() ? { MEDIA_PIPELINE_API_KEY: apiKey() } : {}),
+          ...env,
+        },
         timeout: 90_000,
         maxBuffer: 4 * 1024 * 1024,
       },
@@ -119,5 +127,113 @@ describe('media-pipeline (the CLI)', () => {
     expect(JSON.parse(run.stdout).presets.map((preset: { name: string }) => preset.name)).toContain(
       'default',
     );
+  });
+
+  it('lists the jobs newest first, pages on with the cursor it prints, and deletes a job', async () => {
+    // Prepare: a job made through the CLI
+    const uploaded = await cli([
+      'upload',
+      photo,
+      '--preset',
+      'default',
+      '--wait',
+      '--json',
+      '--api-url',
+      apiUrl(),
+    ]);
+    const jobId = (JSON.parse(uploaded.stdout) as { uploads: UploadRow[] }).uploads[0]?.job_id ?? '';
+
+    // Act
+    const json = await cli(['list', '--limit', '1', '--json', '--api-url', apiUrl()]);
+    const table = await cli(['list', '--status', 'done', '--limit', '2', '--api-url', apiUrl()]);
+
+    // Assess: the newest first, and the command for the next page
+    expect(json.code).toBe(0);
+    const page = JSON.parse(json.stdout) as { items: Array<{ id: string }>; next_cursor: string | null };
+    expect(page.items.map((job) => job.id)).toEqual([jobId]);
+    expect(page.next_cursor).toEqual(expect.any(String));
+    expect(table.code).toBe(0);
+    const [header, , row] = table.stdout.split('\n');
+    expect(header).toMatch(/^ID\s+STATUS\s+PRESET\s+FILE\s+CREATED$/);
+    expect(row).toMatch(new RegExp(`^${jobId}\\s+done.*\\s+default\\s+cli-photo\\.jpg \\(`));
+    const next = /More jobs: media-pipeline list --status done --limit 2 --cursor (\S+)/.exec(
+      table.stdout,
+    )?.[1];
+    expect(next).toEqual(expect.any(String));
+    const following = await cli([
+      'list',
+      '--status',
+      'done',
+      '--limit',
+      '2',
+      '--cursor',
+      next ?? '',
+      '--json',
+      '--api-url',
+      apiUrl(),
+    ]);
+    expect(following.code).toBe(0);
+    expect(
+      (JSON.parse(following.stdout) as { items: Array<{ id: string }> }).items.map((job) => job.id),
+    ).not.toContain(jobId);
+
+    // Act + Assess: deleted, the job is gone
+    const deleted = await cli(['delete', jobId, '--api-url', apiUrl()]);
+    expect(deleted).toMatchObject({ code: 0, stdout: `job ${jobId} is deleted\n` });
+    const status = await cli(['status', jobId, '--json', '--api-url', apiUrl()]);
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'Job::NotFound', status: 404 },
+    });
+  });
+
+  it.skipIf(!apiKey())('says how to pass a key when none is given', async () => {
+    const run = await cli(['list', '--api-url', apiUrl()], { MEDIA_PIPELINE_API_KEY: '' });
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/none was sent: pass --api-key KEY or set MEDIA_PIPELINE_API_KEY/);
+  });
+
+  // The keys commands work on the running local runtime's table, found through its data directory.
+  describe.skipIf(!target().dataDir)('keys, against the local runtime', () => {
+    const keysCli = (args: string[], env: Record<string, string> = {}) =>
+      cli(['keys', ...args], { MEDIA_PIPELINE_DATA_DIR: target().dataDir ?? '', ...env });
+
+    it('creates a key for a new tenant that the API takes at once, lists it and revokes another', async () => {
+      // Act: a tenant of its own, so that its listing is empty
+      const tenant = `cli-e2e-${Date.now().toString(36)}`;
+      const created = await keysCli(['create', '--tenant', tenant]);
+      const second = await keysCli(['create', '--tenant', tenant, '--json']);
+
+      // Assess: the key is the last line, the new tenant's webhook secret above it
+      expect(created.code).toBe(0);
+      const key = created.stdout.trimEnd().split('\n').at(-1) ?? '';
+      expect(key).toMatch(/^mpk_[0-9a-f]{12}_[\w-]{43}$/);
+      expect(created.stdout).toMatch(/^ {2}whsec_/m);
+      const other = JSON.parse(second.stdout) as {
+        key: string;
+        key_id: string;
+        webhook_secret: string | null;
+      };
+      expect(other).toMatchObject({ tenant, webhook_secret: null });
+      const listed = await cli(['list', '--json', '--api-url', apiUrl()], { MEDIA_PIPELINE_API_KEY: key });
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual({ items: [], next_cursor: null });
+
+      // Act + Assess: revoked before it was ever used (so no cached answer), the second key is refused
+      const keys = await keysCli(['list', '--json']);
+      expect(
+        (JSON.parse(keys.stdout) as { keys: Array<{ key_id: string; tenant: string }> }).keys.filter(
+          (record) => record.tenant === tenant,
+        ),
+      ).toHaveLength(2);
+      const revoked = await keysCli(['revoke', other.key_id]);
+      expect(revoked.code).toBe(0);
+      expect(revoked.stdout).toContain(`key ${other.key_id} of tenant ${tenant} is revoked`);
+      const refused = await cli(['list', '--api-url', apiUrl()], { MEDIA_PIPELINE_API_KEY: other.key });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/the API key was refused: it is unknown or revoked/);
+    });
   });
 });

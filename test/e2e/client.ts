@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import type { E2eTarget } from './setup.ts';
 
 /**
  * The public API, as a client sees it. The suite knows nothing else of the system under test: the
@@ -6,10 +7,37 @@ import { inject } from 'vitest';
  */
 export const apiUrl = (): string => inject('e2e').apiUrl;
 
+/**
+ * What the suite needs of the target for authorization: `apiKey` (tenant `default`) and `otherApiKey`
+ * (a second tenant), both undefined against a deployment with `auth: none`; `dataDir`, the local
+ * runtime's data directory when the suite started it (the keys CLI finds the runtime through it).
+ * Read through this wider type so that this file compiles whichever of them setup.ts provides.
+ */
+type AuthTarget = E2eTarget & {
+  apiKey?: string | undefined;
+  otherApiKey?: string | undefined;
+  dataDir?: string | undefined;
+};
+export const target = (): AuthTarget => inject('e2e') as AuthTarget;
+export const apiKey = (): string | undefined => target().apiKey;
+export const otherApiKey = (): string | undefined => target().otherApiKey;
+
+/** `Authorization: Bearer <key>` for the key given, else the suite's own (`{}` when it has none). */
+export const authorization = (key: string | undefined = apiKey()): Record<string, string> =>
+  key ? { authorization: `Bearer ${key}` } : {};
+
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
   body: T;
 }
+
+/** Headers set to `''` are left out: `{ authorization: '' }` sends no credential at all. */
+const withoutEmpty = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== ''));
+
+/** The typed client's `auth` option for the suite's key (nothing against `auth: none`). */
+export const clientAuth = (key: string | undefined = apiKey()): { auth?: { apiKey: string } } =>
+  key ? { auth: { apiKey: key } } : {};
 
 export const call = async <T = Record<string, unknown>>(
   method: string,
@@ -18,7 +46,12 @@ export const call = async <T = Record<string, unknown>>(
 ): Promise<ApiResponse<T>> => {
   const response = await fetch(new URL(path, apiUrl()), {
     method,
-    headers: { ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    // The suite's key unless the caller sends its own Authorization (another tenant's, or none: `''`).
+    headers: withoutEmpty({
+      ...authorization(),
+      ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...init.headers,
+    }),
     body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
   });
   const text = await response.text();

@@ -8,7 +8,7 @@ import {
   MediaUploadError,
   type PresetsResponse,
 } from '../../client/media-client.ts';
-import { apiUrl } from './client.ts';
+import { apiKey, apiUrl, clientAuth, otherApiKey } from './client.ts';
 
 /**
  * The typed client (client/media-client.ts) against the running stack: a single PUT, a multipart
@@ -63,7 +63,12 @@ const instrumentedFetch = (options: { failPart?: number } = {}) => {
 };
 
 const clientWith = (fetchImpl: typeof fetch): MediaClient =>
-  createMediaClient({ baseUrl: apiUrl(), fetch: fetchImpl, retry: { attempts: 2, baseDelayMs: 10 } });
+  createMediaClient({
+    baseUrl: apiUrl(),
+    ...clientAuth(),
+    fetch: fetchImpl,
+    retry: { attempts: 2, baseDelayMs: 10 },
+  });
 
 let presets: PresetsResponse;
 let threshold: number;
@@ -73,7 +78,7 @@ const videoOver = (bytes: number, size: string) =>
   makeMp4(Math.max(4, Math.ceil((bytes * 8) / (BITRATE_MBPS * 1e6))), size, { bitrateMbps: BITRATE_MBPS });
 
 beforeAll(async () => {
-  presets = await createMediaClient({ baseUrl: apiUrl() }).listPresets();
+  presets = await createMediaClient({ baseUrl: apiUrl(), ...clientAuth() }).listPresets();
   threshold = presets.limits.multipart_threshold_bytes;
 });
 
@@ -84,7 +89,7 @@ describe('the typed client', () => {
     const file = new File([new Uint8Array(photo)], 'client-photo.jpg', { type: 'image/jpeg' });
     const progress: number[] = [];
     const updates: string[] = [];
-    const client = createMediaClient({ baseUrl: apiUrl() });
+    const client = createMediaClient({ baseUrl: apiUrl(), ...clientAuth() });
 
     // Act
     const uploaded = await client.upload(file, {
@@ -215,4 +220,107 @@ describe('the typed client', () => {
       expect(listing).toMatchObject({ status: 409, code: 'Upload::NotAwaitingUpload' });
     });
   });
+});
+
+describe('listing and deleting, per tenant', () => {
+  /** LocalStack's function URL: the API function checks the key itself and answers with the error shape. */
+  const viaFunctionUrl = new URL(apiUrl()).hostname.includes('.lambda-url.');
+
+  it('lists the newest job first, pages with the cursor, filters by status, and deletes it with its results', async () => {
+    // Prepare: two jobs of their own bytes (no duplicate keeps their results alive), one after the other
+    const client = createMediaClient({ baseUrl: apiUrl(), ...clientAuth() });
+    const jpegFile = async (name: string, seed: number) =>
+      new File([new Uint8Array(await makeJpeg(640, 480, seed))], name, { type: 'image/jpeg' });
+    const older = await client.upload(await jpegFile('listed-older.jpg', 9159), { preset: 'default' });
+    await client.waitForJob(older.jobId, { intervalMs: 200 });
+    const { jobId } = await client.upload(await jpegFile('listed.jpg', 9157), { preset: 'default' });
+    const done = await client.waitForJob(jobId, { intervalMs: 200 });
+    expect(done).toMatchObject({ status: 'done', duplicate_of: null });
+
+    // Act + Assess: the listing, a page of one at a time
+    const first = await client.listJobs({ limit: 1 });
+    expect(first.items.map((job) => job.id)).toEqual([jobId]);
+    expect(first.items[0]).toMatchObject({ file_name: 'listed.jpg', status: 'done' });
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = await client.listJobs({ limit: 1, cursor: first.next_cursor ?? '' });
+    expect(second.items.map((job) => job.id)).toEqual([older.jobId]);
+    const failed = await client.listJobs({ status: 'failed', limit: 100 });
+    expect(failed.items.every((job) => job.status === 'failed')).toBe(true);
+    expect(failed.items.map((job) => job.id)).not.toContain(jobId);
+
+    // Act + Assess: deleted, it is gone from every answer, and so are its outputs
+    await client.deleteJob(jobId);
+    await expect(client.getJob(jobId)).rejects.toMatchObject({ status: 404, code: 'Job::NotFound' });
+    const after = await client.listJobs({ limit: 100 });
+    expect(after.items.map((job) => job.id)).not.toContain(jobId);
+    const thumb = await fetch(done.result_urls?.thumb ?? '');
+    expect(thumb.ok).toBe(false);
+    await expect(client.deleteJob(jobId)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it.skipIf(!otherApiKey())('shows another tenant’s job to no one but its own tenant', async () => {
+    // Prepare: a job of tenant `default`
+    const mine = createMediaClient({ baseUrl: apiUrl(), ...clientAuth() });
+    const theirs = createMediaClient({ baseUrl: apiUrl(), ...clientAuth(otherApiKey()) });
+    const photo = await makeJpeg(320, 240, 9158);
+    const { jobId } = await mine.upload(new File([new Uint8Array(photo)], 'private.jpg'), {
+      preset: 'default',
+      contentType: 'image/jpeg',
+    });
+
+    // Act
+    const seen = await theirs.getJob(jobId).catch((error: unknown) => error);
+    const unknown = await theirs
+      .getJob('00000000-0000-4000-8000-000000000000')
+      .catch((error: unknown) => error);
+    const listed = await theirs.listJobs({ limit: 100 });
+    const deleted = await theirs.deleteJob(jobId).catch((error: unknown) => error);
+
+    // Assess: exactly like an unknown id, and absent from the other tenant's listing
+    expect(seen).toBeInstanceOf(MediaApiError);
+    expect(seen).toMatchObject({ status: 404, code: 'Job::NotFound' });
+    expect((seen as Error).message.replace(jobId, 'ID')).toBe(
+      (unknown as Error).message.replace('00000000-0000-4000-8000-000000000000', 'ID'),
+    );
+    expect(listed.items.map((job) => job.id)).not.toContain(jobId);
+    expect(deleted).toMatchObject({ status: 404, code: 'Job::NotFound' });
+    expect((await mine.getJob(jobId)).id).toBe(jobId);
+  });
+
+  it.skipIf(!apiKey())(
+    'refuses a request without a key, and one with an unknown key, saying what is missing',
+    async () => {
+      // Act
+      const anonymous = await createMediaClient({ baseUrl: apiUrl() })
+        .listJobs()
+        .catch((error: unknown) => error);
+      const unknown = await createMediaClient({
+        baseUrl: apiUrl(),
+        auth: { apiKey: `mpk_000000000000_${'A'.repeat(43)}` },
+      })
+        .listPresets()
+        .catch((error: unknown) => error);
+
+      // Assess
+      expect(anonymous).toBeInstanceOf(MediaApiError);
+      expect(unknown).toBeInstanceOf(MediaApiError);
+      if (viaFunctionUrl) {
+        // The function's own refusals, in the error shape.
+        expect(anonymous).toMatchObject({ status: 401, code: 'Auth::MissingKey' });
+        expect(unknown).toMatchObject({ status: 401, code: 'Auth::InvalidKey' });
+      } else {
+        // API Gateway's bare answers, turned into words by the client.
+        expect(anonymous).toMatchObject({
+          status: 401,
+          code: 'Auth::Unauthorized',
+          message: expect.stringMatching(/none was sent/),
+        });
+        expect(unknown).toMatchObject({
+          status: 403,
+          code: 'Auth::Forbidden',
+          message: expect.stringMatching(/unknown or revoked \(a revocation takes up to 5 minutes/),
+        });
+      }
+    },
+  );
 });

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '#lib/paths';
 import { makeJpeg, makeMp4, makePng } from '#test/media';
-import { apiUrl, call, type JobView } from './client.ts';
+import { apiKey, apiUrl, call, type JobView, otherApiKey } from './client.ts';
 
 /**
  * The upload page (web/) in a real headless Chromium, against the target's root URL: what a person
@@ -95,7 +95,14 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
     const chooseFiles = (files: { name: string; mimeType: string; buffer: Buffer }[]) =>
       page.getByLabel('Choose files to upload').setInputFiles(files);
 
-    it('loads from the API root with its CSP, lists the presets, and labels every control', async () => {
+    /** The page's key form, as a person finds it: the labelled field and its button. */
+    const keyField = (): Locator => page.getByLabel('API key or token');
+    const enterKey = async (key: string) => {
+      await keyField().fill(key);
+      await page.getByRole('button', { name: 'Use this key' }).click();
+    };
+
+    it('loads from the API root with its CSP, asks for a key, lists the presets, and labels every control', async () => {
       // Act
       // The root of the stage: a deployed stack's ApiUrl ends with a slash, the local runtime's does not.
       const response = await page.goto(apiUrl().replace(/\/?$/, '/'));
@@ -103,7 +110,34 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect(response?.status()).toBe(200);
       expect(response?.headers()['content-type']).toBe('text/html; charset=utf-8');
       expect(response?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      const key = apiKey();
+      if (key) {
+        // The API refused the page's first call without a key: the page asks for one, with the focus on it.
+        await expect.poll(() => keyField().isVisible(), SOON).toBe(true);
+        expect(await keyField().getAttribute('type')).toBe('password');
+        expect(await keyField().evaluate((input) => input === document.activeElement)).toBe(true);
+        expect(await page.locator('#key-error').textContent()).toMatch(/none was sent: enter an API key/);
+        expect(await page.getByLabel('Preset').isEnabled()).toBe(false);
+        // A key the API does not know is refused, and the page asks again, saying why.
+        await enterKey(`mpk_000000000000_${'A'.repeat(43)}`);
+        await expect
+          .poll(
+            () =>
+              page
+                .getByRole('alert')
+                .filter({ hasText: /unknown or revoked/ })
+                .count(),
+            SOON,
+          )
+          .toBe(1);
+        expect(await keyField().isVisible()).toBe(true);
+        await enterKey(key);
+        await expect.poll(() => keyField().isVisible(), SOON).toBe(false);
+        expect(await page.locator('#key-description').textContent()).toMatch(/^Using (an )?API key /);
+        expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([key]);
+      }
       await expect.poll(() => page.getByLabel('Preset').isEnabled(), SOON).toBe(true);
+      expect(await keyField().isVisible()).toBe(false);
       const presets = await call<{ presets: { name: string }[] }>('GET', '/api/presets/');
       expect(await page.getByLabel('Preset').locator('option').allTextContents()).toEqual(
         presets.body.presets.map((preset) => preset.name),
@@ -298,6 +332,58 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       await expect.poll(() => loadedWidths(item), SOON).toEqual([150, 800, 1600]);
       expect(policyViolations).toEqual([]);
       expect(pageErrors).toEqual([]);
+    });
+
+    it('lists the tenant’s recent jobs after a reload, and forgets the key (and its jobs) on request', async () => {
+      // Prepare: a fresh upload, done
+      const bytes = await makePng(480, 320, false);
+      await chooseFiles([{ name: 'kept.png', mimeType: 'image/png', buffer: bytes }]);
+      const before = upload('kept.png');
+      await expect
+        .poll(() => statusOf(before).textContent(), { timeout: 60_000, interval: 250 })
+        .toBe('Done');
+      const jobId = await before.getAttribute('data-job-id');
+      requests.length = 0;
+
+      // Act: the page loads again in the same tab
+      await page.reload();
+
+      // Assess: no key asked again (this tab keeps it), and the job is listed with its outputs
+      const after = upload('kept.png');
+      await expect.poll(() => after.count(), SOON).toBe(1);
+      expect(await keyField().isVisible()).toBe(false);
+      expect(requests).toContain('GET /api/media/?limit=20');
+      expect(await after.getAttribute('data-job-id')).toBe(jobId);
+      expect(await statusOf(after).textContent()).toBe('Done');
+      await expect.poll(() => loadedWidths(after), SOON).toEqual([150, 480, 480]);
+      // Listed without its file: nothing to upload again, but the job can be shown as it is.
+      expect(await after.getByRole('button', { name: /Upload again/ }).count()).toBe(0);
+      expect(policyViolations).toEqual([]);
+      expect(pageErrors).toEqual([]);
+
+      const key = apiKey();
+      if (!key) return;
+      // Act: forget the key
+      await page.getByRole('button', { name: 'Forget key' }).click();
+
+      // Assess: the key and the tenant's jobs leave the page, and it asks for a key again
+      expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([]);
+      expect(await upload('kept.png').count()).toBe(0);
+      expect(await keyField().isVisible()).toBe(true);
+
+      const other = otherApiKey();
+      if (other) {
+        // Another tenant's key: its page lists none of the first tenant's jobs.
+        requests.length = 0;
+        await enterKey(other);
+        await expect.poll(() => requests.includes('GET /api/media/?limit=20'), SOON).toBe(true);
+        await expect.poll(() => page.getByLabel('Preset').isEnabled(), SOON).toBe(true);
+        expect(await page.locator(`[data-job-id="${jobId}"]`).count()).toBe(0);
+        await page.getByRole('button', { name: 'Forget key' }).click();
+      }
+      // The suite's key again, for whatever runs next.
+      await enterKey(key);
+      await expect.poll(() => upload('kept.png').count(), SOON).toBe(1);
     });
   },
 );
