@@ -84,6 +84,10 @@ export interface PresetsResponse {
     multipart_threshold_bytes: number;
     multipart_max_parts: number;
     part_urls_per_request: number;
+    /** New jobs per tenant per UTC day (429 beyond); null when there is no such quota. */
+    quota_jobs_per_day: number | null;
+    /** Declared bytes of new jobs per tenant per UTC day; null when there is no such quota. */
+    quota_bytes_per_day: number | null;
   };
 }
 

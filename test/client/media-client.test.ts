@@ -20,6 +20,7 @@ import {
   type UploadedParts,
 } from '../../client/media-client.ts';
 import type { JobView as ServerJobView } from '../../functions/api/job-view.ts';
+import type { JobListing } from '../../functions/api/list-jobs.ts';
 import type { PresetListing } from '../../functions/api/list-presets.ts';
 import type {
   SignedParts as ServerSignedParts,
@@ -36,6 +37,7 @@ agree<Same<PresetsResponse, PresetListing>>();
 agree<Same<SignedParts, ServerSignedParts>>();
 agree<Same<UploadedParts, ServerUploadedParts>>();
 agree<Same<RetriedJob, ServerRetriedJob>>();
+agree<Same<JobList, JobListing>>();
 
 const API = 'http://api.test';
 const MiB = 1024 * 1024;
