@@ -5,6 +5,7 @@ import {
   HttpApi,
   HttpMethod,
   HttpStage,
+  type IHttpRouteAuthorizer,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -12,7 +13,6 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
-import { acknowledge } from './constructs/nag.ts';
 import type { Storage } from './storage.ts';
 
 /**
@@ -55,6 +55,12 @@ export interface UploadApiProps {
    * @default 104857600 (100 MiB)
    */
   readonly multipartThresholdBytes?: number;
+  /**
+   * The authorizer of every API route (lib/api-auth.ts); CORS preflights are answered by API Gateway
+   * before any authorizer runs.
+   * @default - none: the routes are open (auth `none`)
+   */
+  readonly authorizer?: IHttpRouteAuthorizer;
 }
 
 /**
@@ -115,13 +121,13 @@ export class UploadApi extends Construct {
     });
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
     for (const route of API_ROUTES) {
-      this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration });
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [route.method],
+        integration,
+        authorizer: props.authorizer,
+      });
     }
-    acknowledge(
-      this.httpApi,
-      'AwsSolutions-APIG4',
-      'The API has no identity provider yet: callers are anonymous and address jobs by unguessable ids; add an authorizer before exposing it beyond trusted clients.',
-    );
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.ONE_MONTH,
