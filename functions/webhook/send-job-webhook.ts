@@ -1,8 +1,9 @@
 import type { WebhookMessage } from '#shared/dispatch';
 import { describeError } from '#shared/errors';
-import { type WebhookState, WebhookStatus } from '#shared/job';
+import { type Job, type WebhookState, WebhookStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { webhookRetryDelaySeconds } from '#shared/retry';
+import { DEFAULT_TENANT } from '#shared/tenants';
 import {
   type DeliveryOptions,
   deliverWebhook,
@@ -13,8 +14,11 @@ import { buildWebhookPayload, isCurrentOutcome, webhookIdFor } from './webhook-p
 
 export interface SendJobWebhookDependencies {
   store: JobStore;
-  /** The signing secret; fetched (and cached) by the caller, asked for only when there is something to send. */
-  signingSecret: () => Promise<string>;
+  /**
+   * The secrets that sign a tenant's webhooks (signing-secrets.ts); asked for only when there is
+   * something to send.
+   */
+  signingSecrets: (tenant: string) => Promise<string[]>;
   delivery: DeliveryOptions;
   /** Delivery attempts per webhook, counted on the job (the queue allows a few more receives). */
   maxAttempts: number;
@@ -81,6 +85,13 @@ const attemptFor = (
   }
 };
 
+/**
+ * The tenant whose secrets sign the job's webhook: the job's own (the one whose callback it is; a
+ * duplicate's canonical job is of the same tenant). Jobs written before tenants have none: `default`.
+ */
+const tenantOfJob = (job: Job): string =>
+  'tenant' in job && typeof job.tenant === 'string' ? job.tenant : DEFAULT_TENANT;
+
 /** The last failure's details, carried into the next state so that the job keeps showing them. */
 const lastFailure = (seen: WebhookState | null): Pick<WebhookState, 'last_error' | 'last_status_code'> => ({
   ...(seen?.last_error === undefined ? {} : { last_error: seen.last_error }),
@@ -135,7 +146,7 @@ export const sendJobWebhook = async (
   }
 
   // Asked before the attempt is counted: a secret that cannot be read is the deployment's fault, not the receiver's.
-  const secret = await deps.signingSecret();
+  const secrets = await deps.signingSecrets(tenantOfJob(job));
   const pending: WebhookState = {
     message_id: webhookId,
     status: WebhookStatus.Pending,
@@ -150,7 +161,7 @@ export const sendJobWebhook = async (
   const body = JSON.stringify(buildWebhookPayload(message, source));
   let delivered: { statusCode: number; durationMs: number };
   try {
-    delivered = await deliverWebhook({ url: job.callback_url, webhookId, body, secret }, deps.delivery);
+    delivered = await deliverWebhook({ url: job.callback_url, webhookId, body, secrets }, deps.delivery);
   } catch (error) {
     if (error instanceof WebhookRefusedError) {
       await record({ status: WebhookStatus.Refused, last_error: error.message });
