@@ -181,6 +181,15 @@ describe('auth api-key', () => {
   });
 });
 
+describe('retainData false', () => {
+  it('destroys the tenants table with the stack, like the jobs table', () => {
+    // Prepare
+    const { stack, queries } = synthesize({ retainData: false });
+    // Assess
+    expect(queries.get(logicalIdOf(stack, stack.apiAuth.tenantsTable)).DeletionPolicy).toBe('Delete');
+  });
+});
+
 describe('auth jwt', () => {
   it('is the HTTP API’s JWT authorizer for the issuer and audiences, on the Authorization header', () => {
     // Prepare
