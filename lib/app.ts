@@ -1,6 +1,8 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
+import { AUTH_MODES, isAuthMode } from '#shared/tenants';
+import { OPEN_API_WARNING } from './api-auth.ts';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
 import { MAX_WEBHOOK_ATTEMPTS } from './retry-budgets.ts';
@@ -58,7 +60,67 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
       MIN_PART_BYTES,
     );
   }
+  const auth = node.tryGetContext('auth');
+  if (auth !== undefined) {
+    if (!isAuthMode(auth)) {
+      throw new Error(
+        `context auth must be one of ${AUTH_MODES.join(', ')} (api-key: API keys checked by a Lambda authorizer; jwt: an OIDC issuer's tokens; none: no authorization, local experiments only), not ${JSON.stringify(auth)}`,
+      );
+    }
+    settings.auth = auth;
+  }
+  const jwtIssuer = node.tryGetContext('jwtIssuer');
+  if (jwtIssuer !== undefined) settings.jwtIssuer = parseIssuer(jwtIssuer);
+  const jwtAudience = node.tryGetContext('jwtAudience');
+  if (jwtAudience !== undefined) settings.jwtAudience = parseAudience(jwtAudience);
+  const jwtTenantClaim = node.tryGetContext('jwtTenantClaim');
+  if (jwtTenantClaim !== undefined) {
+    if (typeof jwtTenantClaim !== 'string' || !/^[A-Za-z0-9_:./-]{1,128}$/.test(jwtTenantClaim)) {
+      throw new Error(
+        `context jwtTenantClaim must be the name of a JWT claim, such as sub or custom:tenant, not ${JSON.stringify(jwtTenantClaim)}`,
+      );
+    }
+    settings.jwtTenantClaim = jwtTenantClaim;
+  }
+  if (settings.auth === 'jwt' && (settings.jwtIssuer === undefined || settings.jwtAudience === undefined)) {
+    throw new Error(
+      'context auth jwt needs jwtIssuer (the issuer’s https URL) and jwtAudience (the accepted audiences): -c auth=jwt -c jwtIssuer=https://issuer.example.com -c jwtAudience=my-app',
+    );
+  }
+  for (const name of ['quotaJobsPerDay', 'quotaBytesPerDay'] as const) {
+    const quota = node.tryGetContext(name);
+    if (quota !== undefined) settings[name] = parseQuota(name, quota);
+  }
   return settings;
+};
+
+/** The JWT issuer: an https URL (API Gateway fetches its discovery document from there). */
+const parseIssuer = (value: unknown): string => {
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
+  if (url?.protocol !== 'https:' || url.search !== '' || url.hash !== '') {
+    throw new Error(
+      `context jwtIssuer must be the issuer's https URL, as its tokens' iss claim says (https://cognito-idp.<region>.amazonaws.com/<pool id>, https://<tenant>.auth0.com/), not ${JSON.stringify(value)}`,
+    );
+  }
+  return value as string;
+};
+
+/** A list in cdk.json; on the command line a JSON list or comma-separated audiences. */
+const parseAudience = (value: unknown): string[] => {
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      list = value.trim().startsWith('[') ? JSON.parse(value) : value.split(',').map((a) => a.trim());
+    } catch {
+      list = undefined;
+    }
+  }
+  if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === 'string' && a !== '')) {
+    throw new Error(
+      `context jwtAudience must be a non-empty list of audiences (the tokens' aud or client_id), not ${JSON.stringify(value)}`,
+    );
+  }
+  return list as string[];
 };
 
 /** A list in cdk.json; on the command line a JSON list or comma-separated origins. */
@@ -114,6 +176,17 @@ const parseCount = (name: string, value: unknown, max: number, min = 1): number 
   return number;
 };
 
+/** A per-tenant daily quota: an integer from 0, where 0 turns it off. */
+const parseQuota = (name: string, value: unknown): number => {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
+    throw new Error(
+      `context ${name} must be an integer of 0 or more (0 turns the quota off), not ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+};
+
 const parseBoolean = (name: string, value: unknown): boolean => {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
@@ -134,5 +207,7 @@ export const defineMediaPipeline = (app: App, props: MediaPipelineStackProps = {
   });
   Tags.of(stack).add('project', 'media-pipeline');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // Besides the annotation (which `cdk synth` lists among others), one line nobody can miss.
+  if (stack.apiAuth.mode === 'none') console.warn(`WARNING: ${OPEN_API_WARNING}`);
   return stack;
 };

@@ -41,8 +41,9 @@ export const applyLocalStackTarget = (stack: Stack, props: LocalStackTargetProps
     authType: FunctionUrlAuthType.NONE,
     cors: {
       allowedOrigins: [...props.allowedOrigins],
-      allowedMethods: [HttpMethod.GET, HttpMethod.POST],
-      allowedHeaders: ['*'],
+      allowedMethods: [HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
+      // A wildcard does not cover Authorization (Fetch standard): browsers need it named to send the key.
+      allowedHeaders: ['*', 'authorization'],
       maxAge: Duration.hours(1),
     },
   });

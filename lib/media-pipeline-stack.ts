@@ -1,6 +1,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
+import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
+import { ApiAuth } from './api-auth.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
@@ -10,7 +12,7 @@ import { IMAGE_TIMEOUT, Processing, VIDEO_TIMEOUT } from './processing.ts';
 import { Reconciler } from './reconciler.ts';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS } from './retry-budgets.ts';
 import { Storage } from './storage.ts';
-import { UploadApi } from './upload-api.ts';
+import { DEFAULT_QUOTAS, UploadApi } from './upload-api.ts';
 import { WebPage } from './web-page.ts';
 
 export interface MediaPipelineStackProps extends StackProps {
@@ -68,6 +70,34 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default 104857600 (100 MiB)
    */
   readonly multipartThresholdBytes?: number;
+  /**
+   * How the API knows its callers: `api-key` (`Authorization: Bearer <key>`, checked by a Lambda
+   * authorizer against the tenants table; a revoked key passes for up to 5 minutes, the authorizer's
+   * result cache), `jwt` (the HTTP API's JWT authorizer: `jwtIssuer`, `jwtAudience`, `jwtTenantClaim`)
+   * or `none` (no authorization, every caller is tenant `default`: local experiments only; synth warns).
+   * `jwt` cannot be deployed with `target: 'localstack'`, whose free image has no API Gateway.
+   * @default 'api-key'
+   */
+  readonly auth?: AuthMode;
+  /** With `auth: 'jwt'`: the issuer's https URL, whose `/.well-known/openid-configuration` API Gateway reads. */
+  readonly jwtIssuer?: string;
+  /** With `auth: 'jwt'`: the accepted audiences (`aud`, or `client_id`). */
+  readonly jwtAudience?: readonly string[];
+  /**
+   * With `auth: 'jwt'`: the claim that names the caller's tenant.
+   * @default 'sub'
+   */
+  readonly jwtTenantClaim?: string;
+  /**
+   * Jobs a tenant may create per UTC day; 0 turns the quota off.
+   * @default 1000
+   */
+  readonly quotaJobsPerDay?: number;
+  /**
+   * Bytes (declared upload sizes) a tenant may send per UTC day; 0 turns the quota off.
+   * @default 53687091200 (50 GiB)
+   */
+  readonly quotaBytesPerDay?: number;
 }
 
 /** The values the stack actually runs with, defaults applied. */
@@ -81,6 +111,10 @@ export type MediaPipelineSettings = Required<
     | 'callbackPorts'
     | 'retainData'
     | 'multipartThresholdBytes'
+    | 'auth'
+    | 'jwtTenantClaim'
+    | 'quotaJobsPerDay'
+    | 'quotaBytesPerDay'
   >
 >;
 
@@ -92,6 +126,10 @@ export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   callbackPorts: DEFAULT_CALLBACK_PORTS,
   retainData: true,
   multipartThresholdBytes: 100 * 1024 * 1024,
+  auth: 'api-key',
+  jwtTenantClaim: DEFAULT_TENANT_CLAIM,
+  quotaJobsPerDay: DEFAULT_QUOTAS.jobsPerDay,
+  quotaBytesPerDay: DEFAULT_QUOTAS.bytesPerDay,
 };
 
 /**
@@ -109,6 +147,7 @@ export class MediaPipelineStack extends Stack {
   readonly reconciler: Reconciler;
   readonly uploadApi: UploadApi;
   readonly webPage: WebPage;
+  readonly apiAuth: ApiAuth;
   readonly target: DeploymentTarget;
 
   constructor(scope: Construct, id: string, props: MediaPipelineStackProps = {}) {
@@ -121,10 +160,27 @@ export class MediaPipelineStack extends Stack {
       callbackPorts: props.callbackPorts ?? DEFAULT_SETTINGS.callbackPorts,
       retainData: props.retainData ?? DEFAULT_SETTINGS.retainData,
       multipartThresholdBytes: props.multipartThresholdBytes ?? DEFAULT_SETTINGS.multipartThresholdBytes,
+      auth: props.auth ?? DEFAULT_SETTINGS.auth,
+      jwtTenantClaim: props.jwtTenantClaim ?? DEFAULT_SETTINGS.jwtTenantClaim,
+      quotaJobsPerDay: props.quotaJobsPerDay ?? DEFAULT_SETTINGS.quotaJobsPerDay,
+      quotaBytesPerDay: props.quotaBytesPerDay ?? DEFAULT_SETTINGS.quotaBytesPerDay,
     };
     this.settings = settings;
     this.target = props.target ?? 'aws';
     const localstack = this.target === 'localstack';
+    if (localstack && settings.auth === 'jwt') {
+      throw new Error(
+        'auth jwt cannot be deployed with target localstack: the JWT authorizer is part of API Gateway, which LocalStack’s free image does not run (the API is a function URL there). Use auth api-key (the API function then checks the keys itself) or none.',
+      );
+    }
+
+    this.apiAuth = new ApiAuth(this, 'ApiAuth', {
+      mode: settings.auth,
+      jwtIssuer: props.jwtIssuer,
+      jwtAudience: props.jwtAudience,
+      jwtTenantClaim: settings.jwtTenantClaim,
+      retainData: settings.retainData,
+    });
 
     this.storage = new Storage(this, 'Storage', {
       allowedOrigins: settings.allowedOrigins,
@@ -139,6 +195,7 @@ export class MediaPipelineStack extends Stack {
       callbackPorts: settings.callbackPorts,
       retainData: settings.retainData,
     });
+    this.apiAuth.grantReadWebhookSecrets(this.notifications.webhookFunction);
 
     this.deadLetters = new DeadLetters(this, 'DeadLetters', {
       storage: this.storage,
@@ -185,7 +242,12 @@ export class MediaPipelineStack extends Stack {
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
       callbackPorts: settings.callbackPorts,
       multipartThresholdBytes: settings.multipartThresholdBytes,
+      authorizer: this.apiAuth.authorizer,
+      quotaJobsPerDay: settings.quotaJobsPerDay,
+      quotaBytesPerDay: settings.quotaBytesPerDay,
     });
+    this.apiAuth.configureApiFunction(this.uploadApi.apiFunction, { checkKeysInFunction: localstack });
+    this.apiAuth.acknowledgeOpenRoutes(this.uploadApi.httpApi);
 
     const apiFunctionUrl = localstack
       ? applyLocalStackTarget(this, {
@@ -217,6 +279,11 @@ export class MediaPipelineStack extends Stack {
       UploadsBucketName: { value: this.storage.uploadsBucket.bucketName, description: 'Uploads bucket' },
       ResultsBucketName: { value: this.storage.resultsBucket.bucketName, description: 'Results bucket' },
       JobsTableName: { value: this.storage.jobsTable.tableName, description: 'Jobs table' },
+      TenantsTableName: {
+        value: this.apiAuth.tenantsTable.tableName,
+        description: 'Tenants table: API key hashes and webhook secrets (npx media-pipeline keys …)',
+      },
+      AuthMode: { value: settings.auth, description: 'How the API knows its callers: api-key, jwt or none' },
       WebhookSecretArn: {
         value: this.notifications.webhookSecret.secretArn,
         description: 'Webhook signing secret (Secrets Manager)',

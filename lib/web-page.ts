@@ -1,10 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import { type HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type HttpApi, HttpMethod, HttpNoneAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Construct } from 'constructs';
 import { PAGE_ROUTES } from '../functions/web/serve-page.ts';
 import { type BuiltWebPage, buildWebPage } from '../web/build.ts';
 import { MediaFunction } from './constructs/media-function.ts';
+import { acknowledge } from './constructs/nag.ts';
 import type { Storage } from './storage.ts';
 
 /** The page's paths, each a `GET` route of the HTTP API. */
@@ -50,8 +51,22 @@ export class WebPage extends Construct {
     });
 
     const integration = new HttpLambdaIntegration('PageIntegration', this.pageFunction);
+    // Public whatever the API's auth mode: the page holds no data, and asks the visitor for a key or
+    // token that it sends with its /api calls. Explicitly none, so a default authorizer never applies.
+    const authorizer = new HttpNoneAuthorizer();
     for (const path of WEB_PAGE_PATHS) {
-      props.httpApi.addRoutes({ path, methods: [HttpMethod.GET], integration });
+      for (const route of props.httpApi.addRoutes({
+        path,
+        methods: [HttpMethod.GET],
+        integration,
+        authorizer,
+      })) {
+        acknowledge(
+          route,
+          'AwsSolutions-APIG4',
+          'The upload page and its assets are public on purpose: they hold no data, and every /api call the page makes carries the caller’s key or token.',
+        );
+      }
     }
   }
 }

@@ -25,6 +25,18 @@ export const TENANTS_TABLE_KEYS = { partitionKey: 'pk' } as const;
 export const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@|:+=-]{0,127}$/;
 export const isTenantName = (value: string): boolean => TENANT_NAME.test(value);
 
+/**
+ * How the API knows its caller (CDK context `auth`): `api-key`, a Lambda authorizer over this table;
+ * `jwt`, the HTTP API's JWT authorizer (the tenant is a claim); `none`, everyone is DEFAULT_TENANT.
+ */
+export const AUTH_MODES = ['api-key', 'jwt', 'none'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+export const isAuthMode = (value: unknown): value is AuthMode =>
+  typeof value === 'string' && (AUTH_MODES as readonly string[]).includes(value);
+
+/** The JWT claim that names the tenant unless `jwtTenantClaim` says otherwise. */
+export const DEFAULT_TENANT_CLAIM = 'sub';
+
 /** The tenant the local runtime's dev key (and `auth: none`) acts for. */
 export const DEFAULT_TENANT = 'default';
 

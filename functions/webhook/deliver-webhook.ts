@@ -53,8 +53,11 @@ export interface WebhookRequest {
   webhookId: string;
   /** The JSON body, exactly as signed and sent. */
   body: string;
-  /** The signing secret, with or without its `whsec_` prefix. */
-  secret: string;
+  /**
+   * The signing secrets, each with or without its `whsec_` prefix: every one signs, so that during a
+   * rotation a receiver verifies with whichever it has (Standard Webhooks allows several signatures).
+   */
+  secrets: readonly string[];
   /** When the attempt is made (`webhook-timestamp`); now by default. */
   timestamp?: Date;
 }
@@ -91,17 +94,25 @@ const errorCode = (error: unknown): string | undefined => {
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
-/** Signs a body the Standard Webhooks way: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`. */
+/**
+ * Signs a body the Standard Webhooks way: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`, once per
+ * secret, the signatures separated by spaces (`v1,<a> v1,<b>`), as the spec allows for rotations.
+ */
 export const signWebhook = (
-  secret: string,
+  secrets: readonly string[],
   webhookId: string,
   timestamp: Date,
   body: string,
-): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> => ({
-  'webhook-id': webhookId,
-  'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-  'webhook-signature': signer(secret).sign(webhookId, timestamp, body),
-});
+): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> => {
+  if (secrets.length === 0) {
+    throw new AppError('Webhook::NoSigningSecret', 'there is no webhook signing secret to sign with');
+  }
+  return {
+    'webhook-id': webhookId,
+    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    'webhook-signature': secrets.map((secret) => signer(secret).sign(webhookId, timestamp, body)).join(' '),
+  };
+};
 
 const signer = (secret: string): Webhook => {
   try {
@@ -234,7 +245,7 @@ export const deliverWebhook = async (
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(request.body)),
     'user-agent': USER_AGENT,
-    ...signWebhook(request.secret, request.webhookId, request.timestamp ?? new Date(), request.body),
+    ...signWebhook(request.secrets, request.webhookId, request.timestamp ?? new Date(), request.body),
   };
   const requestOptions: RequestOptions = {
     method: 'POST',

@@ -12,7 +12,9 @@ import { withObservability } from '#shared/middleware';
 import { countJob, JobMetric, logger, withRecordContext } from '#shared/observability';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, delayRedelivery, MAX_VISIBILITY_SECONDS } from '#shared/retry';
 import { processSqsBatch } from '#shared/sqs-batch';
+import { TenantStore } from '#shared/tenants';
 import { sendJobWebhook } from './send-job-webhook.ts';
+import { signingSecretsFrom } from './signing-secrets.ts';
 
 const config = loadConfig(
   z.object({
@@ -20,6 +22,8 @@ const config = loadConfig(
     /** This function's own queue: failed messages get their redelivery delayed on it. */
     QUEUE_URL: envString(),
     WEBHOOK_SECRET_ARN: envString(),
+    /** Each tenant's webhook signing secrets; tenants not in it are signed with WEBHOOK_SECRET_ARN's. */
+    TENANTS_TABLE: envString(),
     ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
     /** The API's list: a URL stored before the list shrank is refused here rather than delivered. */
     CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
@@ -33,10 +37,10 @@ const config = loadConfig(
 
 const store = new JobStore(dynamodb, config.JOBS_TABLE);
 
-/** Secrets Manager is asked at most every five minutes per execution environment. */
+/** Secrets Manager is asked for the stack's secret at most every five minutes per execution environment. */
 const SECRET_MAX_AGE_SECONDS = 300;
 
-const signingSecret = async (): Promise<string> => {
+const stackSecret = async (): Promise<string> => {
   const secret = await getSecret<string>(config.WEBHOOK_SECRET_ARN, { maxAge: SECRET_MAX_AGE_SECONDS });
   if (typeof secret !== 'string' || secret.trim() === '') {
     throw new AppError('Webhook::NoSigningSecret', 'the webhook signing secret is missing or not a string');
@@ -46,7 +50,10 @@ const signingSecret = async (): Promise<string> => {
 
 const dependencies = {
   store,
-  signingSecret,
+  signingSecrets: signingSecretsFrom({
+    tenants: new TenantStore(dynamodb, config.TENANTS_TABLE),
+    stackSecret,
+  }),
   delivery: {
     allowLoopback: config.ALLOW_LOOPBACK_CALLBACKS,
     allowedPorts: config.CALLBACK_PORTS,

@@ -1,6 +1,6 @@
 import type { WebhookMessage } from '#shared/dispatch';
 import { describeError } from '#shared/errors';
-import { type WebhookState, WebhookStatus } from '#shared/job';
+import { type Job, tenantOf, type WebhookState, WebhookStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { webhookRetryDelaySeconds } from '#shared/retry';
 import {
@@ -13,8 +13,11 @@ import { buildWebhookPayload, isCurrentOutcome, webhookIdFor } from './webhook-p
 
 export interface SendJobWebhookDependencies {
   store: JobStore;
-  /** The signing secret; fetched (and cached) by the caller, asked for only when there is something to send. */
-  signingSecret: () => Promise<string>;
+  /**
+   * The secrets that sign a tenant's webhooks (signing-secrets.ts); asked for only when there is
+   * something to send.
+   */
+  signingSecrets: (tenant: string) => Promise<string[]>;
   delivery: DeliveryOptions;
   /** Delivery attempts per webhook, counted on the job (the queue allows a few more receives). */
   maxAttempts: number;
@@ -135,7 +138,7 @@ export const sendJobWebhook = async (
   }
 
   // Asked before the attempt is counted: a secret that cannot be read is the deployment's fault, not the receiver's.
-  const secret = await deps.signingSecret();
+  const secrets = await deps.signingSecrets(tenantOf(job));
   const pending: WebhookState = {
     message_id: webhookId,
     status: WebhookStatus.Pending,
@@ -150,7 +153,7 @@ export const sendJobWebhook = async (
   const body = JSON.stringify(buildWebhookPayload(message, source));
   let delivered: { statusCode: number; durationMs: number };
   try {
-    delivered = await deliverWebhook({ url: job.callback_url, webhookId, body, secret }, deps.delivery);
+    delivered = await deliverWebhook({ url: job.callback_url, webhookId, body, secrets }, deps.delivery);
   } catch (error) {
     if (error instanceof WebhookRefusedError) {
       await record({ status: WebhookStatus.Refused, last_error: error.message });

@@ -562,13 +562,15 @@ describe('authorization', () => {
     // Assess
     const calls = vi.mocked(backend.fetch).mock.calls.map(([url, init]) => ({
       host: new URL(String(url)).host,
-      authorization: (init?.headers as Record<string, string>).authorization,
+      authorization: (init?.headers as Record<string, string> | undefined)?.authorization,
     }));
     const toApi = calls.filter((call) => call.host === 'api.test');
     const toS3 = calls.filter((call) => call.host === 's3.test');
     expect(toApi.length).toBeGreaterThanOrEqual(4);
     expect(toS3.length).toBe(4);
-    expect(new Set(toApi.map((call) => call.authorization))).toEqual(new Set(['Bearer mpk_0123456789ab_key']));
+    expect(new Set(toApi.map((call) => call.authorization))).toEqual(
+      new Set(['Bearer mpk_0123456789ab_key']),
+    );
     expect(toS3.map((call) => call.authorization)).toEqual([undefined, undefined, undefined, undefined]);
   });
 
@@ -579,7 +581,7 @@ describe('authorization', () => {
       baseUrl: API,
       auth: () => auth,
       fetch: (async (_input: string | URL | Request, init?: RequestInit) => {
-        seen.push((init?.headers as Record<string, string>).authorization);
+        seen.push((init?.headers as Record<string, string> | undefined)?.authorization);
         return new Response('{"presets":[],"limits":{}}', { status: 200 });
       }) as typeof fetch,
     });
@@ -592,8 +594,7 @@ describe('authorization', () => {
   });
 
   /** API Gateway's answers when it refuses on its own: a bare body, sometimes a challenge header. */
-  const gateway =
-    (status: number, headers: Record<string, string> = {}) =>
+  const gateway = (status: number, headers: Record<string, string> = {}) =>
     (async () =>
       new Response(JSON.stringify({ message: status === 401 ? 'Unauthorized' : 'Forbidden' }), {
         status,
@@ -647,7 +648,10 @@ describe('authorization', () => {
         })) as typeof fetch,
     });
 
-    await expect(client.listJobs()).rejects.toMatchObject({ code: 'Auth::NoTenant', message: 'no tenant claim' });
+    await expect(client.listJobs()).rejects.toMatchObject({
+      code: 'Auth::NoTenant',
+      message: 'no tenant claim',
+    });
   });
 });
 

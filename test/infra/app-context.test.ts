@@ -20,6 +20,9 @@ describe('settingsFromContext', () => {
       callbackPorts: [80, 443, 8080, 8443],
       retainData: true,
       multipartThresholdBytes: 100 * 1024 * 1024,
+      auth: 'api-key',
+      quotaJobsPerDay: 1000,
+      quotaBytesPerDay: 50 * 1024 ** 3,
     });
   });
 
@@ -40,6 +43,12 @@ describe('settingsFromContext', () => {
       callbackPorts: '443, 8443',
       retainData: 'false',
       multipartThresholdBytes: '8388608',
+      auth: 'jwt',
+      jwtIssuer: 'https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbCdEf',
+      jwtAudience: 'app-client, cli-client',
+      jwtTenantClaim: 'custom:tenant',
+      quotaJobsPerDay: '0',
+      quotaBytesPerDay: '1073741824',
     });
     // Assess
     expect(settings).toEqual({
@@ -50,11 +59,25 @@ describe('settingsFromContext', () => {
       callbackPorts: [443, 8443],
       retainData: false,
       multipartThresholdBytes: 8 * 1024 * 1024,
+      auth: 'jwt',
+      jwtIssuer: 'https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbCdEf',
+      jwtAudience: ['app-client', 'cli-client'],
+      jwtTenantClaim: 'custom:tenant',
+      quotaJobsPerDay: 0,
+      quotaBytesPerDay: 1024 ** 3,
     });
   });
 
   it('reads a JSON list of callback ports given on the command line', () => {
     expect(settingsFor({ callbackPorts: '[443]' }).callbackPorts).toEqual([443]);
+  });
+
+  it('reads a JSON list of JWT audiences given on the command line, and a list in cdk.json', () => {
+    // Prepare
+    const jwt = { auth: 'jwt', jwtIssuer: 'https://issuer.example.com' };
+    // Act / Assess
+    expect(settingsFor({ ...jwt, jwtAudience: '["a","b"]' }).jwtAudience).toEqual(['a', 'b']);
+    expect(settingsFor({ ...jwt, jwtAudience: ['a'] }).jwtAudience).toEqual(['a']);
   });
 
   it('reads a JSON list of origins given on the command line', () => {
@@ -84,6 +107,22 @@ describe('settingsFromContext', () => {
     ],
     [{ multipartThresholdBytes: 6 * 1024 ** 3 }, /multipartThresholdBytes must be an integer/],
     [{ allowedOrigins: ['https://app.example.com/path'] }, /is not an origin/],
+    [{ auth: 'apikey' }, /context auth must be one of api-key, jwt, none .*not "apikey"/],
+    [{ auth: 'jwt' }, /context auth jwt needs jwtIssuer .* and jwtAudience/],
+    [{ auth: 'jwt', jwtIssuer: 'https://issuer.example.com' }, /auth jwt needs jwtIssuer .* and jwtAudience/],
+    [{ jwtIssuer: 'http://issuer.example.com' }, /context jwtIssuer must be the issuer's https URL/],
+    [{ jwtIssuer: 'issuer.example.com' }, /context jwtIssuer must be the issuer's https URL/],
+    [{ jwtAudience: [] }, /context jwtAudience must be a non-empty list of audiences/],
+    [{ jwtAudience: '[1]' }, /context jwtAudience must be a non-empty list/],
+    [{ jwtAudience: '[broken' }, /context jwtAudience must be a non-empty list/],
+    [{ jwtTenantClaim: '' }, /context jwtTenantClaim must be the name of a JWT claim/],
+    [{ jwtTenantClaim: 'has space' }, /context jwtTenantClaim must be the name of a JWT claim/],
+    [
+      { quotaJobsPerDay: -1 },
+      /context quotaJobsPerDay must be an integer of 0 or more \(0 turns the quota off\)/,
+    ],
+    [{ quotaBytesPerDay: '1.5' }, /context quotaBytesPerDay must be an integer of 0 or more/],
+    [{ quotaBytesPerDay: 'lots' }, /context quotaBytesPerDay must be an integer of 0 or more/],
   ])('refuses %j with a message saying what to fix', (context, message) => {
     // Act
     const read = () => settingsFor(context);

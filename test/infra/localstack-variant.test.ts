@@ -225,7 +225,12 @@ describe('the API and presigned URLs', () => {
     expect(url.Properties).toMatchObject({
       AuthType: 'NONE',
       TargetFunctionArn: { 'Fn::GetAtt': [api.logicalId, 'Arn'] },
-      Cors: { AllowOrigins: ['*'], AllowMethods: ['GET', 'POST'], AllowHeaders: ['*'], MaxAge: 3600 },
+      Cors: {
+        AllowOrigins: ['*'],
+        AllowMethods: ['GET', 'POST', 'DELETE'],
+        AllowHeaders: ['*', 'authorization'],
+        MaxAge: 3600,
+      },
     });
     const outputs = localstack.template.toJSON().Outputs;
     expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [urlId, 'FunctionUrl'] });
@@ -302,6 +307,7 @@ describe('both variants', () => {
       .map((resource) => resource.Type)
       .sort();
     expect(retained).toEqual([
+      'AWS::DynamoDB::Table',
       'AWS::DynamoDB::Table',
       'AWS::S3::Bucket',
       'AWS::S3::Bucket',

@@ -25,6 +25,7 @@ const SERVICES = [
   'media-dead-letter',
   'media-web',
   'media-reconciler',
+  'media-authorizer',
 ];
 
 describe('MediaPipeline stack', () => {
@@ -46,7 +47,7 @@ describe('MediaPipeline stack', () => {
   afterAll(() => synthesized?.cleanUp());
 
   describe('functions', () => {
-    it('defines the six project functions on nodejs22.x and x86_64, with source maps and Powertools settings', () => {
+    it('defines the project functions on nodejs22.x and x86_64, with source maps and Powertools settings', () => {
       // Assess
       const functions = queries.projectFunctions();
       expect([...functions.keys()].sort()).toEqual([...SERVICES].sort());
@@ -79,6 +80,7 @@ describe('MediaPipeline stack', () => {
       { service: 'media-dead-letter', memory: 256, timeout: 30 },
       { service: 'media-web', memory: 256, timeout: 5 },
       { service: 'media-reconciler', memory: 1024, timeout: 300 },
+      { service: 'media-authorizer', memory: 256, timeout: 5 },
     ])('sizes $service with $memory MB and $timeout s', ({ service, memory, timeout }) => {
       // Assess
       const { properties } = queries.projectFunction(service);
@@ -114,6 +116,8 @@ describe('MediaPipeline stack', () => {
           'MULTIPART_THRESHOLD_BYTES',
           'QUOTA_JOBS_PER_DAY',
           'QUOTA_BYTES_PER_DAY',
+          'AUTH_MODE',
+          'TENANT_CLAIM',
         ],
       },
       {
@@ -158,11 +162,13 @@ describe('MediaPipeline stack', () => {
           'JOBS_TABLE',
           'QUEUE_URL',
           'WEBHOOK_SECRET_ARN',
+          'TENANTS_TABLE',
           'ALLOW_LOOPBACK_CALLBACKS',
           'CALLBACK_PORTS',
           'WEBHOOK_MAX_ATTEMPTS',
         ],
       },
+      { service: 'media-authorizer', variables: ['TENANTS_TABLE'] },
       { service: 'media-dead-letter', variables: ['JOBS_TABLE', 'WEBHOOK_QUEUE_URL', 'UPLOADS_BUCKET'] },
       { service: 'media-web', variables: ['UPLOADS_BUCKET', 'RESULTS_BUCKET'] },
       {
@@ -1084,6 +1090,8 @@ describe('MediaPipeline stack', () => {
     'UploadsBucketName',
     'ResultsBucketName',
     'JobsTableName',
+    'TenantsTableName',
+    'AuthMode',
     'WebhookSecretArn',
     'WebhookSecretName',
     'ImageQueueUrl',

@@ -28,7 +28,7 @@ const request = (overrides: Partial<WebhookRequest> = {}): WebhookRequest => ({
   url: receiver.url(),
   webhookId: 'msg_test_done_1',
   body: JSON.stringify({ type: 'media.job.done', job_id: 'j1' }),
-  secret: SECRET,
+  secrets: [SECRET],
   ...overrides,
 });
 
@@ -73,13 +73,31 @@ describe('deliverWebhook', () => {
 
   it('signs the same way whether the secret carries its whsec_ prefix or not', async () => {
     // Act
-    await deliverWebhook(request({ secret: SECRET.slice('whsec_'.length) }), local);
+    await deliverWebhook(request({ secrets: [SECRET.slice('whsec_'.length)] }), local);
 
     // Assess
     const [received] = receiver.requests;
     expect(() =>
       new Webhook(SECRET).verify(received?.body ?? '', received?.headers as Record<string, string>),
     ).not.toThrow();
+  });
+
+  it('signs once per secret, space-separated, so that either secret verifies during a rotation', async () => {
+    // Prepare
+    const next = `whsec_${Buffer.from('the next signing key, 32 bytes!!').toString('base64')}`;
+    const other = `whsec_${Buffer.from('somebody else’s key of 32 bytes').toString('base64')}`;
+
+    // Act
+    await deliverWebhook(request({ secrets: [next, SECRET] }), local);
+
+    // Assess
+    const [received] = receiver.requests;
+    const headers = received?.headers as Record<string, string>;
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=* v1,[A-Za-z0-9+/]+=*$/);
+    for (const secret of [next, SECRET]) {
+      expect(() => new Webhook(secret).verify(received?.body ?? '', headers), secret).not.toThrow();
+    }
+    expect(() => new Webhook(other).verify(received?.body ?? '', headers)).toThrow();
   });
 
   it('signs with the given timestamp', async () => {
@@ -232,7 +250,7 @@ describe('deliverWebhook', () => {
 
   it('refuses to sign with a secret that is not a Standard Webhooks secret, sending nothing', async () => {
     // Act
-    const error = await thrown(deliverWebhook(request({ secret: 'whsec_not*base64!' }), local));
+    const error = await thrown(deliverWebhook(request({ secrets: ['whsec_not*base64!'] }), local));
 
     // Assess
     expect(error).toMatchObject({ code: 'Webhook::InvalidSigningSecret' });

@@ -7,10 +7,12 @@ import { WEBHOOK_SPARE_RECEIVES } from '#lib/retry-budgets';
 import type { WebhookMessage } from '#shared/dispatch';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
+import type { TenantStore } from '#shared/tenants';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
 import { settleBatch, toSqsEvent } from '#test/sqs-events';
+import { createTenantsTable } from '#test/tenants-table';
 import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
 import { sendJobWebhook } from '../../functions/webhook/send-job-webhook.ts';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../local/secrets-manager.ts';
@@ -21,6 +23,7 @@ const SECRET = `whsec_${Buffer.from(randomUUID()).toString('base64')}`;
 const MAX_ATTEMPTS = 3;
 
 let env: TestEnvironment;
+let tenants: TenantStore;
 let secrets: SecretsManagerEmulator;
 let receiver: WebhookReceiver;
 let store: JobStore;
@@ -36,8 +39,11 @@ beforeAll(async () => {
   vi.stubEnv('WEBHOOK_SECRET_ARN', secrets.putSecret('media-pipeline/webhook-signing', SECRET));
   vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.endpoint);
   vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'true');
+  const tenantsTable = await createTenantsTable(env.clients.dynamodb);
+  vi.stubEnv('TENANTS_TABLE', tenantsTable.tableName);
   handler = await importHandler();
   store = await env.jobStore();
+  tenants = await tenantsTable.tenants();
 });
 afterAll(async () => {
   await env.close();
@@ -359,7 +365,7 @@ describe('webhook handler', () => {
     };
     const deps = {
       store: crashingStore,
-      signingSecret: async () => SECRET,
+      signingSecrets: async () => [SECRET],
       delivery: { allowLoopback: true },
       maxAttempts: MAX_ATTEMPTS,
     };
@@ -415,7 +421,7 @@ describe('webhook handler', () => {
     };
     const deps = {
       store: racingStore,
-      signingSecret: async () => SECRET,
+      signingSecrets: async () => [SECRET],
       delivery: { allowLoopback: true },
       maxAttempts: MAX_ATTEMPTS,
     };
@@ -593,6 +599,77 @@ describe('webhook handler', () => {
     expect(failed).toEqual([]);
     expect(receiver.requests).toHaveLength(0);
     expect((await store.get(silent.id))?.webhook).toBeUndefined();
+  });
+});
+
+describe('webhook handler, signing with each tenant’s secrets', () => {
+  /** A job of `tenant` (the jobs of this change carry one; older ones do not). */
+  const tenantJob = (tenant: string) => finishedJob({ tenant } as Partial<Job>);
+  const verifies = (secret: string, request: CapturedRequest | undefined): boolean => {
+    try {
+      new Webhook(secret).verify(request?.body ?? '', request?.headers as Record<string, string>);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const uniqueTenant = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+
+  it("signs a tenant's webhooks with its secret: its receiver accepts them and rejects another tenant's", async () => {
+    // Prepare: two tenants, each made with its first key (which shows its webhook secret once)
+    const a = await tenants.createKey(uniqueTenant('acme'));
+    const b = await tenants.createKey(uniqueTenant('globex'));
+    const [jobA, jobB] = [await tenantJob(a.tenant), await tenantJob(b.tenant)];
+    await enqueue(messageFor(jobA), messageFor(jobB));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    const byJob = (job: Job) => receiver.requests.find(({ body }) => JSON.parse(body).job_id === job.id);
+    const secretA = a.webhook_secret ?? '';
+    const secretB = b.webhook_secret ?? '';
+    expect(verifies(secretA, byJob(jobA))).toBe(true);
+    expect(verifies(secretA, byJob(jobB))).toBe(false);
+    expect(verifies(secretB, byJob(jobB))).toBe(true);
+    expect(verifies(secretB, byJob(jobA))).toBe(false);
+    expect(verifies(SECRET, byJob(jobA))).toBe(false);
+  });
+
+  it('signs with both secrets during a rotation, and the old one alone no longer after it', async () => {
+    // Prepare: a rotation started (the new secret first, the old one kept beside it)
+    const { tenant, webhook_secret: old = '' } = await tenants.createKey(uniqueTenant('rotating'));
+    const [next = ''] = await tenants.rotateWebhookSecret(tenant);
+    const job = await tenantJob(tenant);
+    await enqueue(messageFor(job));
+
+    // Act
+    await poll();
+
+    // Assess: two signatures, either secret verifies
+    const [request] = receiver.requests;
+    expect(String(request?.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifies(next, request)).toBe(true);
+    expect(verifies(old, request)).toBe(true);
+  });
+
+  it('signs the webhooks of a tenant the table does not know with the stack’s secret, as before tenants', async () => {
+    // Prepare: a JWT subject never registered, and a job written before tenants (no tenant: `default`)
+    const unknown = await tenantJob(uniqueTenant('never-registered'));
+    const legacy = await finishedJob();
+    await enqueue(messageFor(unknown), messageFor(legacy));
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(2);
+    for (const request of receiver.requests) {
+      expect(String(request.headers['webhook-signature']).split(' ')).toHaveLength(1);
+      expect(verifies(SECRET, request)).toBe(true);
+    }
   });
 });
 
