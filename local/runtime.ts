@@ -106,6 +106,8 @@ export interface LocalRuntime {
   apiKey: string | undefined;
   /** The stack's Tenants table (output TenantsTableName), if it has one. */
   tenantsTable: string | undefined;
+  /** DynamoDB Local's endpoint (the tables of the stack: a TenantStore on it manages keys). */
+  dynamodbEndpoint: string;
   provisioned: ProvisionedStack;
   stop(): Promise<void>;
 }
@@ -392,6 +394,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       authMode,
       apiKey: key?.key,
       tenantsTable,
+      dynamodbEndpoint: endpoints.dynamodb,
       provisioned,
       stop: stopAll,
     };
