@@ -6,6 +6,14 @@ import { LOCAL_REGION } from './types.ts';
 const port = z.coerce.number().int().min(0).max(65_535);
 const functionEnvSchema = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
 const nonEmpty = z.string().min(1);
+const quota = z.coerce.number().int().min(0);
+
+/** How the API knows its callers (CDK context `auth`); see lib/app.ts. */
+export const LOCAL_AUTH_MODES = ['api-key', 'jwt', 'none'] as const;
+export type LocalAuthMode = (typeof LOCAL_AUTH_MODES)[number];
+
+/** What TenantStore accepts as a chosen key (a bearer token). */
+const API_KEY = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 /**
  * `npm start`'s settings, from the environment. Without S3_ENDPOINT the runtime embeds s3rver; with
@@ -36,6 +44,38 @@ const schema = z
     MEDIA_PIPELINE_SCHEDULE_SCALE: z.coerce.number().positive().finite().default(1),
     /** Faults to inject, a JSON array (local/faults.ts, README: "Fault injection"). */
     MEDIA_PIPELINE_FAULTS: z.string().optional(),
+    /**
+     * How the API knows its callers (CDK context `auth`): api-key (the default: `Authorization: Bearer
+     * <key>`, checked by the stack's Lambda authorizer), jwt (an OIDC issuer's tokens, checked by the
+     * JWT authorizer the runtime emulates) or none (every caller is tenant `default`; a warning at start).
+     */
+    MEDIA_PIPELINE_AUTH: z.enum(LOCAL_AUTH_MODES).optional(),
+    /**
+     * The local dev key of tenant `default` (any bearer token of 16 to 512 characters). Without it a key
+     * is generated once and kept in `<data dir>/api-key`; either is registered at every start.
+     */
+    MEDIA_PIPELINE_API_KEY: z
+      .string()
+      .regex(API_KEY, 'an API key is 16 to 512 characters of letters, digits and . _ ~ + / = -')
+      .optional(),
+    /** With MEDIA_PIPELINE_AUTH=jwt: the issuer (its tokens' `iss`; CDK context `jwtIssuer`). */
+    MEDIA_PIPELINE_JWT_ISSUER: z.url().optional(),
+    /** With MEDIA_PIPELINE_AUTH=jwt: the accepted audiences, comma-separated (context `jwtAudience`). */
+    MEDIA_PIPELINE_JWT_AUDIENCE: z
+      .string()
+      .optional()
+      .transform((text) =>
+        text
+          ?.split(',')
+          .map((audience) => audience.trim())
+          .filter(Boolean),
+      ),
+    /** With MEDIA_PIPELINE_AUTH=jwt: the claim naming the tenant (context `jwtTenantClaim`; the stack's default `sub`). */
+    MEDIA_PIPELINE_JWT_TENANT_CLAIM: nonEmpty.optional(),
+    /** Jobs per tenant per UTC day (context `quotaJobsPerDay`); 0 or unset: no quota locally. */
+    MEDIA_PIPELINE_QUOTA_JOBS_PER_DAY: quota.optional(),
+    /** Declared bytes per tenant per UTC day (context `quotaBytesPerDay`); 0 or unset: no quota locally. */
+    MEDIA_PIPELINE_QUOTA_BYTES_PER_DAY: quota.optional(),
     /** Environment values over the template's, by function: `{"Reconciler": {"UPLOAD_DEADLINE_SECONDS": "5"}}`. */
     MEDIA_PIPELINE_FUNCTION_ENV: z
       .string()
@@ -55,6 +95,23 @@ const schema = z
       }),
   })
   .superRefine((env, context) => {
+    if (env.MEDIA_PIPELINE_AUTH === 'jwt') {
+      if (env.MEDIA_PIPELINE_JWT_ISSUER === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['MEDIA_PIPELINE_JWT_ISSUER'],
+          message: "required with MEDIA_PIPELINE_AUTH=jwt (the issuer's URL, as its tokens' iss says)",
+        });
+      }
+      if ((env.MEDIA_PIPELINE_JWT_AUDIENCE ?? []).length === 0) {
+        context.addIssue({
+          code: 'custom',
+          path: ['MEDIA_PIPELINE_JWT_AUDIENCE'],
+          message:
+            "required with MEDIA_PIPELINE_AUTH=jwt (the accepted audiences, comma-separated: the tokens' aud or client_id)",
+        });
+      }
+    }
     if (env.S3_ENDPOINT === undefined) return;
     for (const name of ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
       if (env[name] === undefined) {
@@ -80,6 +137,12 @@ export interface LocalSettings {
   functionEnvironment: Record<string, Record<string, string>>;
   /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
   externalS3: ExternalS3Options | undefined;
+  /** MEDIA_PIPELINE_AUTH, undefined when unset (the stack's default, api-key, applies). */
+  auth: LocalAuthMode | undefined;
+  /** MEDIA_PIPELINE_API_KEY: the dev key of tenant `default`, instead of the generated one. */
+  apiKey: string | undefined;
+  /** CDK context from the settings above (auth, JWT, quotas), over cdk.json's and the local defaults. */
+  context: Record<string, unknown>;
 }
 
 export class LocalConfigError extends Error {
@@ -98,7 +161,26 @@ export const localSettingsFromEnvironment = (env: NodeJS.ProcessEnv = process.en
     );
   }
   const settings = parsed.data;
+  const context: Record<string, unknown> = {
+    ...(settings.MEDIA_PIPELINE_AUTH ? { auth: settings.MEDIA_PIPELINE_AUTH } : {}),
+    ...(settings.MEDIA_PIPELINE_JWT_ISSUER ? { jwtIssuer: settings.MEDIA_PIPELINE_JWT_ISSUER } : {}),
+    ...(settings.MEDIA_PIPELINE_JWT_AUDIENCE?.length
+      ? { jwtAudience: settings.MEDIA_PIPELINE_JWT_AUDIENCE }
+      : {}),
+    ...(settings.MEDIA_PIPELINE_JWT_TENANT_CLAIM
+      ? { jwtTenantClaim: settings.MEDIA_PIPELINE_JWT_TENANT_CLAIM }
+      : {}),
+    ...(settings.MEDIA_PIPELINE_QUOTA_JOBS_PER_DAY !== undefined
+      ? { quotaJobsPerDay: settings.MEDIA_PIPELINE_QUOTA_JOBS_PER_DAY }
+      : {}),
+    ...(settings.MEDIA_PIPELINE_QUOTA_BYTES_PER_DAY !== undefined
+      ? { quotaBytesPerDay: settings.MEDIA_PIPELINE_QUOTA_BYTES_PER_DAY }
+      : {}),
+  };
   return {
+    auth: settings.MEDIA_PIPELINE_AUTH,
+    apiKey: settings.MEDIA_PIPELINE_API_KEY,
+    context,
     port: settings.PORT,
     host: settings.HOST,
     s3Port: settings.S3_PORT,

@@ -3,13 +3,15 @@
  * over `{param}`, `{param}` over `{proxy+}`, a method over `ANY`, `$default` last); a trailing slash
  * matches the route without it unless a route declares that spelling itself.
  */
-import type { HttpApiSpec } from './types.ts';
+import type { HttpApiSpec, HttpAuthorizerSpec } from './types.ts';
 
 export interface CompiledRoute {
   routeKey: string;
   functionLogicalId: string;
   /** The integration's timeout, if the spec gives one. */
   timeoutMs?: number;
+  /** Asked before the function runs (local/http-api-authorizers.ts). */
+  authorizer?: HttpAuthorizerSpec;
   method: string;
   /** Path segments; undefined for `$default`. */
   segments?: Segment[];
@@ -26,8 +28,9 @@ export interface RouteMatch {
 
 export const compileRoute = (route: HttpApiSpec['routes'][number]): CompiledRoute => {
   const { routeKey, functionLogicalId, timeoutMs } = route;
+  const protection = route.authorizer ? { authorizer: route.authorizer } : {};
   if (routeKey === '$default')
-    return { routeKey, functionLogicalId, timeoutMs, method: 'ANY', trailingSlash: false };
+    return { routeKey, functionLogicalId, timeoutMs, ...protection, method: 'ANY', trailingSlash: false };
   const [method = 'ANY', path = '/'] = routeKey.trim().split(/\s+/, 2);
   const segments = splitPath(path).map((segment): Segment => {
     const variable = /^\{([^}]+)\}$/.exec(segment)?.[1];
@@ -38,6 +41,7 @@ export const compileRoute = (route: HttpApiSpec['routes'][number]): CompiledRout
     routeKey,
     functionLogicalId,
     timeoutMs,
+    ...protection,
     method: method.toUpperCase(),
     segments,
     trailingSlash: path.length > 1 && path.endsWith('/'),

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { httpApiEvent, newApiRequestId } from './events/http-api-event.ts';
+import { createGatewayAuthorizers } from './http-api-authorizers.ts';
 import { corsResponseHeaders, preflightResponse } from './http-api-cors.ts';
 import { compileRoute, matchRoute } from './http-api-routes.ts';
 import type { FunctionInvoker, HttpApiSpec, InvokeOutcome } from './types.ts';
@@ -17,7 +19,9 @@ import type { FunctionInvoker, HttpApiSpec, InvokeOutcome } from './types.ts';
  *   synchronous payload;
  * - CORS from the spec (local/http-api-cors.ts): preflights answered without calling a function, Access-Control-* headers put
  *   on responses (the function's own CORS headers are replaced, as API Gateway ignores them);
- * - the payload 2.0 event, request bodies as text or base64 as on AWS (local/events/http-api-event.ts).
+ * - the payload 2.0 event, request bodies as text or base64 as on AWS (local/events/http-api-event.ts);
+ * - a protected route's authorizer (local/http-api-authorizers.ts) before its function: 401, 403 or 500
+ *   answered by the gateway, or what it said in `requestContext.authorizer`. Preflights are not authorized.
  *
  * Failures, chosen to match what a client of the deployed API sees:
  * - the function threw, crashed or ran past its own timeout → 500 `{"message":"Internal Server Error"}`
@@ -51,6 +55,8 @@ export interface HttpApiOptions {
   integrationTimeoutMs?: number;
   /** Where the gateway reports what a client would not see (an invalid function response). */
   log?: (message: string) => void;
+  /** The clock of the authorizers' result cache and of JWT expiry. @default Date.now */
+  now?: () => number;
 }
 
 export interface HttpApiServer {
@@ -180,6 +186,10 @@ export const startHttpApi = async (
   const stagePrefix = stage === '$default' ? '' : `/${stage}`;
   const log = options.log ?? ((message: string) => process.stderr.write(`[http-api] ${message}\n`));
   const extraRoutes = options.extraRoutes ?? [];
+  const authorizers = createGatewayAuthorizers(invoker, {
+    log,
+    ...(options.now ? { now: options.now } : {}),
+  });
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = (request.method ?? 'GET').toUpperCase();
@@ -235,7 +245,7 @@ export const startHttpApi = async (
     const match = routePath === undefined ? undefined : matchRoute(routes, method, routePath);
     if (!match) return reply(jsonMessage(404, 'Not Found'));
 
-    const event = httpApiEvent({
+    const event: APIGatewayProxyEventV2 & { requestContext: { authorizer?: unknown } } = httpApiEvent({
       request,
       method,
       rawPath,
@@ -246,6 +256,15 @@ export const startHttpApi = async (
       stage,
       requestId,
     });
+    if (match.route.authorizer) {
+      const authorization = await authorizers.authorize(match.route.authorizer, event);
+      if (!authorization.allowed) {
+        const { statusCode, message, headers } = authorization.refusal;
+        const refusal = jsonMessage(statusCode, message);
+        return reply({ ...refusal, headers: { ...refusal.headers, ...headers } });
+      }
+      event.requestContext.authorizer = authorization.authorizer;
+    }
     if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_SYNC_PAYLOAD_LIMIT) {
       log(`${method} ${rawPath}: event over Lambda's 6 MB synchronous payload limit, refused with 413`);
       return reply(jsonMessage(413, 'Request Too Long'));

@@ -44,12 +44,19 @@ const main = async (): Promise<void> => {
     return;
   }
   const started = Date.now();
+  if (settings.auth === 'none') {
+    console.warn(
+      'warning: MEDIA_PIPELINE_AUTH=none: the API checks no key or token; every caller is tenant default (local experiments only)',
+    );
+  }
   const runtime = await startLocalRuntime({
     dataDir,
     port: settings.port,
     ...(settings.host ? { host: settings.host } : {}),
     s3Port: settings.s3Port ?? (settings.port === 0 ? 0 : settings.port + 1),
     ...(settings.webhookSecret ? { webhookSecret: settings.webhookSecret } : {}),
+    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
+    ...(Object.keys(settings.context).length > 0 ? { context: settings.context } : {}),
     asyncRetryScale: settings.asyncRetryScale,
     scheduleScale: settings.scheduleScale,
     faults: settings.faults,
@@ -66,6 +73,26 @@ const main = async (): Promise<void> => {
         `  S3 events      ${runtime.s3EventsUrl}   (its webhook target ${settings.externalS3.webhookArn} posts here)`,
       ]
     : [`  S3 endpoint    ${runtime.s3Endpoint}   (access key S3RVER, secret S3RVER, path-style)`];
+  const authLines =
+    runtime.authMode === 'api-key'
+      ? runtime.apiKey
+        ? [
+            `  API key        ${runtime.apiKey}   (tenant default; ${settings.apiKey ? 'MEDIA_PIPELINE_API_KEY' : `kept in ${join(dataDir, 'api-key')}; MEDIA_PIPELINE_API_KEY sets it`}; npx media-pipeline keys create --tenant NAME makes more)`,
+          ]
+        : ['  Auth           api-key, but the stack has no Tenants table: no dev key']
+      : runtime.authMode === 'jwt'
+        ? [
+            `  Auth           JWT from ${settings.context.jwtIssuer ?? 'the issuer in cdk.json'} (MEDIA_PIPELINE_AUTH=jwt): send Authorization: Bearer <token>`,
+          ]
+        : [
+            '  Auth           NONE (MEDIA_PIPELINE_AUTH=none): anyone reaching this port acts as tenant default',
+          ];
+  const curlAuth =
+    runtime.authMode === 'api-key' && runtime.apiKey
+      ? `-H "Authorization: Bearer ${runtime.apiKey}" `
+      : runtime.authMode === 'jwt'
+        ? '-H "Authorization: Bearer $TOKEN" '
+        : '';
   const lines = [
     '',
     `media-pipeline is running locally (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
@@ -89,8 +116,9 @@ const main = async (): Promise<void> => {
       (secret) =>
         `  Secret         ${secret.name} = ${secret.value}   (the webhook signing secret; WEBHOOK_SECRET sets it)`,
     ),
+    ...authLines,
     '',
-    `  Try: curl ${runtime.apiUrl}/api/presets/`,
+    `  Try: curl ${curlAuth}${runtime.apiUrl}/api/presets/`,
     '',
     'One line per invocation follows. Ctrl-C stops everything.',
     '',

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { startAsyncInvoker } from './async-invoke.ts';
+import { devKey, localTenantStore, registerDefaultTenant } from './dev-key.ts';
 import { superviseDynamoDb } from './dynamodb-supervisor.ts';
 import { freePort, localSqsClient, startSqs } from './emulators.ts';
 import type { ExternalS3Options } from './external-s3.ts';
@@ -10,13 +11,19 @@ import { createInvocationLog, type InvocationRecord } from './invocation-log.ts'
 import { LambdaPool } from './lambda-pool.ts';
 import { provisionStack } from './provision.ts';
 import { restoreQueues, saveQueues } from './queue-snapshot.ts';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
 import { startS3Backend } from './s3-backend.ts';
 import { startS3Notifications } from './s3-notifications.ts';
 import { startScheduler } from './scheduler.ts';
-import { localSecrets, secretOverridesFromEnvironment, startSecretsManager } from './secrets-manager.ts';
+import {
+  localSecrets,
+  secretEnvironmentName,
+  secretOverridesFromEnvironment,
+  startSecretsManager,
+} from './secrets-manager.ts';
 import { startSqsEventSources } from './sqs-event-source.ts';
 import { synthesizeStack } from './synth.ts';
-import type { LocalEndpoints, ProvisionedStack } from './types.ts';
+import { type CfnTemplate, LOCAL_REGION, type LocalEndpoints, type ProvisionedStack } from './types.ts';
 
 export interface LocalRuntimeOptions {
   /** Where objects, tables, generated secrets, queued messages and the synth cache live. */
@@ -32,6 +39,11 @@ export interface LocalRuntimeOptions {
   s3Port?: number;
   /** The webhook signing secret; otherwise WEBHOOK_SECRET from the environment, else a generated, persisted one. */
   webhookSecret?: string;
+  /**
+   * The dev key of tenant `default` in api-key mode (`npm start` reads MEDIA_PIPELINE_API_KEY).
+   * @default - a key generated once and kept in `<dataDir>/api-key`
+   */
+  apiKey?: string;
   /** No invocation lines and no function logs (the test suite). */
   quiet?: boolean;
   /** Where the runtime's own messages go. @default stderr */
@@ -85,9 +97,37 @@ export interface LocalRuntime {
   buckets: string[];
   /** Every secret the template declares, with the value the functions read locally. */
   secrets: Array<{ name: string; value: string }>;
+  /**
+   * How the API knows its callers: the stack's AuthMode output, else what its routes' authorizers say
+   * (a Lambda authorizer: api-key, a JWT one: jwt, none: none).
+   */
+  authMode: AuthModeOfStack;
+  /** The dev key of tenant `default` (registered at every start); undefined unless authMode is api-key. */
+  apiKey: string | undefined;
+  /** The stack's Tenants table (output TenantsTableName), if it has one. */
+  tenantsTable: string | undefined;
+  /** DynamoDB Local's endpoint (the tables of the stack: a TenantStore on it manages keys). */
+  dynamodbEndpoint: string;
   provisioned: ProvisionedStack;
   stop(): Promise<void>;
 }
+
+export type AuthModeOfStack = 'api-key' | 'jwt' | 'none';
+
+const authModeOf = (provisioned: ProvisionedStack): AuthModeOfStack => {
+  const declared = provisioned.outputs.AuthMode;
+  if (declared === 'api-key' || declared === 'jwt' || declared === 'none') return declared;
+  const kinds = new Set(provisioned.httpApi?.routes.map((route) => route.authorizer?.kind));
+  return kinds.has('request') ? 'api-key' : kinds.has('jwt') ? 'jwt' : 'none';
+};
+
+/** The logical id of the secret WEBHOOK_SECRET sets (the stack's webhook signing secret), if any. */
+const webhookSecretLogicalId = (template: CfnTemplate): string | undefined =>
+  Object.entries(template.Resources).find(
+    ([logicalId, resource]) =>
+      resource.Type === 'AWS::SecretsManager::Secret' &&
+      secretEnvironmentName(logicalId, resource) === 'WEBHOOK_SECRET',
+  )?.[0];
 
 const QUEUE_SNAPSHOT = 'sqs-messages.json';
 const SNAPSHOT_EVERY_MS = 1_000;
@@ -160,11 +200,13 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       secretOverridesFromEnvironment(stack.template, secretEnv),
     );
     const secrets: LocalRuntime['secrets'] = [];
+    const secretValuesByArn = new Map<string, string>();
     const provisioned = await provisionStack(stack, endpoints, {
       secrets: {
         valueFor: (logicalId) => localSecretStore.valueFor(logicalId),
         register: (secret) => {
           secrets.push({ name: secret.name, value: secret.value });
+          secretValuesByArn.set(secret.arn, secret.value);
           localSecretStore.register(secret);
         },
       },
@@ -174,6 +216,25 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       s3Access: s3.access,
     });
     await s3.connectNotifications(provisioned.bucketNotifications, { apiBaseUrl, log });
+
+    // Before the API takes requests: the dev key must work from the first one.
+    const authMode = authModeOf(provisioned);
+    const tenantsTable = provisioned.outputs.TenantsTableName;
+    const webhookSecretId = webhookSecretLogicalId(stack.template);
+    const webhookSecretArn = webhookSecretId && provisioned.resources[webhookSecretId]?.ref;
+    const key =
+      authMode === 'api-key' && tenantsTable ? await devKey(options.dataDir, options.apiKey) : undefined;
+    if (tenantsTable) {
+      const tenants = localTenantStore(endpoints.dynamodb, tenantsTable);
+      try {
+        await registerDefaultTenant(tenants.store, {
+          ...(key ? { key } : {}),
+          ...(webhookSecretArn ? { webhookSecret: secretValuesByArn.get(webhookSecretArn) } : {}),
+        });
+      } finally {
+        tenants.destroy();
+      }
+    }
 
     const queues = Object.values(provisioned.resources).filter(
       (resource) => resource.type === 'AWS::SQS::Queue',
@@ -312,6 +373,17 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const buckets = Object.values(provisioned.resources)
       .filter((resource) => resource.type === 'AWS::S3::Bucket')
       .map((bucket) => bucket.ref);
+    await writeRuntimeFile(options.dataDir, {
+      pid: process.pid,
+      apiUrl: apiBaseUrl,
+      dynamodbEndpoint: endpoints.dynamodb,
+      region: LOCAL_REGION,
+      tenantsTable,
+      jobsTable: provisioned.outputs.JobsTableName,
+      authMode,
+    });
+    // Gone first on a stop: the keys CLI must not work on a runtime that is going away.
+    intake.unshift(() => removeRuntimeFile(options.dataDir));
     return {
       apiUrl: apiBaseUrl,
       s3Endpoint: s3.endpoint,
@@ -319,6 +391,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       functionUrls: provisioned.functionUrls.map((functionUrl) => `${functionUrl.baseUrl}/`),
       buckets,
       secrets,
+      authMode,
+      apiKey: key?.key,
+      tenantsTable,
+      dynamodbEndpoint: endpoints.dynamodb,
       provisioned,
       stop: stopAll,
     };

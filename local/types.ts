@@ -146,7 +146,49 @@ export interface HttpRouteSpec {
   payloadFormatVersion: '1.0' | '2.0';
   /** The integration's timeout (TimeoutInMillis; API Gateway's default and maximum is 30 s). */
   timeoutMs: number;
+  /**
+   * The route's authorizer (AuthorizationType CUSTOM or JWT with its AuthorizerId): the gateway asks it
+   * before the function runs. @default - none (AuthorizationType NONE)
+   */
+  authorizer?: HttpAuthorizerSpec;
 }
+
+/**
+ * Where an authorizer reads a request's identity, as the template's IdentitySource names it:
+ * `$request.header.Authorization` → `{ from: 'header', name: 'authorization' }` (header names
+ * lower-cased, as the event carries them).
+ */
+export interface IdentitySourceSpec {
+  /** As written in the template (shown in logs). */
+  expression: string;
+  from: 'header' | 'querystring' | 'context' | 'stageVariables';
+  name: string;
+}
+
+/** An HTTP API's Lambda REQUEST authorizer: payload format 2.0 with simple responses (`isAuthorized`). */
+export interface HttpRequestAuthorizerSpec {
+  kind: 'request';
+  logicalId: string;
+  name: string;
+  functionLogicalId: string;
+  identitySources: IdentitySourceSpec[];
+  /** AuthorizerResultTtlInSeconds: answers are cached by the identity values this long; 0 = never. */
+  resultTtlSeconds: number;
+}
+
+/** An HTTP API's JWT authorizer: API Gateway verifies the token against the issuer's published keys. */
+export interface HttpJwtAuthorizerSpec {
+  kind: 'jwt';
+  logicalId: string;
+  name: string;
+  /** The one header the token comes from. */
+  identitySources: IdentitySourceSpec[];
+  issuer: string;
+  /** The token's `aud` (or `client_id`) must be one of these. */
+  audience: string[];
+}
+
+export type HttpAuthorizerSpec = HttpRequestAuthorizerSpec | HttpJwtAuthorizerSpec;
 
 /** The stack's HTTP API (API Gateway v2, protocol HTTP, Lambda proxy integrations). */
 export interface HttpApiSpec {

@@ -81,6 +81,7 @@ if (!uploadsBucket) throw new Error('the template has no bucket notification (th
 send({
   type: 'ready',
   apiUrl: runtime.apiUrl,
+  apiKey: runtime.apiKey,
   s3Endpoint: runtime.s3Endpoint,
   uploadsBucket,
   startupMs: Date.now() - started,

@@ -1,5 +1,11 @@
 /** The public API, as a client uses it: create an upload, PUT the bytes, read the job. */
 
+/** Where the API is and what every call to it sends (the runtime's dev key, when it has API keys). */
+export interface ApiEndpoint {
+  url: string;
+  headers: Record<string, string>;
+}
+
 export interface CreatedUpload {
   job_id: string;
   upload: { method: string; url: string; headers: Record<string, string> };
@@ -30,14 +36,14 @@ export const createUploadBody = (size: number, contentType: string, extra: Recor
   });
 
 export const createUpload = async (
-  apiUrl: string,
+  api: ApiEndpoint,
   size: number,
   contentType: string,
   extra: Record<string, unknown> = {},
 ): Promise<CreatedUpload> => {
-  const response = await fetch(`${apiUrl}/api/media/`, {
+  const response = await fetch(`${api.url}/api/media/`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...api.headers, 'content-type': 'application/json' },
     body: createUploadBody(size, contentType, extra),
   });
   await expectStatus(response, [201], 'create upload');
@@ -52,8 +58,8 @@ export const putUpload = async (upload: CreatedUpload, data: Buffer): Promise<vo
   await response.arrayBuffer();
 };
 
-export const getJob = async (apiUrl: string, jobId: string): Promise<JobView> => {
-  const response = await fetch(`${apiUrl}/api/media/${jobId}/`);
+export const getJob = async (api: ApiEndpoint, jobId: string): Promise<JobView> => {
+  const response = await fetch(`${api.url}/api/media/${jobId}/`, { headers: api.headers });
   await expectStatus(response, [200], 'get job');
   return (await response.json()) as JobView;
 };
@@ -62,13 +68,13 @@ const FINISHED = new Set(['done', 'failed']);
 
 /** Polls until the job is done (or failed, which throws). */
 export const waitForJob = async (
-  apiUrl: string,
+  api: ApiEndpoint,
   jobId: string,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<JobView> => {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   for (;;) {
-    const job = await getJob(apiUrl, jobId);
+    const job = await getJob(api, jobId);
     if (FINISHED.has(job.status)) {
       if (job.status === 'failed') throw new Error(`job ${jobId} failed: ${job.error_code} ${job.error}`);
       return job;

@@ -24,6 +24,8 @@ export interface InvocationSummary {
 export interface RuntimeReady {
   type: 'ready';
   apiUrl: string;
+  /** The runtime's dev key (tenant `default`); undefined when its API takes no keys. */
+  apiKey: string | undefined;
   s3Endpoint: string;
   uploadsBucket: string;
   startupMs: number;

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { localS3Client } from '../../local/emulators.ts';
+import type { ApiEndpoint } from './api-client.ts';
 import type { HostMessage, InvocationSummary, ParentMessage, RuntimeReady } from './runtime-protocol.ts';
 import { BENCH_DIR, PROJECT_DIR, RUNTIME_DATA_DIR } from './tools.ts';
 
@@ -65,6 +66,12 @@ export class RuntimeSession {
 
   get apiUrl(): string {
     return this.ready.apiUrl;
+  }
+
+  /** The API with the dev key every call sends. */
+  get api(): ApiEndpoint {
+    const { apiUrl, apiKey } = this.ready;
+    return { url: apiUrl, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} };
   }
 
   onInvocation(listener: (invocation: InvocationSummary) => void): () => void {

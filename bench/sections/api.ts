@@ -24,7 +24,7 @@ export const runApiSection = async (context: BenchContext): Promise<SectionResul
   const runs = quick ? 1 : 3;
   const seconds = quick ? 2 : 10;
   const runtime = await context.runtime();
-  const api = runtime.apiUrl;
+  const { api } = runtime;
 
   // A finished job to read: its view carries three presigned result URLs, as a client polling sees it.
   const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3a6ea5' } })
@@ -39,16 +39,16 @@ export const runApiSection = async (context: BenchContext): Promise<SectionResul
       id: 'create-upload',
       label: 'POST /api/media/ (create upload: validate, DynamoDB put, presign)',
       options: {
-        url: `${api}/api/media/`,
+        url: `${api.url}/api/media/`,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...api.headers, 'content-type': 'application/json' },
         body: createUploadBody(4_200_000, 'image/jpeg'),
       },
     },
     {
       id: 'get-job',
       label: 'GET /api/media/{id}/ (done job: DynamoDB get, three presigned URLs)',
-      options: { url: `${api}/api/media/${upload.job_id}/`, method: 'GET' },
+      options: { url: `${api.url}/api/media/${upload.job_id}/`, method: 'GET', headers: api.headers },
     },
   ];
 

@@ -199,7 +199,7 @@ const standaloneColdStarts = async (
 const triggerEveryFunction = async (runtime: RuntimeSession, log: (message: string) => void) => {
   const { ready } = runtime;
   const invoked = () => new Set(runtime.invocations.map((invocation) => invocation.logicalId));
-  const api = runtime.apiUrl;
+  const { api } = runtime;
   const receiver = createServer((request, response) => {
     request.resume();
     request.on('end', () => response.writeHead(204).end());
@@ -210,9 +210,9 @@ const triggerEveryFunction = async (runtime: RuntimeSession, log: (message: stri
     // HTTP routes without parameters.
     for (const route of ready.httpRoutes) {
       if (invoked().has(route.functionLogicalId) || route.method !== 'GET' || !route.path) continue;
-      await fetch(`${api}${route.path.replace(/\{[^}]+\}/g, randomUUID())}`).then((response) =>
-        response.arrayBuffer(),
-      );
+      await fetch(`${api.url}${route.path.replace(/\{[^}]+\}/g, randomUUID())}`, {
+        headers: api.headers,
+      }).then((response) => response.arrayBuffer());
     }
     // An image and a video with a callback: ingest, image, video and webhook functions.
     const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#8a5a2b' } })

@@ -54,7 +54,7 @@ export const runPipelineSection = async (context: BenchContext): Promise<Section
   const aloneSeconds = (performance.now() - aloneStart) / 1000;
 
   const runtime = await context.runtime();
-  const api = runtime.apiUrl;
+  const { api } = runtime;
   const ingestId = functionMatching(runtime.ready.functions, /ingest/i, 'ingest');
   const imageId = functionMatching(runtime.ready.functions, /image/i, 'image');
 

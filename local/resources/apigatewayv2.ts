@@ -1,21 +1,103 @@
 /**
- * API Gateway v2 HTTP APIs: the Api, its stages, routes and Lambda proxy integrations are collected as
- * they are provisioned and assembled at the end into the one HttpApiSpec the runtime's HTTP API
- * emulation serves (local/http-api.ts). The Api's AWS URL is replaced by the local base URL wherever the
- * template's values carry it.
+ * API Gateway v2 HTTP APIs: the Api, its stages, routes, authorizers and Lambda proxy integrations are
+ * collected as they are provisioned and assembled at the end into the one HttpApiSpec the runtime's
+ * HTTP API emulation serves (local/http-api.ts, local/http-api-authorizers.ts). The Api's AWS URL is
+ * replaced by the local base URL wherever the template's values carry it.
  */
-import type { HttpApiCorsSpec, HttpApiSpec, HttpRouteSpec, ResolvedResource } from '../types.ts';
+import type {
+  HttpApiCorsSpec,
+  HttpApiSpec,
+  HttpAuthorizerSpec,
+  HttpRouteSpec,
+  IdentitySourceSpec,
+  ResolvedResource,
+} from '../types.ts';
 import { LOCAL_REGION } from '../types.ts';
 import { type ProvisionContext, ProvisionError, type Provisioner } from './context.ts';
 import { hashOf } from './names.ts';
 import {
   accepted,
+  allChecks,
   DESCRIPTION,
   emulated,
+  knownKeysCheck,
   literalCheck,
+  NO_IAM,
   type ResourceSupport,
+  type SupportCheck,
   TAGS,
 } from './support-entry.ts';
+
+/**
+ * An identity source as the gateway reads it, or undefined for one it does not emulate. Header names
+ * are case-insensitive (the event carries them lower-cased); query string names are not.
+ */
+export const parseIdentitySource = (expression: string): IdentitySourceSpec | undefined => {
+  const match = /^\$request\.(header|querystring)\.([^.\s]+)$/.exec(expression);
+  if (!match) return undefined;
+  const [, from, name = ''] = match;
+  return from === 'header'
+    ? { expression, from: 'header', name: name.toLowerCase() }
+    : { expression, from: 'querystring', name };
+};
+
+const identitySourcesOf = (resource: { Properties?: Record<string, unknown> }): unknown[] => {
+  const value = resource.Properties?.IdentitySource;
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+};
+
+/** What an Authorizer's emulation depends on, checked before anything is provisioned. */
+const authorizerProblems: SupportCheck = (resource, path) => {
+  const properties = resource.Properties ?? {};
+  const at = `${path}.Properties`;
+  const problems: string[] = [];
+  for (const [index, source] of identitySourcesOf(resource).entries()) {
+    if (typeof source === 'string' && !parseIdentitySource(source)) {
+      problems.push(
+        `${at}.IdentitySource.${index}: identity source ${source} is not emulated (only $request.header.<name> and $request.querystring.<name>)`,
+      );
+    }
+  }
+  if (properties.AuthorizerType === 'REQUEST') {
+    if (properties.AuthorizerPayloadFormatVersion !== '2.0') {
+      problems.push(
+        `${at}.AuthorizerPayloadFormatVersion: a Lambda authorizer with payload format ${String(properties.AuthorizerPayloadFormatVersion ?? '1.0 (the default)')} is not emulated (only 2.0)`,
+      );
+    }
+    if (properties.EnableSimpleResponses !== true && properties.EnableSimpleResponses !== 'true') {
+      problems.push(
+        `${at}.EnableSimpleResponses: IAM policy responses are not emulated: only simple responses ` +
+          '({isAuthorized, context}; HttpLambdaResponseType.SIMPLE)',
+      );
+    }
+    if (properties.AuthorizerUri === undefined) {
+      problems.push(`${at}.AuthorizerUri: a REQUEST authorizer needs the function it invokes`);
+    }
+  }
+  if (properties.AuthorizerType === 'JWT') {
+    const sources = identitySourcesOf(resource);
+    if (
+      sources.length !== 1 ||
+      typeof sources[0] !== 'string' ||
+      !sources[0].startsWith('$request.header.')
+    ) {
+      problems.push(`${at}.IdentitySource: a JWT authorizer reads its token from exactly one header`);
+    }
+    const jwt = properties.JwtConfiguration as Record<string, unknown> | undefined;
+    if (jwt?.Issuer === undefined || jwt.Audience === undefined) {
+      problems.push(`${at}.JwtConfiguration: a JWT authorizer needs an Issuer and an Audience`);
+    }
+  }
+  return problems;
+};
+
+/** A route with an authorizer names it. */
+const routeProblems: SupportCheck = (resource, path) => {
+  const type = resource.Properties?.AuthorizationType;
+  return (type === 'CUSTOM' || type === 'JWT') && resource.Properties?.AuthorizerId === undefined
+    ? [`${path}.Properties.AuthorizerId: authorization type ${type} needs an AuthorizerId`]
+    : [];
+};
 
 export const support: Readonly<Record<string, ResourceSupport>> = {
   'AWS::ApiGatewayV2::Api': {
@@ -52,10 +134,40 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       ApiId: emulated(),
       RouteKey: emulated(),
       Target: emulated(),
-      AuthorizationType: emulated('NONE only: authorizers are not emulated'),
+      AuthorizationType: emulated('NONE, CUSTOM (a Lambda REQUEST authorizer) or JWT; not AWS_IAM'),
+      AuthorizerId: emulated('the Authorizer of this template the gateway asks first'),
       OperationName: accepted('informational'),
     },
-    check: literalCheck('AuthorizationType', ['NONE'], 'authorization type'),
+    check: allChecks(
+      literalCheck('AuthorizationType', ['NONE', 'CUSTOM', 'JWT'], 'authorization type'),
+      routeProblems,
+    ),
+  },
+  'AWS::ApiGatewayV2::Authorizer': {
+    kind: 'emulated',
+    emulation:
+      'an HttpAuthorizerSpec the gateway asks before a protected route runs (local/http-api-authorizers.ts)',
+    properties: {
+      ApiId: emulated(),
+      AuthorizerType: emulated('REQUEST (a Lambda function) or JWT'),
+      Name: emulated('shown in the invocation log'),
+      IdentitySource: emulated(
+        '$request.header.<name> or $request.querystring.<name>; a missing or empty one answers 401',
+      ),
+      AuthorizerUri: emulated('the function a REQUEST authorizer invokes'),
+      AuthorizerPayloadFormatVersion: emulated('2.0 only'),
+      EnableSimpleResponses: emulated('true only: {isAuthorized, context}'),
+      AuthorizerResultTtlInSeconds: emulated('answers cached by the identity values; 0 = not cached'),
+      JwtConfiguration: emulated(
+        "Issuer and Audience: the token is verified with the keys the issuer's discovery document names",
+      ),
+      AuthorizerCredentialsArn: accepted(NO_IAM),
+    },
+    check: allChecks(
+      literalCheck('AuthorizerType', ['REQUEST', 'JWT'], 'authorizer type'),
+      knownKeysCheck('JwtConfiguration', ['Issuer', 'Audience'], 'not emulated (only Issuer and Audience)'),
+      authorizerProblems,
+    ),
   },
   'AWS::ApiGatewayV2::Integration': {
     kind: 'emulated',
@@ -85,7 +197,16 @@ export interface ApiParts {
     string,
     { functionLogicalId: string; payloadFormatVersion: '1.0' | '2.0'; timeoutMs: number }
   >;
-  routes: { logicalId: string; apiLogicalId: string; routeKey: string; integrationRef: string }[];
+  routes: {
+    logicalId: string;
+    apiLogicalId: string;
+    routeKey: string;
+    integrationRef: string;
+    /** CUSTOM or JWT with the Authorizer's id; undefined for NONE. */
+    authorization?: { type: 'CUSTOM' | 'JWT'; authorizerRef: string };
+  }[];
+  /** By the id an Authorizer's Ref resolves to. */
+  authorizers: Map<string, { apiLogicalId: string; spec: HttpAuthorizerSpec }>;
 }
 
 /** CORS of an HTTP API (CorsConfiguration) or a function URL (Cors): the same fields. */
@@ -116,7 +237,65 @@ const apiLogicalIdOf = (context: ProvisionContext, apiId: unknown, logicalId: st
   return found[0];
 };
 
+/** An Authorizer's resolved properties as the gateway's spec (its checks passed before provisioning). */
+const authorizerSpecOf = (
+  context: ProvisionContext,
+  logicalId: string,
+  properties: Record<string, unknown>,
+): HttpAuthorizerSpec => {
+  const path = `Resources.${logicalId}.Properties`;
+  const name = (properties.Name as string | undefined) ?? logicalId;
+  const sourcesValue = properties.IdentitySource;
+  const sources = sourcesValue === undefined ? [] : [sourcesValue].flat();
+  const identitySources = sources.map((source, index) => {
+    const parsed = typeof source === 'string' ? parseIdentitySource(source) : undefined;
+    if (!parsed) {
+      throw new ProvisionError(
+        `${path}.IdentitySource.${index}: identity source ${JSON.stringify(source)} is not emulated`,
+      );
+    }
+    return parsed;
+  });
+  if (properties.AuthorizerType === 'JWT') {
+    const jwt = (properties.JwtConfiguration ?? {}) as { Issuer?: unknown; Audience?: unknown };
+    const audience = [jwt.Audience ?? []].flat().map(String);
+    if (typeof jwt.Issuer !== 'string' || audience.length === 0) {
+      throw new ProvisionError(`${path}.JwtConfiguration: expected an Issuer and at least one Audience`);
+    }
+    return { kind: 'jwt', logicalId, name, identitySources, issuer: jwt.Issuer, audience };
+  }
+  const ttl = Number(properties.AuthorizerResultTtlInSeconds ?? 0);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 3600) {
+    throw new ProvisionError(
+      `${path}.AuthorizerResultTtlInSeconds: expected 0 to 3600 seconds, got ${JSON.stringify(properties.AuthorizerResultTtlInSeconds)}`,
+    );
+  }
+  if (ttl > 0 && identitySources.length === 0) {
+    throw new ProvisionError(
+      `${path}.IdentitySource: a cached authorizer (AuthorizerResultTtlInSeconds ${ttl}) needs an identity source to cache by`,
+    );
+  }
+  return {
+    kind: 'request',
+    logicalId,
+    name,
+    functionLogicalId: context.functionOf(properties.AuthorizerUri, `${path}.AuthorizerUri`),
+    identitySources,
+    resultTtlSeconds: ttl,
+  };
+};
+
 export const provisioners: Readonly<Record<string, Provisioner>> = {
+  'AWS::ApiGatewayV2::Authorizer': async (context, logicalId, resource) => {
+    const properties = context.propertiesOf(logicalId, resource);
+    const id = hashOf(`${context.stackName}/${logicalId}`, 6);
+    context.api.authorizers.set(id, {
+      apiLogicalId: apiLogicalIdOf(context, properties.ApiId, logicalId),
+      spec: authorizerSpecOf(context, logicalId, properties),
+    });
+    return { type: resource.Type, ref: id, attributes: { AuthorizerId: id } };
+  },
+
   'AWS::ApiGatewayV2::Api': async (context, logicalId, resource) => {
     const properties = context.propertiesOf(logicalId, resource);
     const cors = properties.CorsConfiguration as Record<string, unknown> | undefined;
@@ -170,11 +349,18 @@ export const provisioners: Readonly<Record<string, Provisioner>> = {
         `Resources.${logicalId}.Properties.Target: expected integrations/<id>, got ${JSON.stringify(target)}`,
       );
     }
+    const type = properties.AuthorizationType ?? 'NONE';
+    if (type !== 'NONE' && type !== 'CUSTOM' && type !== 'JWT') {
+      throw new ProvisionError(
+        `Resources.${logicalId}.Properties.AuthorizationType: authorization type ${String(type)} is not supported locally (only NONE, CUSTOM, JWT)`,
+      );
+    }
     context.api.routes.push({
       logicalId,
       apiLogicalId: apiLogicalIdOf(context, properties.ApiId, logicalId),
       routeKey: properties.RouteKey as string,
       integrationRef,
+      ...(type === 'NONE' ? {} : { authorization: { type, authorizerRef: String(properties.AuthorizerId) } }),
     });
     const id = hashOf(`${context.stackName}/${logicalId}`, 7);
     return { type: resource.Type, ref: id, attributes: { RouteId: id } };
@@ -192,6 +378,27 @@ export const localiseApiUrls = (resources: Record<string, ResolvedResource>, api
     .map((resolved) => `https://${resolved.ref}.execute-api.${LOCAL_REGION}.amazonaws.com`);
   return (value: string): string =>
     cloudEndpoints.reduce((text, endpoint) => text.split(endpoint).join(base), value);
+};
+
+/** The authorizer a protected route names, which must be its API's and of its authorization type. */
+const authorizerOf = (
+  parts: ApiParts,
+  route: ApiParts['routes'][number],
+  apiLogicalId: string,
+): HttpAuthorizerSpec => {
+  const { type, authorizerRef } = route.authorization as NonNullable<typeof route.authorization>;
+  const path = `Resources.${route.logicalId}.Properties.AuthorizerId`;
+  const found = parts.authorizers.get(authorizerRef);
+  if (!found || found.apiLogicalId !== apiLogicalId) {
+    throw new ProvisionError(`${path}: ${authorizerRef} is not an authorizer of this route's API`);
+  }
+  const expected = type === 'JWT' ? 'jwt' : 'request';
+  if (found.spec.kind !== expected) {
+    throw new ProvisionError(
+      `${path}: authorization type ${type} needs a ${type === 'JWT' ? 'JWT' : 'REQUEST'} authorizer, and ${found.spec.logicalId} is not one`,
+    );
+  }
+  return found.spec;
 };
 
 /** The template's one HTTP API, from its provisioned parts; undefined when it declares none. */
@@ -215,14 +422,16 @@ export const httpApiSpec = (parts: ApiParts, apiBaseUrl: string): HttpApiSpec | 
         `Resources.${route.logicalId}.Properties.Target: integration ${route.integrationRef} is not in this template`,
       );
     }
+    const authorizer = route.authorization && authorizerOf(parts, route, declared.logicalId);
+    const protection = authorizer ? { authorizer } : {};
     if (route.routeKey === '$default') {
-      return { routeKey: route.routeKey, method: 'ANY', paths: [], ...integration };
+      return { routeKey: route.routeKey, method: 'ANY', paths: [], ...integration, ...protection };
     }
     const [method = 'ANY', path = '/'] = route.routeKey.split(/\s+/, 2);
     const slashed = `${path}/`;
     const paths =
       path === '/' || path.endsWith('/') || keys.has(`${method} ${slashed}`) ? [path] : [path, slashed];
-    return { routeKey: route.routeKey, method, path, paths, ...integration };
+    return { routeKey: route.routeKey, method, path, paths, ...integration, ...protection };
   });
   return {
     logicalId: declared.logicalId,

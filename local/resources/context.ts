@@ -158,7 +158,7 @@ export const createProvisionContext = (
     eventSourceMappings: [],
     bucketNotifications: [],
     schedules: [],
-    api: { apis: [], stages: [], integrations: new Map(), routes: [] },
+    api: { apis: [], stages: [], integrations: new Map(), routes: [], authorizers: new Map() },
     functionUrls: [],
 
     record: (logicalId, type, action, detail) => {

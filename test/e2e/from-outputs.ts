@@ -10,7 +10,9 @@ import type { E2eTarget } from './setup.ts';
  *
  *   eval "$(npx tsx test/e2e/from-outputs.ts .local/localstack-outputs.json)"
  *
- * The webhook secret is E2E_WEBHOOK_SECRET when set, else read from Secrets Manager with the SDK's
+ * The API keys of two tenants come from E2E_API_KEY and E2E_OTHER_API_KEY (`npx media-pipeline keys
+ * create --stack … --tenant …` makes them; E2E_OTHER_WEBHOOK_SECRET is the second tenant's webhook
+ * secret it printed). The webhook secret is E2E_WEBHOOK_SECRET when set, else read from Secrets Manager with the SDK's
  * usual credentials; a LocalStack deployment (its URLs name localhost.localstack.cloud) is read at
  * AWS_ENDPOINT_URL or http://localhost:4566 with LocalStack's test credentials. A secret that cannot
  * be read leaves the webhook test skipped rather than the suite failed.
@@ -92,6 +94,9 @@ export const targetFromOutputs = async (
     webhookSecret: env.E2E_WEBHOOK_SECRET ?? (await readWebhookSecret(outputs, env)),
     // A deployed function cannot call back to this machine's loopback address.
     loopbackCallbacks: env.E2E_LOOPBACK_CALLBACKS === 'true',
+    apiKey: env.E2E_API_KEY,
+    otherApiKey: env.E2E_OTHER_API_KEY,
+    otherWebhookSecret: env.E2E_OTHER_WEBHOOK_SECRET,
   };
 };
 
@@ -105,7 +110,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const target = await targetFromOutputs(file);
   process.stdout.write(`export E2E_API_URL=${shellQuote(target.apiUrl)}\n`);
-  if (target.webhookSecret) {
-    process.stdout.write(`export E2E_WEBHOOK_SECRET=${shellQuote(target.webhookSecret)}\n`);
+  const exports: Array<[string, string | undefined]> = [
+    ['E2E_WEBHOOK_SECRET', target.webhookSecret],
+    ['E2E_API_KEY', target.apiKey],
+    ['E2E_OTHER_API_KEY', target.otherApiKey],
+    ['E2E_OTHER_WEBHOOK_SECRET', target.otherWebhookSecret],
+  ];
+  for (const [name, value] of exports) {
+    if (value) process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
   }
 }

@@ -11,12 +11,25 @@ import type { TestProject } from 'vitest/node';
  * directory. E2E_WEBHOOK_SECRET is the deployment's webhook secret; the webhook test needs a target
  * that may call back to this machine (the local runtime allows loopback callbacks), so it runs only
  * when E2E_LOOPBACK_CALLBACKS=true or the suite started the runtime.
+ *
+ * Callers are tenants: `apiKey` is a key of one tenant (E2E_API_KEY; locally the runtime's dev key of
+ * tenant `default`), `otherApiKey` a key of a second one (E2E_OTHER_API_KEY; locally tenant `other`,
+ * created in the runtime's Tenants table), to show that neither sees the other's jobs. Both are
+ * undefined against a stack without API keys (auth none or jwt).
  */
 export interface E2eTarget {
   apiUrl: string;
+  /** The webhook secret of the `apiKey`'s tenant (locally the stack secret, which tenant `default` uses). */
   webhookSecret: string | undefined;
   loopbackCallbacks: boolean;
+  apiKey: string | undefined;
+  otherApiKey: string | undefined;
+  /** The webhook secret of the `otherApiKey`'s tenant (E2E_OTHER_WEBHOOK_SECRET when deployed). */
+  otherWebhookSecret: string | undefined;
 }
+
+/** The second tenant of the local run. */
+export const OTHER_TENANT = 'other';
 
 export const E2E_MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
 
@@ -38,10 +51,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       apiUrl: process.env.E2E_API_URL,
       webhookSecret: process.env.E2E_WEBHOOK_SECRET,
       loopbackCallbacks: process.env.E2E_LOOPBACK_CALLBACKS === 'true',
+      apiKey: process.env.E2E_API_KEY,
+      otherApiKey: process.env.E2E_OTHER_API_KEY,
+      otherWebhookSecret: process.env.E2E_OTHER_WEBHOOK_SECRET,
     });
     return undefined;
   }
-  const { startLocalRuntime } = await import('../../local/runtime.ts');
+  const [{ startLocalRuntime }, { localTenantStore }] = await Promise.all([
+    import('../../local/runtime.ts'),
+    import('../../local/dev-key.ts'),
+  ]);
   const dataDir = await mkdtemp(join(tmpdir(), 'media-pipeline-e2e-'));
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const runtime = await startLocalRuntime({
@@ -55,7 +74,23 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     // Lambda's asynchronous retries after 1 and 2 seconds instead of minutes.
     asyncRetryScale: 1 / 60,
   });
-  project.provide('e2e', { apiUrl: runtime.apiUrl, webhookSecret, loopbackCallbacks: true });
+  let other: { key: string; webhook_secret?: string } | undefined;
+  if (runtime.apiKey && runtime.tenantsTable) {
+    const tenants = localTenantStore(runtime.dynamodbEndpoint, runtime.tenantsTable);
+    try {
+      other = await tenants.store.createKey(OTHER_TENANT);
+    } finally {
+      tenants.destroy();
+    }
+  }
+  project.provide('e2e', {
+    apiUrl: runtime.apiUrl,
+    webhookSecret,
+    loopbackCallbacks: true,
+    apiKey: runtime.apiKey,
+    otherApiKey: other?.key,
+    otherWebhookSecret: other?.webhook_secret,
+  });
   return async () => {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -34,9 +34,11 @@ const start = async (): Promise<RuntimeProcess> => {
 const api = async <T>(runtime: RuntimeProcess, method: string, path: string, json?: unknown) => {
   const response = await fetch(`${runtime.apiUrl}${path}`, {
     method,
-    ...(json === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }),
+    headers: {
+      ...runtime.authHeaders(),
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
   });
   return { status: response.status, body: (await response.json()) as T };
 };

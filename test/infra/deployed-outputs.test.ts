@@ -52,7 +52,7 @@ describe('the e2e target from a deployed stack’s outputs', () => {
     });
   });
 
-  it('prefers E2E_WEBHOOK_SECRET and E2E_LOOPBACK_CALLBACKS when they are set', async () => {
+  it('prefers E2E_WEBHOOK_SECRET and E2E_LOOPBACK_CALLBACKS when they are set, and takes the API keys', async () => {
     // Prepare
     const file = await outputsFile({
       MediaPipeline: {
@@ -64,12 +64,18 @@ describe('the e2e target from a deployed stack’s outputs', () => {
     const target = await targetFromOutputs(file, {
       E2E_WEBHOOK_SECRET: 'whsec_given',
       E2E_LOOPBACK_CALLBACKS: 'true',
+      E2E_API_KEY: 'mpk_000000000001_key-of-the-first-tenant',
+      E2E_OTHER_API_KEY: 'mpk_000000000002_key-of-the-second-tenant',
+      E2E_OTHER_WEBHOOK_SECRET: 'whsec_other',
     });
     // Assess
     expect(target).toEqual({
       apiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
       webhookSecret: 'whsec_given',
       loopbackCallbacks: true,
+      apiKey: 'mpk_000000000001_key-of-the-first-tenant',
+      otherApiKey: 'mpk_000000000002_key-of-the-second-tenant',
+      otherWebhookSecret: 'whsec_other',
     });
   });
 

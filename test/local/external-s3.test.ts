@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -161,9 +161,11 @@ describe('the runtime on an external S3 server (s3rver standing in for MinIO)', 
   const api = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${runtime.apiUrl}${path}`, {
       method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers: {
+        ...(runtime.apiKey ? { authorization: `Bearer ${runtime.apiKey}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
@@ -184,6 +186,22 @@ describe('the runtime on an external S3 server (s3rver standing in for MinIO)', 
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   };
+
+  it('says where it runs in runtime.json, for the keys CLI', async () => {
+    // Act
+    const file = JSON.parse(await readFile(join(root, 'data', 'runtime.json'), 'utf8'));
+
+    // Assess
+    expect(file).toMatchObject({
+      pid: process.pid,
+      apiUrl: runtime.apiUrl,
+      dynamodbEndpoint: runtime.dynamodbEndpoint,
+      region: 'us-east-1',
+      authMode: runtime.authMode,
+    });
+    expect(file.jobsTable).toEqual(expect.any(String));
+    expect(file.tenantsTable).toBe(runtime.tenantsTable);
+  });
 
   it('creates the buckets on the external server and hands its endpoint to clients', async () => {
     // Prepare

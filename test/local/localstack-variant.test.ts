@@ -37,9 +37,11 @@ describe('the localstack variant on the local runtime', () => {
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${functionUrl}${path}`, {
       method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers: {
+        ...(runtime.apiKey ? { authorization: `Bearer ${runtime.apiKey}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };

@@ -99,12 +99,16 @@ const withRetries = async (call: () => Promise<Response>, tries = 8): Promise<Re
 };
 
 /** Submits one image job (create, then PUT the bytes); undefined when the API never accepted it. */
-const submit = async (apiUrl: string, callbackUrl: string, seed: number): Promise<string | undefined> => {
+const submit = async (
+  runtime: RuntimeProcess,
+  callbackUrl: string,
+  seed: number,
+): Promise<string | undefined> => {
   const bytes = await makeJpeg(320 + (seed % 50), 240, seed);
   const created = await withRetries(() =>
-    fetch(`${apiUrl}/api/media/`, {
+    fetch(`${runtime.apiUrl}/api/media/`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...runtime.authHeaders(), 'content-type': 'application/json' },
       body: JSON.stringify({
         file_name: `chaos-${seed}.jpg`,
         content_type: 'image/jpeg',
@@ -126,9 +130,9 @@ const submit = async (apiUrl: string, callbackUrl: string, seed: number): Promis
   return put.status === 200 || put.status === 412 ? ticket.job_id : undefined;
 };
 
-const viewOf = async (apiUrl: string, id: string): Promise<JobView | undefined> => {
+const viewOf = async (runtime: RuntimeProcess, id: string): Promise<JobView | undefined> => {
   try {
-    const response = await fetch(`${apiUrl}/api/media/${id}/`);
+    const response = await fetch(`${runtime.apiUrl}/api/media/${id}/`, { headers: runtime.authHeaders() });
     return response.ok ? ((await response.json()) as JobView) : undefined;
   } catch {
     return undefined;
@@ -144,7 +148,7 @@ const settled = (view: JobView | undefined): boolean =>
 
 /** Polls until every job and its webhook settled, or the deadline; returns the last views. */
 const waitForOutcomes = async (
-  apiUrl: string,
+  runtime: RuntimeProcess,
   ids: readonly string[],
   deadlineMs: number,
 ): Promise<Map<string, JobView | undefined>> => {
@@ -152,7 +156,7 @@ const waitForOutcomes = async (
   const views = new Map<string, JobView | undefined>();
   for (;;) {
     const pending = ids.filter((id) => !settled(views.get(id)));
-    await Promise.all(pending.map(async (id) => views.set(id, await viewOf(apiUrl, id))));
+    await Promise.all(pending.map(async (id) => views.set(id, await viewOf(runtime, id))));
     if (ids.every((id) => settled(views.get(id))) || Date.now() > until) return views;
     await sleep(500);
   }
@@ -231,7 +235,7 @@ export const runScenario = async (scenario: Scenario, options: ChaosOptions): Pr
     log(`${scenario.name}: runtime up, submitting ${options.jobs} job(s)`);
     const callbackUrl = receiver.url(`/hooks/${scenario.name}`);
     const submissions = Array.from({ length: options.jobs }, (_, i) =>
-      submit(runtime.apiUrl, callbackUrl, 1_000 + i),
+      submit(runtime, callbackUrl, 1_000 + i),
     );
     let submitted: Array<string | undefined>;
     switch (disruption.kind) {
@@ -264,7 +268,7 @@ export const runScenario = async (scenario: Scenario, options: ChaosOptions): Pr
     }
     const ids = submitted.filter((id): id is string => id !== undefined);
     log(`${scenario.name}: ${ids.length} submitted, waiting for outcomes`);
-    const views = await waitForOutcomes(runtime.apiUrl, ids, options.deadlineMs ?? 120_000);
+    const views = await waitForOutcomes(runtime, ids, options.deadlineMs ?? 120_000);
     runtime.signalGroup('SIGINT');
     await runtime.exited;
 

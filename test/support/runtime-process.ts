@@ -12,9 +12,15 @@ import { createInterface } from 'node:readline';
 const ROOT = resolve(import.meta.dirname, '../..');
 const READY = /media-pipeline is running locally/;
 const API_LINE = /^\s+API\s+(http:\/\/\S+)/m;
+/** The dev key of tenant `default`, printed at start in api-key mode. */
+const API_KEY_LINE = /^\s+API key\s+(\S+)/m;
 
 export interface RuntimeProcess {
   apiUrl: string;
+  /** The dev key it printed (tenant `default`); undefined when its API takes no keys. */
+  apiKey: string | undefined;
+  /** `Authorization: Bearer <dev key>` when there is one: what every API call of a harness sends. */
+  authHeaders(): Record<string, string>;
   pid: number;
   child: ChildProcess;
   /** Everything it printed so far. */
@@ -89,8 +95,11 @@ export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promi
     });
   });
   const apiUrl = await ready;
+  const apiKey = API_KEY_LINE.exec(text)?.[1];
   return {
     apiUrl,
+    apiKey,
+    authHeaders: (): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
     pid: child.pid ?? 0,
     child,
     output: () => text,

@@ -120,11 +120,11 @@ describe('AWS::ApiGatewayV2 (HTTP API)', () => {
     expect(provisioned.functions[0]?.environment.PUBLIC_URL).toBe(`${API_BASE_URL}/`);
   });
 
-  it('refuses authorizers and non-proxy integrations', async () => {
+  it('refuses non-proxy integrations and IAM authorization', async () => {
     const resources = {
       ...api(),
       Proxy: integration({ IntegrationType: 'HTTP_PROXY' }),
-      GetItem: route('GET /items/{id}', { AuthorizationType: 'JWT' }),
+      GetItem: route('GET /items/{id}', { AuthorizationType: 'AWS_IAM' }),
     };
 
     await expect(harness.provision({ Resources: resources })).rejects.toMatchObject({
@@ -136,7 +136,7 @@ describe('AWS::ApiGatewayV2 (HTTP API)', () => {
         },
         {
           path: 'Resources.GetItem.Properties.AuthorizationType',
-          reason: 'authorization type JWT is not supported locally (only NONE)',
+          reason: 'authorization type AWS_IAM is not supported locally (only NONE, CUSTOM, JWT)',
         },
       ],
     });
@@ -147,6 +147,143 @@ describe('AWS::ApiGatewayV2 (HTTP API)', () => {
       harness.provision({ Resources: { ...api(), Proxy: integration({ PayloadFormatVersion: '3.0' }) } }),
     ).rejects.toThrow(
       new ProvisionError('Resources.Proxy.Properties.PayloadFormatVersion: expected 1.0 or 2.0, got "3.0"'),
+    );
+  });
+});
+
+/** A Lambda REQUEST authorizer as CDK's HttpLambdaAuthorizer with simple responses synthesizes it. */
+const requestAuthorizer = (properties: Record<string, unknown> = {}): CfnResource => ({
+  Type: 'AWS::ApiGatewayV2::Authorizer',
+  Properties: {
+    ApiId: ref('Api'),
+    AuthorizerType: 'REQUEST',
+    Name: 'ApiKeys',
+    AuthorizerUri: {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          ref('AWS::Partition'),
+          ':apigateway:',
+          ref('AWS::Region'),
+          ':lambda:path/2015-03-31/functions/',
+          getAtt('Gatekeeper', 'Arn'),
+          '/invocations',
+        ],
+      ],
+    },
+    AuthorizerPayloadFormatVersion: '2.0',
+    EnableSimpleResponses: true,
+    IdentitySource: ['$request.header.Authorization'],
+    AuthorizerResultTtlInSeconds: 300,
+    ...properties,
+  },
+});
+
+/** A JWT authorizer as CDK's HttpJwtAuthorizer synthesizes it. */
+const jwtAuthorizer = (properties: Record<string, unknown> = {}): CfnResource => ({
+  Type: 'AWS::ApiGatewayV2::Authorizer',
+  Properties: {
+    ApiId: ref('Api'),
+    AuthorizerType: 'JWT',
+    Name: 'Tokens',
+    IdentitySource: ['$request.header.Authorization'],
+    JwtConfiguration: { Issuer: 'https://issuer.example', Audience: ['media', 'other'] },
+    ...properties,
+  },
+});
+
+describe('AWS::ApiGatewayV2::Authorizer', () => {
+  const protectedApi = (): Record<string, CfnResource> => ({
+    ...api(),
+    Gatekeeper: nodeFunction(),
+    Keys: requestAuthorizer(),
+    Tokens: jwtAuthorizer(),
+    ListItems: route('GET /items', { AuthorizationType: 'CUSTOM', AuthorizerId: ref('Keys') }),
+    GetItem: route('GET /items/{id}', { AuthorizationType: 'JWT', AuthorizerId: ref('Tokens') }),
+  });
+
+  it("puts each protected route's authorizer in its route spec, and none on the others", async () => {
+    const provisioned = await harness.provision({ Resources: protectedApi() });
+    const routes = Object.fromEntries(
+      (provisioned.httpApi?.routes ?? []).map((spec) => [spec.routeKey, spec.authorizer]),
+    );
+    const header = { expression: '$request.header.Authorization', from: 'header', name: 'authorization' };
+
+    expect(routes).toEqual({
+      'GET /items': {
+        kind: 'request',
+        logicalId: 'Keys',
+        name: 'ApiKeys',
+        functionLogicalId: 'Gatekeeper',
+        identitySources: [header],
+        resultTtlSeconds: 300,
+      },
+      'GET /items/': undefined,
+      'GET /items/{id}': {
+        kind: 'jwt',
+        logicalId: 'Tokens',
+        name: 'Tokens',
+        identitySources: [header],
+        issuer: 'https://issuer.example',
+        audience: ['media', 'other'],
+      },
+      $default: undefined,
+    });
+  });
+
+  it('refuses what it does not emulate: payload 1.0, policy responses, other identity sources, JWT extras', async () => {
+    const resources = {
+      ...protectedApi(),
+      Keys: requestAuthorizer({
+        AuthorizerPayloadFormatVersion: '1.0',
+        EnableSimpleResponses: false,
+        IdentitySource: ['$context.identity.sourceIp'],
+      }),
+      Tokens: jwtAuthorizer({
+        JwtConfiguration: { Issuer: 'https://issuer.example', Audience: ['media'], JwksUri: 'x' },
+        IdentityValidationExpression: '.*',
+      }),
+    };
+
+    await expect(harness.provision({ Resources: resources })).rejects.toMatchObject({
+      constructor: UnsupportedTemplateError,
+      problems: [
+        {
+          path: 'Resources.Keys.Properties.IdentitySource.0',
+          reason:
+            'identity source $context.identity.sourceIp is not emulated (only $request.header.<name> and $request.querystring.<name>)',
+        },
+        {
+          path: 'Resources.Keys.Properties.AuthorizerPayloadFormatVersion',
+          reason: 'a Lambda authorizer with payload format 1.0 is not emulated (only 2.0)',
+        },
+        {
+          path: 'Resources.Keys.Properties.EnableSimpleResponses',
+          reason:
+            'IAM policy responses are not emulated: only simple responses ({isAuthorized, context}; HttpLambdaResponseType.SIMPLE)',
+        },
+        {
+          path: 'Resources.Tokens.Properties.IdentityValidationExpression',
+          reason:
+            'property IdentityValidationExpression of AWS::ApiGatewayV2::Authorizer is not supported locally',
+        },
+        {
+          path: 'Resources.Tokens.Properties.JwtConfiguration.JwksUri',
+          reason: 'not emulated (only Issuer and Audience)',
+        },
+      ],
+    });
+  });
+
+  it('names a route whose authorizer is not of its authorization type', async () => {
+    const resources = {
+      ...protectedApi(),
+      ListItems: route('GET /items', { AuthorizationType: 'CUSTOM', AuthorizerId: ref('Tokens') }),
+    };
+
+    await expect(harness.provision({ Resources: resources })).rejects.toThrow(
+      /Resources\.ListItems\.Properties\.AuthorizerId: authorization type CUSTOM needs a REQUEST authorizer, and Tokens is not one/,
     );
   });
 });
