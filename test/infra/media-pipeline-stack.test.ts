@@ -805,8 +805,9 @@ describe('MediaPipeline stack', () => {
         ProtocolType: 'HTTP',
         CorsConfiguration: {
           AllowOrigins: ['*'],
-          AllowMethods: Match.arrayWith(['GET', 'POST']),
-          AllowHeaders: ['*'],
+          AllowMethods: Match.arrayWith(['GET', 'POST', 'DELETE']),
+          // A browser does not count Authorization as covered by `*`: it must be named.
+          AllowHeaders: ['*', 'authorization'],
         },
       });
     });

@@ -195,7 +195,7 @@ describe('provisionStack: storage', () => {
     expect(upload.headers.get('etag')).toBeTruthy();
   });
 
-  it('creates the jobs table with its key, time to live and open-jobs index', async () => {
+  it('creates the jobs table with its key, time to live, tenant-jobs and open-jobs indexes', async () => {
     const { Table } = await clients.dynamodb.send(
       new DescribeTableCommand({ TableName: provisioned.outputs.JobsTableName }),
     );
@@ -210,6 +210,13 @@ describe('provisionStack: storage', () => {
     expect(
       Table?.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema }) => ({ IndexName, KeySchema })),
     ).toEqual([
+      {
+        IndexName: 'tenant-jobs',
+        KeySchema: [
+          { AttributeName: 'tenant', KeyType: 'HASH' },
+          { AttributeName: 'created_at', KeyType: 'RANGE' },
+        ],
+      },
       {
         IndexName: 'open-jobs',
         KeySchema: [
@@ -325,6 +332,7 @@ describe('provisionStack: functions', () => {
     expect(providers.size).toBeGreaterThan(0);
     expect(provisioned.functions.map((spec) => spec.environment.POWERTOOLS_SERVICE_NAME).sort()).toEqual([
       'media-api',
+      'media-authorizer',
       'media-dead-letter',
       'media-image',
       'media-ingest',
@@ -394,9 +402,11 @@ describe('provisionStack: wiring', () => {
     const api = functionByService('media-api');
 
     expect(httpApi).toMatchObject({ baseUrl: API_BASE_URL, stageName: '$default' });
-    expect(httpApi?.cors).toMatchObject({ allowOrigins: ['*'], allowMethods: ['GET', 'POST', 'OPTIONS'] });
+    expect(httpApi?.cors).toMatchObject({ allowOrigins: ['*'], allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'] });
     const apiRoutes = httpApi?.routes.filter((route) => route.path?.startsWith('/api/')) ?? [];
     expect(apiRoutes.map((route) => [route.routeKey, route.paths]).sort()).toEqual([
+      ['DELETE /api/media/{id}', ['/api/media/{id}', '/api/media/{id}/']],
+      ['GET /api/media', ['/api/media', '/api/media/']],
       ['GET /api/media/{id}', ['/api/media/{id}', '/api/media/{id}/']],
       ['GET /api/media/{id}/upload/parts', ['/api/media/{id}/upload/parts', '/api/media/{id}/upload/parts/']],
       ['GET /api/presets', ['/api/presets', '/api/presets/']],
