@@ -70,7 +70,9 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     settings.auth = auth;
   }
   const jwtIssuer = node.tryGetContext('jwtIssuer');
-  if (jwtIssuer !== undefined) settings.jwtIssuer = parseIssuer(jwtIssuer);
+  if (jwtIssuer !== undefined) {
+    settings.jwtIssuer = parseIssuer(jwtIssuer, settings.allowLoopbackCallbacks === true);
+  }
   const jwtAudience = node.tryGetContext('jwtAudience');
   if (jwtAudience !== undefined) settings.jwtAudience = parseAudience(jwtAudience);
   const jwtTenantClaim = node.tryGetContext('jwtTenantClaim');
@@ -94,10 +96,17 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
   return settings;
 };
 
-/** The JWT issuer: an https URL (API Gateway fetches its discovery document from there). */
-const parseIssuer = (value: unknown): string => {
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The JWT issuer: an https URL (API Gateway fetches its discovery document from there). A local run
+ * (allowLoopbackCallbacks, which only the local runtime sets) also takes an http issuer on this machine,
+ * such as the test suite's: API Gateway could never reach one.
+ */
+const parseIssuer = (value: unknown, localRun: boolean): string => {
   const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
-  if (url?.protocol !== 'https:' || url.search !== '' || url.hash !== '') {
+  const localIssuer = localRun && url?.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  if ((url?.protocol !== 'https:' && !localIssuer) || url?.search !== '' || url.hash !== '') {
     throw new Error(
       `context jwtIssuer must be the issuer's https URL, as its tokens' iss claim says (https://cognito-idp.<region>.amazonaws.com/<pool id>, https://<tenant>.auth0.com/), not ${JSON.stringify(value)}`,
     );

@@ -7,18 +7,8 @@ import type { E2eTarget } from './setup.ts';
  */
 export const apiUrl = (): string => inject('e2e').apiUrl;
 
-/**
- * What the suite needs of the target for authorization: `apiKey` (tenant `default`) and `otherApiKey`
- * (a second tenant), both undefined against a deployment with `auth: none`; `dataDir`, the local
- * runtime's data directory when the suite started it (the keys CLI finds the runtime through it).
- * Read through this wider type so that this file compiles whichever of them setup.ts provides.
- */
-type AuthTarget = E2eTarget & {
-  apiKey?: string | undefined;
-  otherApiKey?: string | undefined;
-  dataDir?: string | undefined;
-};
-export const target = (): AuthTarget => inject('e2e') as AuthTarget;
+/** What the suite was told of its target (test/e2e/setup.ts): the API, keys, secrets. */
+export const target = (): E2eTarget => inject('e2e');
 export const apiKey = (): string | undefined => target().apiKey;
 export const otherApiKey = (): string | undefined => target().otherApiKey;
 

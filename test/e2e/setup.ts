@@ -26,6 +26,8 @@ export interface E2eTarget {
   otherApiKey: string | undefined;
   /** The webhook secret of the `otherApiKey`'s tenant (E2E_OTHER_WEBHOOK_SECRET when deployed). */
   otherWebhookSecret: string | undefined;
+  /** The local runtime's data directory, when the suite started it (the keys CLI finds the runtime there). */
+  dataDir?: string;
 }
 
 /** The second tenant of the local run. */
@@ -90,6 +92,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     apiKey: runtime.apiKey,
     otherApiKey: other?.key,
     otherWebhookSecret: other?.webhook_secret,
+    dataDir,
   });
   return async () => {
     await runtime.stop();

@@ -80,6 +80,16 @@ describe('settingsFromContext', () => {
     expect(settingsFor({ ...jwt, jwtAudience: ['a'] }).jwtAudience).toEqual(['a']);
   });
 
+  it('takes an http issuer on this machine in a local run only (API Gateway could not reach it)', () => {
+    // Act
+    const settings = settingsFor({ allowLoopbackCallbacks: true, jwtIssuer: 'http://127.0.0.1:9999' });
+    // Assess
+    expect(settings.jwtIssuer).toBe('http://127.0.0.1:9999');
+    expect(() => settingsFor({ allowLoopbackCallbacks: true, jwtIssuer: 'http://10.0.0.5' })).toThrow(
+      /https URL/,
+    );
+  });
+
   it('reads a JSON list of origins given on the command line', () => {
     // Act
     const settings = settingsFor({ allowedOrigins: '["https://a.example.com","https://b.example.com"]' });
@@ -112,6 +122,8 @@ describe('settingsFromContext', () => {
     [{ auth: 'jwt', jwtIssuer: 'https://issuer.example.com' }, /auth jwt needs jwtIssuer .* and jwtAudience/],
     [{ jwtIssuer: 'http://issuer.example.com' }, /context jwtIssuer must be the issuer's https URL/],
     [{ jwtIssuer: 'issuer.example.com' }, /context jwtIssuer must be the issuer's https URL/],
+    // A loopback issuer only in a local run (allowLoopbackCallbacks, which the local runtime sets).
+    [{ jwtIssuer: 'http://127.0.0.1:9999' }, /context jwtIssuer must be the issuer's https URL/],
     [{ jwtAudience: [] }, /context jwtAudience must be a non-empty list of audiences/],
     [{ jwtAudience: '[1]' }, /context jwtAudience must be a non-empty list/],
     [{ jwtAudience: '[broken' }, /context jwtAudience must be a non-empty list/],
