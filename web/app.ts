@@ -154,6 +154,18 @@ let nextItemId = 1;
 
 /** The cards on the page, to list no job twice and to clear them all when the key is forgotten. */
 const items = new Set<UploadItem>();
+/** Counts the forgotten keys: a listing asked for with a key forgotten since is not shown. */
+let keysForgotten = 0;
+
+/**
+ * One card per job: a listing that answered between an upload's job being created and the upload
+ * hearing of it shows that job too; the upload's card (with the file) stays, the listed one goes.
+ */
+const dropListedTwin = (upload: UploadItem): void => {
+  for (const other of [...items]) {
+    if (other !== upload && other.listed && other.jobId === upload.jobId) other.remove();
+  }
+};
 
 /** One file of the list: its card, its upload, then its job; or a job listed on load, without its file. */
 class UploadItem {
@@ -243,7 +255,12 @@ class UploadItem {
     return this.#jobId;
   }
 
-  /** Stops whatever the card is doing and takes it off the page (the key was forgotten). */
+  /** Listed on load, without its file. */
+  get listed(): boolean {
+    return this.#file === undefined;
+  }
+
+  /** Stops whatever the card is doing and takes it off the page (the key was forgotten, or an upload's card shows its job). */
   remove(): void {
     this.#run += 1;
     this.#controller.abort();
@@ -292,7 +309,9 @@ class UploadItem {
           ...(resumeJobId ? { resumeJobId } : {}),
           signal,
           onCreated: ({ jobId }) => {
-            if (run === this.#run) this.#jobId = jobId;
+            if (run !== this.#run) return;
+            this.#jobId = jobId;
+            dropListedTwin(this);
           },
           onProgress: (sent, total) => {
             if (run === this.#run && this.#phase.kind === 'uploading') {
@@ -303,6 +322,7 @@ class UploadItem {
       });
       if (run !== this.#run) return;
       this.#jobId = upload.jobId;
+      dropListedTwin(this);
       this.#describeFile(upload);
       this.#setPhase({ kind: 'job', job: undefined });
     } catch (error) {
@@ -608,10 +628,14 @@ const loadPresets = async (): Promise<boolean> => {
 
 /** The tenant's recent jobs, under the uploads of this visit (the API lists them newest first). */
 const loadRecentJobs = async (): Promise<void> => {
+  const forgotten = keysForgotten;
   let listed: JobView[];
   try {
     listed = (await client.listJobs({ limit: RECENT_JOBS })).items;
+    // The key was forgotten while the API answered: its tenant's jobs left the page with it.
+    if (keysForgotten !== forgotten) return;
   } catch (error) {
+    if (keysForgotten !== forgotten) return;
     if (isAuthRefusal(error)) askForKey(error);
     else {
       loadError.textContent = `Your recent jobs could not be listed: ${errorMessage(error)}`;
@@ -732,6 +756,7 @@ keyForm.addEventListener('submit', (event) => {
 
 forgetKeyButton.addEventListener('click', () => {
   credential.forget();
+  keysForgotten += 1;
   // The jobs shown are the forgotten key's tenant's: they go with it.
   for (const item of [...items]) item.remove();
   emptyState.hidden = false;

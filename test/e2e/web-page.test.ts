@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Browser, chromium, type FileChooser, type Locator, type Page } from 'playwright-core';
@@ -26,6 +27,25 @@ const SOON = { timeout: 20_000, interval: 100 };
 
 /** Files larger than this are not worth sending through a browser in a test. */
 const LARGEST_MULTIPART_TEST_FILE = 64 * 1024 * 1024;
+
+/**
+ * This run's name for a file the tests send. The page lists the tenant's recent jobs on load, and the
+ * tenant's jobs from other test files and from earlier runs against the same target have the same file
+ * names: named for this run, the card of a file a test sends is the one list item with its name.
+ */
+const RUN = randomUUID().slice(0, 8);
+const runFile = (name: string): string => name.replace(/(\.\w+)$/, `-${RUN}$1`);
+/** A file name as a regular expression's literal text. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const HARBOUR_JPG = runFile('harbour.jpg');
+const WAVES_MP4 = runFile('waves.mp4');
+const DROPPED_PNG = runFile('dropped.png');
+/** Sent by the refusal test, retried by the next one. */
+const NOTES_JPG = runFile('notes.jpg');
+const NOTES_TXT = runFile('notes.txt');
+const PANORAMA_PNG = runFile('panorama.png');
+const KEPT_PNG = runFile('kept.png');
 
 describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunctionUrl)(
   'the upload page in Chromium',
@@ -82,7 +102,10 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       await browser?.close();
     });
 
-    /** The card of one file, found as a screen reader would: the list item named after the file. */
+    /**
+     * The card of one file, found as a screen reader would: the list item named after the file (a name
+     * of this run, see `runFile`: the locator's strictness then also says the page shows the file once).
+     */
     const upload = (fileName: string): Locator => page.getByRole('listitem', { name: fileName, exact: true });
     const statusOf = (item: Locator): Locator => item.locator('.status-label');
 
@@ -150,23 +173,52 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       );
     });
 
-    it('reaches the preset, the callback URL and the file picker with the keyboard alone', async () => {
-      // Act: Tab from the top of the page, past the skip link.
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-      const focused: string[] = [];
-      for (let step = 0; step < 4; step++) {
+    it('reaches the preset, the callback URL and the file picker with the keyboard alone, before the listed jobs', async () => {
+      // Prepare: the page as a person arriving finds it, nothing focused (the key is kept in this tab), with
+      // the tenant's recent jobs listed: whatever other test files and earlier runs left, maybe none.
+      const recent = await call<{ items: { id: string }[] }>('GET', '/api/media/?limit=20');
+      expect(recent.status).toBe(200);
+      await page.reload();
+      await expect.poll(() => page.getByLabel('Preset').isEnabled(), SOON).toBe(true);
+      await expect
+        .poll(
+          () =>
+            page
+              .locator('#uploads > li')
+              .evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id'))),
+          SOON,
+        )
+        .toEqual(recent.body.items.map((job) => job.id));
+      expect(await keyField().isVisible()).toBe(false);
+      const tab = async (): Promise<string> => {
         await page.keyboard.press('Tab');
-        focused.push(
-          await page.evaluate(() => document.activeElement?.id || document.activeElement?.className || ''),
-        );
-      }
+        return page.evaluate(() => document.activeElement?.id || document.activeElement?.className || '');
+      };
+
+      // Act: Tab from the top of the page, past the skip link.
+      const focused: string[] = [];
+      for (let step = 0; step < 4; step++) focused.push(await tab());
+
       // Assess: the file input is focusable (visually hidden, not display:none); its drop zone shows the focus.
       expect(focused).toEqual(['skip-link', 'preset', 'callback-url', 'file-input']);
       expect(await page.locator('#drop-zone').evaluate((zone) => zone.matches(':focus-within'))).toBe(true);
-      // Enter on the focused input, and a click anywhere on the drop zone's label, open the file picker.
+      // Enter on the focused input opens the file picker.
       const openedBefore = fileChoosers.length;
       await page.keyboard.press('Enter');
       await expect.poll(() => fileChoosers.length, SOON).toBe(openedBefore + 1);
+
+      // Then the key's Forget button (when the API wants a key), then the first listed job's first control
+      // (an output's link, a Retry), or out of the page when none has one: the page's own controls first.
+      if (apiKey()) expect(await tab()).toBe('forget-key');
+      await page.keyboard.press('Tab');
+      expect(
+        await page.evaluate(() => {
+          const first = document.querySelector<HTMLElement>('#uploads :is(a[href], button)');
+          return first ? document.activeElement === first : document.activeElement === document.body;
+        }),
+      ).toBe(true);
+
+      // A click anywhere on the drop zone's label opens the file picker too.
       await page.getByText('or drop them here').click();
       await expect.poll(() => fileChoosers.length, SOON).toBe(openedBefore + 2);
       expect(fileChoosers.slice(openedBefore).map((chooser) => chooser.isMultiple())).toEqual([true, true]);
@@ -178,12 +230,12 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       const clip = await makeMp4(2, '480x270');
       // Act
       await chooseFiles([
-        { name: 'harbour.jpg', mimeType: 'image/jpeg', buffer: photo },
-        { name: 'waves.mp4', mimeType: 'video/mp4', buffer: clip },
+        { name: HARBOUR_JPG, mimeType: 'image/jpeg', buffer: photo },
+        { name: WAVES_MP4, mimeType: 'video/mp4', buffer: clip },
       ]);
       // Assess: each upload's progress bar, then each job to done.
-      const image = upload('harbour.jpg');
-      const video = upload('waves.mp4');
+      const image = upload(HARBOUR_JPG);
+      const video = upload(WAVES_MP4);
       await expect.poll(() => statusOf(image).textContent(), { timeout: 60_000, interval: 250 }).toBe('Done');
       await expect.poll(() => statusOf(video).textContent(), { timeout: 90_000, interval: 250 }).toBe('Done');
       for (const item of [image, video]) {
@@ -195,9 +247,9 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect(
         await image.getByRole('img').evaluateAll((images) => images.map((i) => i.getAttribute('alt'))),
       ).toEqual([
-        'thumb variant of harbour.jpg, 150 × 120',
-        'medium variant of harbour.jpg, 800 × 640',
-        'large variant of harbour.jpg, 1600 × 1280',
+        `thumb variant of ${HARBOUR_JPG}, 150 × 120`,
+        `medium variant of ${HARBOUR_JPG}, 800 × 640`,
+        `large variant of ${HARBOUR_JPG}, 1600 × 1280`,
       ]);
       await expect.poll(() => loadedWidths(image), SOON).toEqual([150, 800, 1600]);
       const captions = await image.locator('figcaption').allTextContents();
@@ -208,7 +260,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
 
       // The poster (never enlarged: the video is 480 px wide) and what ffprobe said.
       await expect.poll(() => loadedWidths(video), SOON).toEqual([480]);
-      expect(await video.getByRole('img').getAttribute('alt')).toBe('Poster of waves.mp4 at 1 s');
+      expect(await video.getByRole('img').getAttribute('alt')).toBe(`Poster of ${WAVES_MP4} at 1 s`);
       const metadata = await video.getByRole('definition').allTextContents();
       const terms = await video.getByRole('term').allTextContents();
       expect(Object.fromEntries(terms.map((term, index) => [term, metadata[index]]))).toMatchObject({
@@ -227,18 +279,21 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
     it('takes files dropped on the drop zone', async () => {
       // Prepare: what a file dragged from the desktop carries, made in the page.
       const bytes = (await makePng(640, 400, false)).toString('base64');
-      const dataTransfer = await page.evaluateHandle((base64) => {
-        const transfer = new DataTransfer();
-        const data = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
-        transfer.items.add(new File([data], 'dropped.png', { type: 'image/png' }));
-        return transfer;
-      }, bytes);
+      const dataTransfer = await page.evaluateHandle(
+        ([base64, name]) => {
+          const transfer = new DataTransfer();
+          const data = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+          transfer.items.add(new File([data], name, { type: 'image/png' }));
+          return transfer;
+        },
+        [bytes, DROPPED_PNG] as const,
+      );
       // Act
       await page.locator('#drop-zone').dispatchEvent('dragenter', { dataTransfer });
       expect(await page.locator('#drop-zone').getAttribute('class')).toContain('is-dragging');
       await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer });
       // Assess
-      const item = upload('dropped.png');
+      const item = upload(DROPPED_PNG);
       await expect.poll(() => statusOf(item).textContent(), { timeout: 60_000, interval: 250 }).toBe('Done');
       expect(await page.locator('#drop-zone').getAttribute('class')).not.toContain('is-dragging');
       await expect.poll(() => loadedWidths(item), SOON).toEqual([150, 640, 640]);
@@ -249,21 +304,22 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       const text = Buffer.from('These are meeting notes, not a photograph.\n'.repeat(40));
       // Act
       await chooseFiles([
-        { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: text },
-        { name: 'notes.txt', mimeType: 'text/plain', buffer: text },
+        { name: NOTES_JPG, mimeType: 'image/jpeg', buffer: text },
+        { name: NOTES_TXT, mimeType: 'text/plain', buffer: text },
       ]);
       // Assess: refused at once by POST /api/media/ (the preset does not accept text/plain)…
-      const refused = upload('notes.txt');
+      const refused = upload(NOTES_TXT);
       await expect.poll(() => statusOf(refused).textContent(), { timeout: 30_000 }).toBe('Refused');
       expect(await refused.locator('.error').textContent()).toMatch(/text\/plain/);
       expect(await refused.getByRole('button', { name: /Retry/ }).count()).toBe(0);
       // …and failed by ingest, which sniffs the bytes whatever the name says, with the job's own error.
-      const failed = upload('notes.jpg');
+      const failed = upload(NOTES_JPG);
       await expect
         .poll(() => statusOf(failed).textContent(), { timeout: 60_000, interval: 250 })
         .toBe('Failed');
       const jobId = await failed.getAttribute('data-job-id');
-      const job = await call<JobView>('GET', `/api/media/${jobId}/`);
+      const job = await call<JobView & { file_name: string }>('GET', `/api/media/${jobId}/`);
+      expect(job.body.file_name).toBe(NOTES_JPG);
       expect(job.body.error).toMatch(/not an image or video this service can process/);
       expect((await failed.locator('.error').textContent())?.toLowerCase()).toContain(
         job.body.error?.toLowerCase(),
@@ -273,8 +329,8 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
 
     it('retries a failed job from the keyboard and shows why the API refuses it', async () => {
       // Prepare
-      const failed = upload('notes.jpg');
-      const retry = failed.getByRole('button', { name: 'Retry notes.jpg' });
+      const failed = upload(NOTES_JPG);
+      const retry = failed.getByRole('button', { name: `Retry ${NOTES_JPG}` });
       // Act
       await retry.focus();
       await page.keyboard.press('Enter');
@@ -286,7 +342,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect(await retry.getAttribute('aria-describedby')).toMatch(/-error .*-retry-note$/);
       await expect
         .poll(() => page.getByRole('status').textContent(), SOON)
-        .toMatch(/notes\.jpg: .*Retry refused/);
+        .toMatch(new RegExp(`${literal(NOTES_JPG)}: .*Retry refused`));
       expect(await retry.isEnabled()).toBe(true);
       // The keyboard focus stays on the button: the card is updated around it.
       expect(await retry.evaluate((button) => button === document.activeElement)).toBe(true);
@@ -317,9 +373,9 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect(large.length).toBeGreaterThan(threshold);
       requests.length = 0;
       // Act
-      await chooseFiles([{ name: 'panorama.png', mimeType: 'image/png', buffer: large }]);
+      await chooseFiles([{ name: PANORAMA_PNG, mimeType: 'image/png', buffer: large }]);
       // Assess
-      const item = upload('panorama.png');
+      const item = upload(PANORAMA_PNG);
       await expect.poll(() => statusOf(item).textContent(), { timeout: 90_000, interval: 250 }).toBe('Done');
       const jobId = await item.getAttribute('data-job-id');
       const partPuts = requests.filter((request) => /^PUT .*[?&]partNumber=\d+/.test(request));
@@ -337,8 +393,8 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
     it('lists the tenant’s recent jobs after a reload, and forgets the key (and its jobs) on request', async () => {
       // Prepare: a fresh upload, done
       const bytes = await makePng(480, 320, false);
-      await chooseFiles([{ name: 'kept.png', mimeType: 'image/png', buffer: bytes }]);
-      const before = upload('kept.png');
+      await chooseFiles([{ name: KEPT_PNG, mimeType: 'image/png', buffer: bytes }]);
+      const before = upload(KEPT_PNG);
       await expect
         .poll(() => statusOf(before).textContent(), { timeout: 60_000, interval: 250 })
         .toBe('Done');
@@ -349,7 +405,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       await page.reload();
 
       // Assess: no key asked again (this tab keeps it), and the job is listed with its outputs
-      const after = upload('kept.png');
+      const after = upload(KEPT_PNG);
       await expect.poll(() => after.count(), SOON).toBe(1);
       expect(await keyField().isVisible()).toBe(false);
       expect(requests).toContain('GET /api/media/?limit=20');
@@ -368,7 +424,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
 
       // Assess: the key and the tenant's jobs leave the page, and it asks for a key again
       expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([]);
-      expect(await upload('kept.png').count()).toBe(0);
+      expect(await upload(KEPT_PNG).count()).toBe(0);
       expect(await keyField().isVisible()).toBe(true);
 
       const other = otherApiKey();
@@ -383,7 +439,7 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       }
       // The suite's key again, for whatever runs next.
       await enterKey(key);
-      await expect.poll(() => upload('kept.png').count(), SOON).toBe(1);
+      await expect.poll(() => upload(KEPT_PNG).count(), SOON).toBe(1);
     });
   },
 );
