@@ -12,7 +12,6 @@ import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
 import { settleBatch, toSqsEvent } from '#test/sqs-events';
-import { createTenantsTable } from '#test/tenants-table';
 import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
 import { sendJobWebhook } from '../../functions/webhook/send-job-webhook.ts';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../local/secrets-manager.ts';
@@ -39,11 +38,9 @@ beforeAll(async () => {
   vi.stubEnv('WEBHOOK_SECRET_ARN', secrets.putSecret('media-pipeline/webhook-signing', SECRET));
   vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.endpoint);
   vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'true');
-  const tenantsTable = await createTenantsTable(env.clients.dynamodb);
-  vi.stubEnv('TENANTS_TABLE', tenantsTable.tableName);
   handler = await importHandler();
   store = await env.jobStore();
-  tenants = await tenantsTable.tenants();
+  tenants = await env.tenantStore();
 });
 afterAll(async () => {
   await env.close();
