@@ -597,6 +597,21 @@ describe('webhook handler', () => {
     expect(receiver.requests).toHaveLength(0);
     expect((await store.get(silent.id))?.webhook).toBeUndefined();
   });
+
+  it('sends nothing for a job deleted while its webhook waited (a tombstone kept for its duplicates)', async () => {
+    // Prepare: the job finished, its webhook is queued, then DELETE tombstoned it (duplicates show its results).
+    const job = await finishedJob();
+    await enqueue(messageFor(job));
+    expect(await store.tombstone(job)).toBeDefined();
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+    expect((await store.get(job.id))?.webhook).toBeUndefined();
+  });
 });
 
 describe('webhook handler, signing with each tenant’s secrets', () => {
