@@ -187,6 +187,20 @@ describe('media-pipeline keys, against a runtime’s Tenants table', () => {
     expect(nobody.stderr).toContain('there is no tenant nobody');
   });
 
+  it('refuses a key where a key id goes, without printing the key', async () => {
+    // Prepare: a key pasted where its id was wanted (revoke takes the id `keys list` shows).
+    const key = `mpk_0123456789ab_${'s'.repeat(43)}`;
+
+    // Act
+    const pasted = await cli(['keys', 'revoke', key], env);
+
+    // Assess
+    expect(pasted.code).toBe(2);
+    expect(pasted.stderr).toContain('keys revoke takes a key id');
+    expect(pasted.stderr).toContain('0123456789ab');
+    expect(`${pasted.stdout}${pasted.stderr}`).not.toContain('s'.repeat(43));
+  });
+
   it('tells how to start the runtime when it is not running', async () => {
     // Act
     const missing = await cli(['keys', 'list'], { MEDIA_PIPELINE_DATA_DIR: join(dir, 'nowhere') });
