@@ -4,7 +4,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { TenantError, TenantStore } from '#shared/tenants';
+import { keyIdOf, TenantError, TenantStore } from '#shared/tenants';
 import { describeCreatedKey, describeKeys, describeRotation, type Output, painter } from './render.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -142,6 +142,17 @@ export interface KeysIo {
 
 const SUBCOMMANDS = ['create', 'list', 'revoke', 'rotate-secret'] as const;
 
+/** Key ids are 12 hex digits (`keys list`); a key pasted in their place is refused without being echoed. */
+const assertKeyId = (value: string): void => {
+  if (/^[0-9a-f]{12}$/.test(value)) return;
+  const pastedKeyId = keyIdOf(value);
+  throw new UsageError(
+    pastedKeyId
+      ? `keys revoke takes a key id, not the key itself (whose id is ${pastedKeyId}): media-pipeline keys revoke ${pastedKeyId}`
+      : 'keys revoke takes a key id: 12 hex digits, as `media-pipeline keys list` shows them',
+  );
+};
+
 const needTenant = (flags: KeysFlags, command: string): string => {
   if (!flags.tenant) throw new UsageError(`keys ${command} needs --tenant NAME`);
   return flags.tenant;
@@ -166,6 +177,7 @@ export const keysCommand = async (
       sub === 'revoke' ? 'keys revoke takes one key id' : `keys ${sub} takes no arguments`,
     );
   }
+  if (sub === 'revoke') assertKeyId(rest[0] ?? '');
   if (flags.region && !flags.stack) throw new UsageError('--region goes with --stack NAME');
   if (flags.finish && sub !== 'rotate-secret') throw new UsageError('--finish goes with keys rotate-secret');
   const tenant = sub === 'create' || sub === 'rotate-secret' ? needTenant(flags, sub) : undefined;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUTH_MODES, type AuthMode } from '#shared/tenants';
 import { DEFAULT_WEBHOOK_ARN, type ExternalS3Options } from './external-s3.ts';
 import { FaultConfigError, type FaultSpec, parseFaults } from './faults.ts';
 import { LOCAL_REGION } from './types.ts';
@@ -7,10 +8,6 @@ const port = z.coerce.number().int().min(0).max(65_535);
 const functionEnvSchema = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
 const nonEmpty = z.string().min(1);
 const quota = z.coerce.number().int().min(0);
-
-/** How the API knows its callers (CDK context `auth`); see lib/app.ts. */
-export const LOCAL_AUTH_MODES = ['api-key', 'jwt', 'none'] as const;
-export type LocalAuthMode = (typeof LOCAL_AUTH_MODES)[number];
 
 /** What TenantStore accepts as a chosen key (a bearer token). */
 const API_KEY = /^[A-Za-z0-9._~+/=-]{16,512}$/;
@@ -49,7 +46,7 @@ const schema = z
      * <key>`, checked by the stack's Lambda authorizer), jwt (an OIDC issuer's tokens, checked by the
      * JWT authorizer the runtime emulates) or none (every caller is tenant `default`; a warning at start).
      */
-    MEDIA_PIPELINE_AUTH: z.enum(LOCAL_AUTH_MODES).optional(),
+    MEDIA_PIPELINE_AUTH: z.enum(AUTH_MODES).optional(),
     /**
      * The local dev key of tenant `default` (any bearer token of 16 to 512 characters). Without it a key
      * is generated once and kept in `<data dir>/api-key`; either is registered at every start.
@@ -138,7 +135,7 @@ export interface LocalSettings {
   /** Set when S3_ENDPOINT is: the S3 server to use instead of the embedded one. */
   externalS3: ExternalS3Options | undefined;
   /** MEDIA_PIPELINE_AUTH, undefined when unset (the stack's default, api-key, applies). */
-  auth: LocalAuthMode | undefined;
+  auth: AuthMode | undefined;
   /** MEDIA_PIPELINE_API_KEY: the dev key of tenant `default`, instead of the generated one. */
   apiKey: string | undefined;
   /** CDK context from the settings above (auth, JWT, quotas), over cdk.json's and the local defaults. */

@@ -14,8 +14,10 @@
  * - JWT: the token of the identity header (a `Bearer ` prefix stripped), verified with the keys the
  *   issuer publishes: `<issuer>/.well-known/openid-configuration`, then its `jwks_uri` (both fetched
  *   once and kept, the keys refetched when a token names an unknown one, as `jose`'s remote key set
- *   does); `iss` must be the issuer, `aud` (or `client_id`) one of the audience, `exp` present and
- *   not past, `nbf` not future. Any failure → 401 `{"message":"Unauthorized"}` with
+ *   does). As API Gateway documents it, which is stricter than a JWT library's defaults: a `kid`
+ *   header, an RSA signature (RS256/384/512), `iss` the issuer, `aud` one of the audience (`client_id`
+ *   only when there is no `aud`), `exp` present and not past, `nbf` and `iat` not future. Any failure
+ *   → 401 `{"message":"Unauthorized"}` with
  *   `www-authenticate: Bearer scope="" error="invalid_token" error_description="<why>"`; valid →
  *   `{ jwt: { claims, scopes } }` with every claim a string, as API Gateway passes them.
  *
@@ -23,7 +25,13 @@
  * (refused at the template check), the authorizer's own 10-second limit (the function's timeout applies).
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { requestAuthorizerEvent } from './events/http-api-authorizer-event.ts';
 import type {
   FunctionInvoker,
@@ -105,6 +113,18 @@ const simpleResponseOutcome = (result: unknown): AuthorizationOutcome | undefine
 };
 
 const bearerToken = (value: string): string => value.replace(/^Bearer\s+/i, '').trim();
+
+/** API Gateway verifies RSA signatures only. */
+const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512'] as const;
+
+/** Whether the token's header names no key (`kid`); what is no JWT at all jwtVerify calls malformed. */
+const lacksKeyId = (token: string): boolean => {
+  try {
+    return typeof decodeProtectedHeader(token).kid !== 'string';
+  } catch {
+    return false;
+  }
+};
 
 /** A claim as API Gateway passes it to the integration: every value a string, arrays as `[a b]`. */
 const claimValue = (value: unknown): string => {
@@ -222,19 +242,27 @@ export const createGatewayAuthorizers = (
         throw new InvalidToken("the issuer's signing keys could not be fetched");
       }
       const token = bearerToken(identity);
+      if (lacksKeyId(token)) throw new InvalidToken('the token has no kid header');
       const { payload } = await jwtVerify(token, keySet, {
         issuer: authorizer.issuer,
+        algorithms: [...RSA_ALGORITHMS],
         requiredClaims: ['exp'],
         currentDate: new Date(now()),
       }).catch((error: unknown) => {
         throw new InvalidToken(describeJoseError(error));
       });
-      const audiences = [payload.aud ?? []].flat();
-      const clientId = payload.client_id;
-      const audienceMatches =
-        audiences.some((aud) => authorizer.audience.includes(aud)) ||
-        (typeof clientId === 'string' && authorizer.audience.includes(clientId));
-      if (!audienceMatches) throw new InvalidToken('the token does not have a valid audience');
+      // jose checks a future iat only with maxTokenAge, which API Gateway has no equivalent of.
+      if (typeof payload.iat === 'number' && payload.iat > Math.floor(now() / 1000)) {
+        throw new InvalidToken('the token is not valid yet');
+      }
+      // client_id stands in for aud only when the token has no aud at all.
+      const audiences =
+        payload.aud !== undefined
+          ? [payload.aud].flat()
+          : [payload.client_id].filter((id) => typeof id === 'string');
+      if (!audiences.some((aud) => authorizer.audience.includes(aud as string))) {
+        throw new InvalidToken('the token does not have a valid audience');
+      }
       const claims = Object.fromEntries(
         Object.entries(payload).map(([name, value]) => [name, claimValue(value)]),
       );

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { type AuthMode, isAuthMode } from '#shared/tenants';
 import { startAsyncInvoker } from './async-invoke.ts';
 import { devKey, localTenantStore, registerDefaultTenant } from './dev-key.ts';
 import { superviseDynamoDb } from './dynamodb-supervisor.ts';
@@ -101,7 +102,7 @@ export interface LocalRuntime {
    * How the API knows its callers: the stack's AuthMode output, else what its routes' authorizers say
    * (a Lambda authorizer: api-key, a JWT one: jwt, none: none).
    */
-  authMode: AuthModeOfStack;
+  authMode: AuthMode;
   /** The dev key of tenant `default` (registered at every start); undefined unless authMode is api-key. */
   apiKey: string | undefined;
   /** The stack's Tenants table (output TenantsTableName), if it has one. */
@@ -112,11 +113,9 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-export type AuthModeOfStack = 'api-key' | 'jwt' | 'none';
-
-const authModeOf = (provisioned: ProvisionedStack): AuthModeOfStack => {
+const authModeOf = (provisioned: ProvisionedStack): AuthMode => {
   const declared = provisioned.outputs.AuthMode;
-  if (declared === 'api-key' || declared === 'jwt' || declared === 'none') return declared;
+  if (isAuthMode(declared)) return declared;
   const kinds = new Set(provisioned.httpApi?.routes.map((route) => route.authorizer?.kind));
   return kinds.has('request') ? 'api-key' : kinds.has('jwt') ? 'jwt' : 'none';
 };

@@ -184,7 +184,7 @@ export interface HttpJwtAuthorizerSpec {
   /** The one header the token comes from. */
   identitySources: IdentitySourceSpec[];
   issuer: string;
-  /** The token's `aud` (or `client_id`) must be one of these. */
+  /** The token's `aud` (or, when it has no `aud`, its `client_id`) must be one of these. */
   audience: string[];
 }
 

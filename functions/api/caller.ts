@@ -1,16 +1,19 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError } from '#shared/errors';
-import { bearerCredential, DEFAULT_TENANT, isTenantName, type TenantStore } from '#shared/tenants';
+import {
+  type AuthMode,
+  bearerCredential,
+  DEFAULT_TENANT,
+  isTenantName,
+  type TenantStore,
+} from '#shared/tenants';
 import { headerValue } from './request-body.ts';
 
 /** Who is calling: every job the request creates or sees belongs to this tenant. */
 export interface Caller {
   tenant: string;
 }
-
-export const AUTH_MODES = ['api-key', 'jwt', 'none'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
 
 export interface CallerOptions {
   mode: AuthMode;

@@ -1,14 +1,10 @@
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ConflictError } from '#shared/errors';
 import { DUPLICATE, type Job, JobStatus, RESULTS_PREFIX, tenantOf } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
 import { ownJob } from './job-access.ts';
+import { dropUploadedParts } from './multipart-upload.ts';
 
 export interface DeleteJobDeps {
   store: JobStore;
@@ -26,9 +22,6 @@ const inFlight = (jobId: string, status: string) =>
     `job ${jobId} is ${status}: it cannot be deleted while it is queued or processing; wait until it is done or failed, then delete it`,
   );
 
-const isS3Error = (error: unknown, ...names: string[]): boolean =>
-  error instanceof Error && names.includes(error.name);
-
 /** The duplicates listed on a canonical job that still exist (a link whose upload was deleted leaves none). */
 const liveDuplicates = async (store: JobStore, job: Job): Promise<string[]> => {
   const ids = [...(job.duplicates ?? [])];
@@ -38,18 +31,8 @@ const liveDuplicates = async (store: JobStore, job: Job): Promise<string[]> => {
 
 /** The job's uploaded object, and the parts of a multipart upload that never completed. */
 const removeUpload = async (deps: DeleteJobDeps, job: Job): Promise<void> => {
-  if (job.upload_method === 'multipart' && job.upload_id && job.status === JobStatus.AwaitingUpload) {
-    try {
-      await deps.s3.send(
-        new AbortMultipartUploadCommand({
-          Bucket: deps.uploadsBucket,
-          Key: job.upload_key,
-          UploadId: job.upload_id,
-        }),
-      );
-    } catch (error) {
-      if (!isS3Error(error, 'NoSuchUpload')) throw error;
-    }
+  if (job.upload_method === 'multipart' && job.status === JobStatus.AwaitingUpload) {
+    await dropUploadedParts(deps.s3, deps.uploadsBucket, job);
   }
   // After the abort: an upload completed just before it is an object now, and goes too.
   await deps.s3.send(new DeleteObjectCommand({ Bucket: deps.uploadsBucket, Key: job.upload_key }));

@@ -7,9 +7,9 @@ import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
 import { countJob, JobMetric, logger } from '#shared/observability';
-import { TenantStore } from '#shared/tenants';
+import { AUTH_MODES, TenantStore } from '#shared/tenants';
 import { UnsupportedMediaTypeError } from './api-errors.ts';
-import { AUTH_MODES, type Caller, createCallerOf } from './caller.ts';
+import { type Caller, createCallerOf } from './caller.ts';
 import { type CreateUploadDeps, createUpload } from './create-upload.ts';
 import { type DeleteJobDeps, deleteJob } from './delete-job.ts';
 import {

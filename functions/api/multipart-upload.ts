@@ -355,6 +355,36 @@ export const completeMultipartUpload = async (
   return viewJob(deps.view, tenant, jobId);
 };
 
+/**
+ * Has S3 drop the parts of the job's multipart upload (the abort route, and deleting a job still
+ * awaiting its upload). Called once the job record has changed, so it never fails the request: already
+ * gone is what is wanted, and any other failure leaves the parts to the uploads bucket's lifecycle rule
+ * (AbortIncompleteMultipartUploads, a day).
+ */
+export const dropUploadedParts = async (
+  s3: S3Client,
+  uploadsBucket: string,
+  job: Pick<Job, 'id' | 'upload_key' | 'upload_id'>,
+): Promise<void> => {
+  if (!job.upload_id) return;
+  try {
+    await s3.send(
+      new AbortMultipartUploadCommand({
+        Bucket: uploadsBucket,
+        Key: job.upload_key,
+        UploadId: job.upload_id,
+      }),
+    );
+  } catch (error) {
+    if (!isS3Error(error, 'NoSuchUpload')) {
+      logger.warn('multipart upload could not be aborted; the lifecycle rule will remove its parts', {
+        job_id: job.id,
+        error: error as Error,
+      });
+    }
+  }
+};
+
 /** Cancels the upload: the job fails with a readable error first, then S3 drops the parts. */
 export const abortMultipartUpload = async (
   deps: MultipartDeps,
@@ -372,23 +402,7 @@ export const abortMultipartUpload = async (
     await awaitingMultipartJob(deps.store, tenant, jobId);
     throw new ConflictError('Upload::Conflict', `job ${jobId} changed while it was being aborted; try again`);
   }
-  try {
-    await deps.s3.send(
-      new AbortMultipartUploadCommand({
-        Bucket: deps.uploadsBucket,
-        Key: job.upload_key,
-        UploadId: job.upload_id,
-      }),
-    );
-  } catch (error) {
-    // Already gone is what abort wants; anything else leaves the parts to the bucket's lifecycle rule.
-    if (!isS3Error(error, 'NoSuchUpload')) {
-      logger.warn('multipart upload could not be aborted; the lifecycle rule will remove its parts', {
-        job_id: jobId,
-        error: error as Error,
-      });
-    }
-  }
+  await dropUploadedParts(deps.s3, deps.uploadsBucket, job);
   await deps.dispatcher.announceOutcome(failed);
   return { job_id: jobId, status: JobStatus.Failed, error: failure.message, error_code: failure.code };
 };

@@ -1,6 +1,6 @@
 import type { WebhookMessage } from '#shared/dispatch';
 import { describeError } from '#shared/errors';
-import { type Job, tenantOf, type WebhookState, WebhookStatus } from '#shared/job';
+import { tenantOf, type WebhookState, WebhookStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { webhookRetryDelaySeconds } from '#shared/retry';
 import {
@@ -51,6 +51,7 @@ export type WebhookOutcome =
 
 export type SkipReason =
   | 'job_not_found'
+  | 'job_deleted'
   | 'source_job_not_found'
   | 'no_callback_url'
   | 'already_delivered'
@@ -108,6 +109,8 @@ export const sendJobWebhook = async (
   const webhookId = webhookIdFor(message);
   const job = await deps.store.get(message.job_id);
   if (!job) return { kind: 'skipped', reason: 'job_not_found' };
+  // DELETE announces nothing: a job deleted while duplicates keep its record (a tombstone) is not told either.
+  if (job.deleted_at) return { kind: 'skipped', reason: 'job_deleted' };
   if (!job.callback_url) return { kind: 'skipped', reason: 'no_callback_url' };
   const seen = job.webhook?.message_id === webhookId ? job.webhook : null;
   // A redelivered message (SQS is at-least-once, or the record's deletion failed) is not sent twice.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantStore } from '#shared/tenants';
+import type { TenantStore } from '#shared/tenants';
 import { type ApiHarness, startApi } from '#test/api';
 import { httpEvent } from '#test/http-events';
 import { newJob } from '#test/jobs';
@@ -12,8 +12,7 @@ let tenants: TenantStore;
 beforeAll(async () => {
   // The function checks keys itself, as behind LocalStack's function URL.
   api = await startApi({ env: { AUTH_IN_FUNCTION: 'true' } });
-  const { dynamodb } = await import('#shared/aws-clients');
-  tenants = new TenantStore(dynamodb, api.env.tenantsTable);
+  tenants = await api.env.tenantStore();
 });
 afterAll(() => api?.env.close());
 

@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TENANTS_TABLE_KEYS } from '#shared/tenants';
 import { LOCAL_CREDENTIALS, REGION } from '#test/emulators';
+import { createTenantsTable } from '#test/tenants-table';
 import { localTarget } from '../../cli/keys.ts';
 import { credentialOf, run } from '../../cli/media-pipeline.ts';
 
@@ -119,16 +119,8 @@ describe('media-pipeline keys, against a runtime’s Tenants table', () => {
   beforeAll(async () => {
     // Prepare: a Tenants table in the test run's DynamoDB Local, and the runtime file that names it.
     const endpoint = inject('dynamodbEndpoint');
-    const table = `tenants-cli-${process.pid}-${Date.now().toString(36)}`;
     const client = new DynamoDBClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
-      }),
-    );
+    const { tableName: table } = await createTenantsTable(client);
     client.destroy();
     dir = await mkdtemp(join(tmpdir(), 'media-cli-keys-'));
     await writeFile(
@@ -193,6 +185,20 @@ describe('media-pipeline keys, against a runtime’s Tenants table', () => {
     expect(unknown.stderr).toContain('there is no key with id 000000000000 [Key::NotFound]');
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toContain('there is no tenant nobody');
+  });
+
+  it('refuses a key where a key id goes, without printing the key', async () => {
+    // Prepare: a key pasted where its id was wanted (revoke takes the id `keys list` shows).
+    const key = `mpk_0123456789ab_${'s'.repeat(43)}`;
+
+    // Act
+    const pasted = await cli(['keys', 'revoke', key], env);
+
+    // Assess
+    expect(pasted.code).toBe(2);
+    expect(pasted.stderr).toContain('keys revoke takes a key id');
+    expect(pasted.stderr).toContain('0123456789ab');
+    expect(`${pasted.stdout}${pasted.stderr}`).not.toContain('s'.repeat(43));
   });
 
   it('tells how to start the runtime when it is not running', async () => {

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTenantsTable } from '#test/tenants-table';
 import { LocalConfigError, localSettingsFromEnvironment } from '../../local/config.ts';
 import { API_KEY_FILE, devKey, localTenantStore, registerDefaultTenant } from '../../local/dev-key.ts';
 import { RUNTIME_FILE, removeRuntimeFile, writeRuntimeFile } from '../../local/runtime-file.ts';
@@ -17,20 +18,13 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 
 let dataDir: string;
 let tenants: ReturnType<typeof localTenantStore>;
-const table = `tenants-${process.pid}-${Date.now().toString(36)}`;
+let table: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'dev-key-'));
   const endpoint = inject('dynamodbEndpoint');
   const client = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  table = (await createTenantsTable(client)).tableName;
   client.destroy();
   tenants = localTenantStore(endpoint, table);
 });

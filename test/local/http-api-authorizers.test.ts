@@ -327,4 +327,31 @@ describe('the JWT authorizer', () => {
     );
     expect(records).toEqual([]);
   });
+
+  it('refuses what API Gateway refuses though a JWT library would accept it: no kid, not RSA, iat ahead, aud wrong but client_id right', async () => {
+    // Prepare: each token verifies with a key the issuer publishes.
+    const at = new Date(clock);
+    const aud = 'media-pipeline';
+    const noKeyId = await issuer.sign({ aud }, { now: at, withoutKeyId: true });
+    const elliptic = await issuer.sign({ aud }, { now: at, algorithm: 'ES256' });
+    const issuedAhead = await issuer.sign({ aud, iat: Math.floor(clock / 1000) + 600 }, { now: at });
+    // API Gateway reads client_id only when the token has no aud.
+    const audWins = await issuer.sign({ aud: 'someone-else', client_id: 'spa-client' }, { now: at });
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+    // Act & Assess
+    expect(await refusal(await get('/tokens', bearer(noKeyId)))).toEqual(
+      invalid('the token has no kid header'),
+    );
+    expect(await refusal(await get('/tokens', bearer(elliptic)))).toEqual(
+      invalid('the token signing method is not supported'),
+    );
+    expect(await refusal(await get('/tokens', bearer(issuedAhead)))).toEqual(
+      invalid('the token is not valid yet'),
+    );
+    expect(await refusal(await get('/tokens', bearer(audWins)))).toEqual(
+      invalid('the token does not have a valid audience'),
+    );
+    expect(records).toEqual([]);
+  });
 });

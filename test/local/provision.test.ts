@@ -402,7 +402,10 @@ describe('provisionStack: wiring', () => {
     const api = functionByService('media-api');
 
     expect(httpApi).toMatchObject({ baseUrl: API_BASE_URL, stageName: '$default' });
-    expect(httpApi?.cors).toMatchObject({ allowOrigins: ['*'], allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'] });
+    expect(httpApi?.cors).toMatchObject({
+      allowOrigins: ['*'],
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    });
     const apiRoutes = httpApi?.routes.filter((route) => route.path?.startsWith('/api/')) ?? [];
     expect(apiRoutes.map((route) => [route.routeKey, route.paths]).sort()).toEqual([
       ['DELETE /api/media/{id}', ['/api/media/{id}', '/api/media/{id}/']],

@@ -16,10 +16,11 @@ import type { S3Event } from 'aws-lambda';
 import { inject, vi } from 'vitest';
 import type { JobStore } from '#shared/job-store';
 import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
-import { TENANTS_TABLE_KEYS } from '#shared/tenants';
+import type { TenantStore } from '#shared/tenants';
 import { retryBudgets } from '../../lib/retry-budgets.ts';
 import { localS3Client, startS3 as startLocalS3, startSqs as startLocalSqs } from '../../local/emulators.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
+import { createTenantsTable } from './tenants-table.ts';
 
 export { LOCAL_CREDENTIALS, localS3Client };
 export const REGION = LOCAL_REGION;
@@ -106,6 +107,8 @@ export interface TestEnvironment {
    * (imported now, after the environment is stubbed, as a handler would at cold start).
    */
   jobStore(): Promise<JobStore>;
+  /** The functions' TenantStore on `tenantsTable`, through their own DynamoDB client (as `jobStore`). */
+  tenantStore(): Promise<TenantStore>;
   close(): Promise<void>;
 }
 
@@ -183,14 +186,7 @@ export const createTestEnvironment = async (
     }),
   );
   // The tenants table (keys and webhook secrets), as lib/ declares it: TENANTS_TABLE for the functions.
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: tenantsTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: TENANTS_TABLE_KEYS.partitionKey, KeyType: 'HASH' }],
-    }),
-  );
+  const tenants = await createTenantsTable(clients.dynamodb, tenantsTable);
   await clients.dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
@@ -326,6 +322,7 @@ export const createTestEnvironment = async (
       const { dynamodb } = await import('#shared/aws-clients');
       return new JobStore(dynamodb, tableName);
     },
+    tenantStore: tenants.tenants,
     purgeQueues: async () => {
       const urls = [image, video, webhook].flatMap((queue) => [queue.url, queue.dlqUrl]);
       await Promise.all(

@@ -4,14 +4,15 @@ import { TENANTS_TABLE_KEYS, TenantStore } from '#shared/tenants';
 let counter = 0;
 
 /**
- * A tenants table in the run's DynamoDB Local, keyed as lib/api-auth.ts declares it, under a name of
- * its own; and the TenantStore over it through the functions' own DynamoDB client (imported now, after
- * the environment is stubbed, as a handler would at cold start).
+ * A tenants table in the run's DynamoDB Local, keyed as lib/api-auth.ts declares it (the one place the
+ * tests make one: createTestEnvironment's, the CLI's, and the tests' of their own), under `tableName`
+ * or a name of its own; and the TenantStore over it through the functions' own DynamoDB client (imported
+ * only when asked, after the environment is stubbed, as a handler would at cold start).
  */
 export const createTenantsTable = async (
   client: DynamoDBClient,
+  tableName = `tenants-${process.pid}-${Date.now().toString(36)}-${counter++}`,
 ): Promise<{ tableName: string; tenants: () => Promise<TenantStore> }> => {
-  const tableName = `tenants-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   await client.send(
     new CreateTableCommand({
       TableName: tableName,

@@ -12,7 +12,6 @@ import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { lambdaContext } from '#test/lambda-context';
 import { settleBatch, toSqsEvent } from '#test/sqs-events';
-import { createTenantsTable } from '#test/tenants-table';
 import { type CapturedRequest, startWebhookReceiver, type WebhookReceiver } from '#test/webhook-receiver';
 import { sendJobWebhook } from '../../functions/webhook/send-job-webhook.ts';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../local/secrets-manager.ts';
@@ -39,11 +38,9 @@ beforeAll(async () => {
   vi.stubEnv('WEBHOOK_SECRET_ARN', secrets.putSecret('media-pipeline/webhook-signing', SECRET));
   vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.endpoint);
   vi.stubEnv('ALLOW_LOOPBACK_CALLBACKS', 'true');
-  const tenantsTable = await createTenantsTable(env.clients.dynamodb);
-  vi.stubEnv('TENANTS_TABLE', tenantsTable.tableName);
   handler = await importHandler();
   store = await env.jobStore();
-  tenants = await tenantsTable.tenants();
+  tenants = await env.tenantStore();
 });
 afterAll(async () => {
   await env.close();
@@ -599,6 +596,21 @@ describe('webhook handler', () => {
     expect(failed).toEqual([]);
     expect(receiver.requests).toHaveLength(0);
     expect((await store.get(silent.id))?.webhook).toBeUndefined();
+  });
+
+  it('sends nothing for a job deleted while its webhook waited (a tombstone kept for its duplicates)', async () => {
+    // Prepare: the job finished, its webhook is queued, then DELETE tombstoned it (duplicates show its results).
+    const job = await finishedJob();
+    await enqueue(messageFor(job));
+    expect(await store.tombstone(job)).toBeDefined();
+
+    // Act
+    const { failed } = await poll();
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+    expect((await store.get(job.id))?.webhook).toBeUndefined();
   });
 });
 

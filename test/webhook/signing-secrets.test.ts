@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantStore } from '#shared/tenants';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
-import { createTenantsTable } from '#test/tenants-table';
 import { signingSecretsFrom, TENANT_SECRETS_MAX_AGE_MS } from '../../functions/webhook/signing-secrets.ts';
 
 const STACK_SECRET = `whsec_${Buffer.from('the stack secret, thirty-two b!!').toString('base64')}`;
@@ -11,7 +10,7 @@ let tenants: TenantStore;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  tenants = await (await createTenantsTable(env.clients.dynamodb)).tenants();
+  tenants = await env.tenantStore();
 });
 afterAll(() => env.close());
 
