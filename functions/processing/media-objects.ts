@@ -38,14 +38,6 @@ const getCheckedUpload = async (
         { cause: error },
       );
     }
-    if (status === 404 || name === 'NoSuchKey') {
-      // Gone for good: the uploads bucket expires originals some days after upload (lib/storage.ts).
-      throw new PermanentMediaError(
-        'Upload::Missing',
-        'the uploaded file is no longer stored (uploads are deleted some days after upload: GET /api/presets/ limits.upload_retention_days); upload the file again as a new job',
-        { cause: error },
-      );
-    }
     throw error;
   }
 };

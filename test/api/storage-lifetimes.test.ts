@@ -1,9 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { readUpload } from '#processing/media-objects';
 import { loadConfig } from '#shared/config';
-import { PermanentMediaError } from '#shared/errors';
 import type { Job } from '#shared/job';
 import { RETRY_MARGIN_DAYS, retryDeadline } from '#shared/retention';
 import { type ApiHarness, startApi } from '#test/api';
@@ -146,22 +143,6 @@ describe('the retry window of a failed job', () => {
     const refusal = retryRefusal(job, { maxAttempts: 3, uploadRetentionDays: 0, now: muchLater });
     // Assess
     expect(refusal).toBeUndefined();
-  });
-});
-
-describe('a processor whose original is gone', () => {
-  it('fails the job permanently with Upload::Missing instead of retrying a file that will not come back', async () => {
-    // Prepare: S3 answers NoSuchKey, as it does for an expired original
-    const noSuchKey = Object.assign(new Error('The specified key does not exist.'), {
-      name: 'NoSuchKey',
-      $metadata: { httpStatusCode: 404 },
-    });
-    const s3 = { send: async () => Promise.reject(noSuchKey) } as unknown as S3Client;
-    // Act
-    const read = readUpload(s3, 'uploads', { upload_key: 'uploads/x', upload_etag: '"e"' }, 1024);
-    // Assess
-    await expect(read).rejects.toBeInstanceOf(PermanentMediaError);
-    await expect(read).rejects.toMatchObject({ code: 'Upload::Missing' });
   });
 });
 
