@@ -88,6 +88,16 @@ export interface PresetsResponse {
     quota_jobs_per_day: number | null;
     /** Declared bytes of new jobs per tenant per UTC day; null when there is no such quota. */
     quota_bytes_per_day: number | null;
+    /**
+     * Days after upload when originals are deleted (null: kept). A failed job can be retried until two
+     * days before; later, POST /api/media/{id}/retry/ answers 409 Retry::OriginalExpiring.
+     */
+    upload_retention_days: number | null;
+    /**
+     * Days after processing when results are deleted (null: kept). A result URL of an expired result
+     * answers 404 (NoSuchKey) from S3.
+     */
+    result_retention_days: number | null;
   };
 }
 

@@ -1,11 +1,13 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
+import { MAX_RETENTION_DAYS, MIN_UPLOAD_RETENTION_DAYS } from '#shared/retention';
 import { AUTH_MODES, isAuthMode } from '#shared/tenants';
 import { OPEN_API_WARNING } from './api-auth.ts';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
 import { MAX_WEBHOOK_ATTEMPTS } from './retry-budgets.ts';
+import { UPLOAD_RETENTION_FLOOR_REASON } from './storage.ts';
 
 export const STACK_ID = 'MediaPipeline';
 
@@ -88,6 +90,18 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     throw new Error(
       'context auth jwt needs jwtIssuer (the issuer’s https URL) and jwtAudience (the accepted audiences): -c auth=jwt -c jwtIssuer=https://issuer.example.com -c jwtAudience=my-app',
     );
+  }
+  const uploadRetentionDays = node.tryGetContext('uploadRetentionDays');
+  if (uploadRetentionDays !== undefined) {
+    settings.uploadRetentionDays = parseDays(
+      'uploadRetentionDays',
+      uploadRetentionDays,
+      MIN_UPLOAD_RETENTION_DAYS,
+    );
+  }
+  const resultRetentionDays = node.tryGetContext('resultRetentionDays');
+  if (resultRetentionDays !== undefined && resultRetentionDays !== null && resultRetentionDays !== 'keep') {
+    settings.resultRetentionDays = parseDays('resultRetentionDays', resultRetentionDays, 1);
   }
   for (const name of ['quotaJobsPerDay', 'quotaBytesPerDay'] as const) {
     const quota = node.tryGetContext(name);
@@ -181,6 +195,22 @@ const parseCount = (name: string, value: unknown, max: number, min = 1): number 
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
     throw new Error(`context ${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  }
+  return number;
+};
+
+/** A retention in whole days, from `min` to MAX_RETENTION_DAYS (lib/storage.ts checks props the same way). */
+const parseDays = (name: string, value: unknown, min: number): number => {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (
+    typeof number !== 'number' ||
+    !Number.isInteger(number) ||
+    number < min ||
+    number > MAX_RETENTION_DAYS
+  ) {
+    throw new Error(
+      `context ${name} must be a whole number of days from ${min} to ${MAX_RETENTION_DAYS}, not ${JSON.stringify(value)}${name === 'uploadRetentionDays' ? UPLOAD_RETENTION_FLOOR_REASON : ''}`,
+    );
   }
   return number;
 };

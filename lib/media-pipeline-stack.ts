@@ -98,6 +98,18 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default 53687091200 (50 GiB)
    */
   readonly quotaBytesPerDay?: number;
+  /**
+   * Days after upload when originals are deleted (uploads bucket lifecycle), whatever became of their
+   * job; a failed job can be retried until two days before. From 7 to 3650.
+   * @default 30
+   */
+  readonly uploadRetentionDays?: number;
+  /**
+   * Days after they are made when results are deleted (results bucket lifecycle); their URLs then
+   * answer 404. From 1 to 3650.
+   * @default - kept
+   */
+  readonly resultRetentionDays?: number;
 }
 
 /** The values the stack actually runs with, defaults applied. */
@@ -186,6 +198,8 @@ export class MediaPipelineStack extends Stack {
       allowedOrigins: settings.allowedOrigins,
       retainData: settings.retainData,
       uploadNotifications: localstack ? 'bucket-configuration' : 'custom-resource',
+      uploadRetentionDays: props.uploadRetentionDays,
+      resultRetentionDays: props.resultRetentionDays,
     });
 
     this.notifications = new Notifications(this, 'Notifications', {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -9,11 +9,17 @@ import {
   type CorsRule,
   EventType,
   HttpMethods,
+  type LifecycleRule,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import { JOBS_TABLE_KEYS, OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
+import {
+  DEFAULT_UPLOAD_RETENTION_DAYS,
+  MAX_RETENTION_DAYS,
+  MIN_UPLOAD_RETENTION_DAYS,
+} from '#shared/retention';
 import {
   addDirectLambdaNotification,
   stackUniqueBucketName,
@@ -40,6 +46,27 @@ const JOBS_READ_WRITE = [
 export const UPLOADS_PREFIX = 'uploads/';
 export const RESULTS_PREFIX = 'results/';
 
+/**
+ * Noncurrent object versions are deleted this many days after they stop being current. The buckets are
+ * not versioned, so this rule does nothing today; it keeps storage from growing should versioning ever
+ * be turned on (replication needs it), a week being time enough to undo an accidental overwrite.
+ */
+export const NONCURRENT_VERSION_DAYS = 7;
+
+/** Checks a retention in days from a prop: whole days from `min` to MAX_RETENTION_DAYS. */
+export const checkRetentionDays = (name: string, days: number, min: number, why = ''): number => {
+  if (!Number.isInteger(days) || days < min || days > MAX_RETENTION_DAYS) {
+    throw new Error(
+      `${name} must be a whole number of days from ${min} to ${MAX_RETENTION_DAYS}, not ${days}${why}`,
+    );
+  }
+  return days;
+};
+
+/** Why originals are kept at least MIN_UPLOAD_RETENTION_DAYS, for the message that refuses fewer. */
+export const UPLOAD_RETENTION_FLOOR_REASON =
+  ' (a job waits a week for its upload, a queued job may wait days in an outage, and a failed job must keep its original for a retry)';
+
 export interface StorageProps {
   /** Browser origins allowed to upload to and download from the buckets (S3 CORS). */
   readonly allowedOrigins: readonly string[];
@@ -56,6 +83,19 @@ export interface StorageProps {
    * @default 'custom-resource'
    */
   readonly uploadNotifications?: 'custom-resource' | 'bucket-configuration';
+  /**
+   * Days after upload when originals (uploads/) are deleted, whatever became of their job: a job needs
+   * its original only while it runs or can be retried, and the API refuses a retry from two days before
+   * (functions/shared/retention.ts). From 7 to 3650.
+   * @default 30
+   */
+  readonly uploadRetentionDays?: number;
+  /**
+   * Days after they are made when results (results/) are deleted; their URLs then answer 404. From 1 to
+   * 3650.
+   * @default - kept
+   */
+  readonly resultRetentionDays?: number;
 }
 
 /**
@@ -74,6 +114,10 @@ export class Storage extends Construct {
    * notifications, an expression that does not reference the bucket (that function is created first).
    */
   readonly uploadsBucketName: string;
+  /** Days after upload when originals are deleted. */
+  readonly uploadRetentionDays: number;
+  /** Days after they are made when results are deleted; undefined when they are kept. */
+  readonly resultRetentionDays: number | undefined;
   private readonly uploadNotifications: 'custom-resource' | 'bucket-configuration';
 
   constructor(scope: Construct, id: string, props: StorageProps) {
@@ -83,6 +127,22 @@ export class Storage extends Construct {
     const allowedOrigins = [...props.allowedOrigins];
     this.uploadNotifications = props.uploadNotifications ?? 'custom-resource';
     const directNotifications = this.uploadNotifications === 'bucket-configuration';
+    this.uploadRetentionDays = checkRetentionDays(
+      'uploadRetentionDays',
+      props.uploadRetentionDays ?? DEFAULT_UPLOAD_RETENTION_DAYS,
+      MIN_UPLOAD_RETENTION_DAYS,
+      UPLOAD_RETENTION_FLOOR_REASON,
+    );
+    this.resultRetentionDays =
+      props.resultRetentionDays === undefined
+        ? undefined
+        : checkRetentionDays('resultRetentionDays', props.resultRetentionDays, 1);
+    // Acts only on versioned buckets (neither is): old versions and the delete markers left alone.
+    const cleanUpOldVersions: LifecycleRule = {
+      id: 'CleanUpOldVersions',
+      noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+      expiredObjectDeleteMarker: true,
+    };
 
     this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -126,6 +186,12 @@ export class Storage extends Construct {
       cors: cors([HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD]),
       lifecycleRules: [
         { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: 'ExpireUploads',
+          prefix: UPLOADS_PREFIX,
+          expiration: Duration.days(this.uploadRetentionDays),
+        },
+        cleanUpOldVersions,
       ],
     });
 
@@ -133,7 +199,20 @@ export class Storage extends Construct {
       ...privateBucket,
       serverAccessLogsPrefix: 'results-bucket/',
       cors: cors([HttpMethods.GET, HttpMethods.HEAD]),
+      lifecycleRules: [
+        ...(this.resultRetentionDays === undefined
+          ? []
+          : [
+              {
+                id: 'ExpireResults',
+                prefix: RESULTS_PREFIX,
+                expiration: Duration.days(this.resultRetentionDays),
+              },
+            ]),
+        cleanUpOldVersions,
+      ],
     });
+    if (autoDeleteObjects) this.emptyAccessLogsLast();
 
     this.jobsTable = new Table(this, 'JobsTable', {
       partitionKey: { name: JOBS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
@@ -159,6 +238,30 @@ export class Storage extends Construct {
       projectionType: ProjectionType.ALL,
     });
     this.uploadsBucketName = uploadsBucketName ?? this.uploadsBucket.bucketName;
+  }
+
+  /**
+   * `cdk destroy` without retained data (aws-cdk#21776): S3 delivers server access logs minutes to hours
+   * after the requests, so records of the last requests to the uploads and results buckets (the
+   * emptying of those buckets included) can land in the log bucket after it was emptied, and its
+   * deletion then fails with BucketNotEmpty. CDK's auto-delete handler now first adds a statement
+   * denying s3:PutObject to everyone to the bucket's policy (aws-cdk#26874), which refuses those late
+   * deliveries; what is left is the order. The log bucket is emptied only once both buckets it logs
+   * are gone (no more requests to log), and its policy, which holds that denial, goes after the
+   * emptying (CDK makes the emptying depend on it), so deliveries stay refused until the bucket is
+   * deleted, by which time the policy's grant to the logging service is gone too.
+   */
+  private emptyAccessLogsLast(): void {
+    const emptying = this.accessLogsBucket.node.tryFindChild('AutoDeleteObjectsCustomResource');
+    const emptyingResource = emptying?.node.defaultChild;
+    if (!(emptyingResource instanceof CfnResource)) {
+      throw new Error(
+        'the access-logs bucket has no AutoDeleteObjectsCustomResource: CDK changed how autoDeleteObjects works; check aws-cdk#21776 again',
+      );
+    }
+    for (const bucket of [this.uploadsBucket, this.resultsBucket]) {
+      emptyingResource.addResourceDependency(bucket.node.defaultChild as CfnResource);
+    }
   }
 
   /**

@@ -112,6 +112,10 @@ export class UploadApi extends Construct {
         MULTIPART_THRESHOLD_BYTES: String(props.multipartThresholdBytes ?? 100 * 1024 * 1024),
         QUOTA_JOBS_PER_DAY: String(props.quotaJobsPerDay ?? DEFAULT_QUOTAS.jobsPerDay),
         QUOTA_BYTES_PER_DAY: String(props.quotaBytesPerDay ?? DEFAULT_QUOTAS.bytesPerDay),
+        // What the buckets' lifecycle rules keep (0: kept): shown in the presets' limits, and the
+        // retry route's deadline.
+        UPLOAD_RETENTION_DAYS: String(storage.uploadRetentionDays),
+        RESULT_RETENTION_DAYS: String(storage.resultRetentionDays ?? 0),
       },
     });
     storage.grantJobsReadWrite(this.apiFunction);

@@ -7,6 +7,7 @@ import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
 import { countJob, JobMetric, logger } from '#shared/observability';
+import { DEFAULT_UPLOAD_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#shared/retention';
 import { AUTH_MODES, TenantStore } from '#shared/tenants';
 import { UnsupportedMediaTypeError } from './api-errors.ts';
 import { type Caller, createCallerOf } from './caller.ts';
@@ -48,6 +49,7 @@ import {
 import { type HttpResponse, json } from './responses.ts';
 import { type RetryJobDeps, retryJob } from './retry-job.ts';
 import { createRouter, type PathParameters } from './routes.ts';
+import { envUrlTtlSeconds } from './url-ttl.ts';
 
 const config = loadConfig(
   z
@@ -63,9 +65,9 @@ const config = loadConfig(
       ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
       /** Ports callback URLs may use; the webhook function enforces the same list when it delivers. */
       CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
-      /** SigV4 presigned URLs live at most 7 days (and no longer than the signing role's session). */
-      UPLOAD_URL_TTL_SECONDS: envInt(900, { min: 60, max: 604_800 }),
-      RESULT_URL_TTL_SECONDS: envInt(3600, { min: 60, max: 604_800 }),
+      /** Presigned URLs die with the role session that signed them: at most 12 h (url-ttl.ts). */
+      UPLOAD_URL_TTL_SECONDS: envUrlTtlSeconds(900),
+      RESULT_URL_TTL_SECONDS: envUrlTtlSeconds(3600),
       /** See direct-upload.ts for why 4 MiB, and why it cannot go much higher. */
       DIRECT_UPLOAD_MAX_BYTES: envInt(DEFAULT_DIRECT_UPLOAD_MAX_BYTES, { min: 1, max: 4_718_592 }),
       /**
@@ -77,7 +79,7 @@ const config = loadConfig(
         max: 5 * 1024 * 1024 * 1024,
       }),
       /** UploadPart URLs are signed a batch at a time as the upload goes, so they can be short-lived. */
-      PART_URL_TTL_SECONDS: envInt(900, { min: 60, max: 604_800 }),
+      PART_URL_TTL_SECONDS: envUrlTtlSeconds(900),
       /** How callers are identified (caller.ts): the stack's `auth` setting. */
       AUTH_MODE: z.enum(AUTH_MODES).default('api-key'),
       /** jwt: the claim naming the tenant. */
@@ -89,6 +91,12 @@ const config = loadConfig(
       /** New jobs and declared bytes per tenant per UTC day; 0 turns the quota off. */
       QUOTA_JOBS_PER_DAY: envInt(0),
       QUOTA_BYTES_PER_DAY: envInt(0),
+      /**
+       * Days the buckets' lifecycle rules keep originals and results (lib/storage.ts); 0: kept. Shown
+       * in the presets' limits; a failed job's retry must start before its original can expire.
+       */
+      UPLOAD_RETENTION_DAYS: envInt(DEFAULT_UPLOAD_RETENTION_DAYS, { max: MAX_RETENTION_DAYS }),
+      RESULT_RETENTION_DAYS: envInt(0, { max: MAX_RETENTION_DAYS }),
     })
     .superRefine((env, ctx) => {
       if (!env.AUTH_IN_FUNCTION) return;
@@ -158,7 +166,12 @@ const multipartDeps: MultipartDeps = {
   partUrlTtlSeconds: config.PART_URL_TTL_SECONDS,
   view: viewDeps,
 };
-const retryDeps: RetryJobDeps = { store, dispatcher, maxAttempts: config.MAX_ATTEMPTS };
+const retryDeps: RetryJobDeps = {
+  store,
+  dispatcher,
+  maxAttempts: config.MAX_ATTEMPTS,
+  uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
+};
 const deleteDeps: DeleteJobDeps = {
   store,
   s3,
@@ -272,6 +285,8 @@ const route = createRouter<CallerRoute>({
         multipartThresholdBytes: config.MULTIPART_THRESHOLD_BYTES,
         quotaJobsPerDay: config.QUOTA_JOBS_PER_DAY,
         quotaBytesPerDay: config.QUOTA_BYTES_PER_DAY,
+        uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
+        resultRetentionDays: config.RESULT_RETENTION_DAYS,
       }),
     ),
 });

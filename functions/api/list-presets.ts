@@ -22,6 +22,13 @@ export interface PresetListing {
     quota_jobs_per_day: number | null;
     /** Declared bytes of new jobs per tenant per UTC day; null when there is no such quota. */
     quota_bytes_per_day: number | null;
+    /**
+     * Days after upload when originals are deleted (null: kept). A failed job can be retried until two
+     * days before.
+     */
+    upload_retention_days: number | null;
+    /** Days after processing when results are deleted and their URLs answer 404 (null: kept). */
+    result_retention_days: number | null;
   };
 }
 
@@ -33,6 +40,9 @@ export const listPresets = (
     /** 0: no quota. */
     quotaJobsPerDay?: number;
     quotaBytesPerDay?: number;
+    /** Days the buckets keep originals and results; 0 or absent: kept. */
+    uploadRetentionDays?: number;
+    resultRetentionDays?: number;
   },
   presets: PresetsFile = presetsConfig,
 ): PresetListing => ({
@@ -51,5 +61,7 @@ export const listPresets = (
     part_urls_per_request: MAX_PART_URLS_PER_REQUEST,
     quota_jobs_per_day: options.quotaJobsPerDay || null,
     quota_bytes_per_day: options.quotaBytesPerDay || null,
+    upload_retention_days: options.uploadRetentionDays || null,
+    result_retention_days: options.resultRetentionDays || null,
   },
 });

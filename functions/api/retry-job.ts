@@ -3,6 +3,7 @@ import { ConflictError, describeError } from '#shared/errors';
 import { DUPLICATE, type Job, JobStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { logger } from '#shared/observability';
+import { retryDeadline } from '#shared/retention';
 import { ServiceUnavailableError } from './api-errors.ts';
 import { isVisibleTo, jobNotFound, ownJob } from './job-access.ts';
 
@@ -10,6 +11,16 @@ export interface RetryJobDeps {
   store: JobStore;
   dispatcher: Dispatcher;
   maxAttempts: number;
+  /** Days originals are kept (0: kept): a retry must start while the original is sure to be there. */
+  uploadRetentionDays: number;
+}
+
+/** What a retry is judged against besides the job. */
+export interface RetryLimits {
+  maxAttempts: number;
+  /** Days originals are kept; 0 or absent: kept, so no retry deadline. */
+  uploadRetentionDays?: number;
+  now?: Date;
 }
 
 export interface RetriedJob {
@@ -19,7 +30,10 @@ export interface RetriedJob {
 }
 
 /** Why a job cannot be retried now, or undefined when it can. */
-export const retryRefusal = (job: Job, maxAttempts: number): ConflictError | undefined => {
+export const retryRefusal = (
+  job: Job,
+  { maxAttempts, uploadRetentionDays = 0, now = new Date() }: RetryLimits,
+): ConflictError | undefined => {
   switch (job.status) {
     case DUPLICATE:
       return new ConflictError(
@@ -55,13 +69,24 @@ export const retryRefusal = (job: Job, maxAttempts: number): ConflictError | und
       `job ${job.id} cannot be retried: ${job.attempts} of ${maxAttempts} attempts used; upload the file again to start a new job`,
     );
   }
+  const deadline = retryDeadline(job.created_at, uploadRetentionDays);
+  if (deadline && now >= deadline) {
+    return new ConflictError(
+      'Retry::OriginalExpiring',
+      `job ${job.id} cannot be retried: uploaded files are deleted ${uploadRetentionDays} days after upload, so retries must start by ${deadline.toISOString()}; upload the file again to start a new job`,
+    );
+  }
   return undefined;
 };
 
 /** Puts a failed job back on its processor's queue, if it failed in processing and has attempts left. */
 export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string): Promise<RetriedJob> => {
   const job = await ownJob(deps.store, tenant, jobId);
-  const refusal = retryRefusal(job, deps.maxAttempts);
+  const limits: RetryLimits = {
+    maxAttempts: deps.maxAttempts,
+    uploadRetentionDays: deps.uploadRetentionDays,
+  };
+  const refusal = retryRefusal(job, limits);
   if (refusal) throw refusal;
 
   const requeued = await deps.store.requeue(jobId, deps.maxAttempts);
@@ -71,7 +96,7 @@ export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string
     // Deleted meanwhile: a tombstone never moves again (JobStore refuses it), and it is not there to see.
     if (!isVisibleTo(current, tenant)) throw jobNotFound(jobId);
     throw (
-      retryRefusal(current, deps.maxAttempts) ??
+      retryRefusal(current, limits) ??
       new ConflictError(
         'Retry::Conflict',
         `job ${jobId} changed while it was being retried; fetch it and try again`,

@@ -51,6 +51,9 @@ describe('GET /api/presets/', () => {
         // No quotas in this environment (QUOTA_* unset: 0, off).
         quota_jobs_per_day: null,
         quota_bytes_per_day: null,
+        // The function's defaults (UPLOAD_/RESULT_RETENTION_DAYS unset): originals 30 days, results kept.
+        upload_retention_days: 30,
+        result_retention_days: null,
       });
     },
   );
