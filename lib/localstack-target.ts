@@ -4,7 +4,7 @@ import type { IConstruct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 
 export interface LocalStackTargetProps {
-  /** The function behind the HTTP API: it gets a function URL, which LocalStack's free image serves. */
+  /** The API function: it gets a function URL, which LocalStack's free image serves (it has no HTTP API). */
   readonly apiFunction: MediaFunction;
   /** Browser origins allowed to call the function URL (its CORS). */
   readonly allowedOrigins: readonly string[];
@@ -28,10 +28,13 @@ class LocalStackS3Environment implements IAspect {
 
 /**
  * The parts of the `localstack` target that are not a choice inside one concern (those are Storage's
- * `uploadNotifications` and Processing's `nativeDependencies`):
- * - a function URL on the API function, the API's address on LocalStack's free image, where API Gateway
- *   v2 (the HTTP API) is not available; the function routes by path when its route key is `$default`,
- *   so it serves the same API there. The HTTP API stays in the template for LocalStack's paid plans;
+ * `uploadNotifications`, Processing's `nativeDependencies`, UploadApi's `withHttpApi` and ApiAuth's
+ * `routeAuthorizer`):
+ * - a function URL on the API function, the API's address on LocalStack's free image, which has no
+ *   provider for API Gateway v2: the function routes by path when its route key is `$default`, so it
+ *   serves the same API there. The HTTP API, its authorizer and the page's routes are left out of this
+ *   variant altogether: with CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES they would only "deploy" as mocks
+ *   whose URL is `unknown`;
  * - path-style S3 and presigned URLs signed for `publicS3Endpoint`, on every project function (an aspect,
  *   so functions defined later get them too).
  */
