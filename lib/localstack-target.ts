@@ -15,6 +15,32 @@ export interface LocalStackTargetProps {
   readonly publicS3Endpoint: string;
 }
 
+/**
+ * The CloudFormation resource types the `localstack` variant may use: those LocalStack 4.14.0's community
+ * image has a provider for (and whose services docker-compose.localstack.yml starts). Anything else would
+ * only "deploy" as a mock under CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES (the HTTP API did, with an
+ * `unknown` URL): test/infra/localstack-variant.test.ts keeps the variant to this list.
+ */
+export const LOCALSTACK_COMMUNITY_RESOURCE_TYPES: ReadonlySet<string> = new Set([
+  'AWS::CDK::Metadata',
+  'AWS::CloudWatch::Alarm',
+  'AWS::DynamoDB::Table',
+  'AWS::Events::Rule',
+  'AWS::IAM::Policy',
+  'AWS::IAM::Role',
+  'AWS::Lambda::EventInvokeConfig',
+  'AWS::Lambda::EventSourceMapping',
+  'AWS::Lambda::Function',
+  'AWS::Lambda::Permission',
+  'AWS::Lambda::Url',
+  'AWS::Logs::LogGroup',
+  'AWS::S3::Bucket',
+  'AWS::S3::BucketPolicy',
+  'AWS::SecretsManager::Secret',
+  'AWS::SQS::Queue',
+  'AWS::SQS::QueuePolicy',
+]);
+
 /** Environment every project function gets on LocalStack: path-style S3, presigned for the public endpoint. */
 class LocalStackS3Environment implements IAspect {
   constructor(private readonly publicS3Endpoint: string) {}

@@ -8,7 +8,11 @@ import { type AssetDirectory, MediaFunction } from './constructs/media-function.
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
 import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
-import { PROCESSOR_TIMEOUT_SECONDS, type ProcessingBudget, processingReceiveBudget } from './retry-budgets.ts';
+import {
+  PROCESSOR_TIMEOUT_SECONDS,
+  type ProcessingBudget,
+  processingReceiveBudget,
+} from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 /** The processors' timeouts: their functions, their queues' visibility and the reconciler's deadlines follow them. */
@@ -174,7 +178,13 @@ export class Processing extends Construct {
       storage.grantJobsReadWrite(fn);
       props.webhookQueue.grantSendMessages(fn);
     }
-    this.imageQueue.addConsumer(this.imageFunction, { batchSize: 4, maxConcurrency: this.maxConcurrency.image });
-    this.videoQueue.addConsumer(this.videoFunction, { batchSize: 1, maxConcurrency: this.maxConcurrency.video });
+    this.imageQueue.addConsumer(this.imageFunction, {
+      batchSize: 4,
+      maxConcurrency: this.maxConcurrency.image,
+    });
+    this.videoQueue.addConsumer(this.videoFunction, {
+      batchSize: 1,
+      maxConcurrency: this.maxConcurrency.video,
+    });
   }
 }
