@@ -40,6 +40,13 @@ export interface ApiAuthProps {
   readonly jwtTenantClaim?: string;
   /** Keep the tenants table (keys and webhook secrets) when the stack is deleted, like the jobs table. */
   readonly retainData: boolean;
+  /**
+   * Make the HTTP API's authorizer for the mode. Without an HTTP API (LocalStack's variant) there is
+   * nothing to authorize routes of: no authorizer, and in `api-key` mode the API function checks keys
+   * itself (`configureApiFunction`).
+   * @default true
+   */
+  readonly routeAuthorizer?: boolean;
 }
 
 /**
@@ -70,7 +77,13 @@ export class ApiAuth extends Construct {
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
-    switch (props.mode) {
+    if (props.mode === 'none') {
+      Annotations.of(this).addWarningV2('media-pipeline:auth-none', OPEN_API_WARNING);
+    }
+    switch (props.routeAuthorizer === false ? 'no-routes' : props.mode) {
+      case 'no-routes':
+      case 'none':
+        break;
       case 'api-key': {
         this.authorizerFunction = new MediaFunction(this, 'AuthorizerFunction', {
           source: 'authorizer',
@@ -100,10 +113,6 @@ export class ApiAuth extends Construct {
         });
         break;
       }
-      case 'none': {
-        Annotations.of(this).addWarningV2('media-pipeline:auth-none', OPEN_API_WARNING);
-        break;
-      }
     }
   }
 
@@ -131,8 +140,8 @@ export class ApiAuth extends Construct {
    * Without an authorizer (`none`), the `/api` routes are open: acknowledged on the API, with the reason,
    * only in that mode (cdk-nag's AwsSolutions-APIG4 flags every route without authorization).
    */
-  acknowledgeOpenRoutes(httpApi: HttpApi): void {
-    if (this.mode !== 'none') return;
+  acknowledgeOpenRoutes(httpApi: HttpApi | undefined): void {
+    if (this.mode !== 'none' || !httpApi) return;
     acknowledge(
       httpApi,
       'AwsSolutions-APIG4',

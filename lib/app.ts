@@ -107,6 +107,21 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     const quota = node.tryGetContext(name);
     if (quota !== undefined) settings[name] = parseQuota(name, quota);
   }
+  // ScalingConfig.MaximumConcurrency of the queue mappings: Lambda takes 2 to 1000.
+  for (const name of [
+    'imageMaxConcurrency',
+    'videoMaxConcurrency',
+    'webhookMaxConcurrency',
+    'deadLetterMaxConcurrency',
+  ] as const) {
+    const value = node.tryGetContext(name);
+    if (value !== undefined) settings[name] = parseCount(name, value, 1000, 2);
+  }
+  const apiReserved = node.tryGetContext('apiReservedConcurrency');
+  if (apiReserved !== undefined) {
+    // 0 reserves nothing (the only choice on accounts whose concurrency limit is 10).
+    settings.apiReservedConcurrency = parseCount('apiReservedConcurrency', apiReserved, 10_000, 0);
+  }
   return settings;
 };
 

@@ -3,16 +3,21 @@ import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
 import { ApiAuth } from './api-auth.ts';
-import { DeadLetters } from './dead-letters.ts';
+import { DEFAULT_DEAD_LETTER_MAX_CONCURRENCY, DeadLetters } from './dead-letters.ts';
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
 import { applyLocalStackTarget } from './localstack-target.ts';
-import { Notifications } from './notifications.ts';
-import { IMAGE_TIMEOUT, Processing, VIDEO_TIMEOUT } from './processing.ts';
+import { DEFAULT_WEBHOOK_MAX_CONCURRENCY, Notifications } from './notifications.ts';
+import {
+  DEFAULT_PROCESSING_MAX_CONCURRENCY,
+  IMAGE_TIMEOUT,
+  Processing,
+  VIDEO_TIMEOUT,
+} from './processing.ts';
 import { Reconciler } from './reconciler.ts';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS } from './retry-budgets.ts';
 import { Storage } from './storage.ts';
-import { DEFAULT_QUOTAS, UploadApi } from './upload-api.ts';
+import { DEFAULT_API_RESERVED_CONCURRENCY, DEFAULT_QUOTAS, UploadApi } from './upload-api.ts';
 import { WebPage } from './web-page.ts';
 
 export interface MediaPipelineStackProps extends StackProps {
@@ -110,6 +115,36 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default - kept
    */
   readonly resultRetentionDays?: number;
+  /**
+   * The most concurrent invocations of the image queue's mapping (ScalingConfig.MaximumConcurrency,
+   * 2–1000). At the limit the mapping stops receiving: jobs wait in the queue rather than being
+   * throttled, and a burst cannot take the concurrency the rest of the account needs.
+   * @default 20 (batches of 4: some 80 images in flight)
+   */
+  readonly imageMaxConcurrency?: number;
+  /**
+   * The most concurrent invocations of the video queue's mapping (2–1000).
+   * @default 10 (each may hold 3008 MB for 5 minutes)
+   */
+  readonly videoMaxConcurrency?: number;
+  /**
+   * The most concurrent invocations of the webhook queue's mapping (2–1000).
+   * @default 10
+   */
+  readonly webhookMaxConcurrency?: number;
+  /**
+   * The most concurrent invocations of each drained dead-letter queue's mapping (2–1000).
+   * @default 2
+   */
+  readonly deadLetterMaxConcurrency?: number;
+  /**
+   * Concurrency reserved for the API function, so that processing can never starve it. Reserved
+   * concurrency is taken from the account's unreserved pool for this function alone (and caps it);
+   * Lambda refuses a reservation that leaves the pool under its minimum, which new accounts, whose
+   * limit may be 10, always do: deploy there with 0, which reserves nothing.
+   * @default 20
+   */
+  readonly apiReservedConcurrency?: number;
 }
 
 /** The values the stack actually runs with, defaults applied. */
@@ -127,6 +162,11 @@ export type MediaPipelineSettings = Required<
     | 'jwtTenantClaim'
     | 'quotaJobsPerDay'
     | 'quotaBytesPerDay'
+    | 'imageMaxConcurrency'
+    | 'videoMaxConcurrency'
+    | 'webhookMaxConcurrency'
+    | 'deadLetterMaxConcurrency'
+    | 'apiReservedConcurrency'
   >
 >;
 
@@ -142,6 +182,11 @@ export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   jwtTenantClaim: DEFAULT_TENANT_CLAIM,
   quotaJobsPerDay: DEFAULT_QUOTAS.jobsPerDay,
   quotaBytesPerDay: DEFAULT_QUOTAS.bytesPerDay,
+  imageMaxConcurrency: DEFAULT_PROCESSING_MAX_CONCURRENCY.image,
+  videoMaxConcurrency: DEFAULT_PROCESSING_MAX_CONCURRENCY.video,
+  webhookMaxConcurrency: DEFAULT_WEBHOOK_MAX_CONCURRENCY,
+  deadLetterMaxConcurrency: DEFAULT_DEAD_LETTER_MAX_CONCURRENCY,
+  apiReservedConcurrency: DEFAULT_API_RESERVED_CONCURRENCY,
 };
 
 /**
@@ -158,7 +203,8 @@ export class MediaPipelineStack extends Stack {
   readonly ingest: Ingest;
   readonly reconciler: Reconciler;
   readonly uploadApi: UploadApi;
-  readonly webPage: WebPage;
+  /** Undefined on LocalStack, which has no HTTP API to serve it. */
+  readonly webPage: WebPage | undefined;
   readonly apiAuth: ApiAuth;
   readonly target: DeploymentTarget;
 
@@ -176,6 +222,11 @@ export class MediaPipelineStack extends Stack {
       jwtTenantClaim: props.jwtTenantClaim ?? DEFAULT_SETTINGS.jwtTenantClaim,
       quotaJobsPerDay: props.quotaJobsPerDay ?? DEFAULT_SETTINGS.quotaJobsPerDay,
       quotaBytesPerDay: props.quotaBytesPerDay ?? DEFAULT_SETTINGS.quotaBytesPerDay,
+      imageMaxConcurrency: props.imageMaxConcurrency ?? DEFAULT_SETTINGS.imageMaxConcurrency,
+      videoMaxConcurrency: props.videoMaxConcurrency ?? DEFAULT_SETTINGS.videoMaxConcurrency,
+      webhookMaxConcurrency: props.webhookMaxConcurrency ?? DEFAULT_SETTINGS.webhookMaxConcurrency,
+      deadLetterMaxConcurrency: props.deadLetterMaxConcurrency ?? DEFAULT_SETTINGS.deadLetterMaxConcurrency,
+      apiReservedConcurrency: props.apiReservedConcurrency ?? DEFAULT_SETTINGS.apiReservedConcurrency,
     };
     this.settings = settings;
     this.target = props.target ?? 'aws';
@@ -192,6 +243,8 @@ export class MediaPipelineStack extends Stack {
       jwtAudience: props.jwtAudience,
       jwtTenantClaim: settings.jwtTenantClaim,
       retainData: settings.retainData,
+      // LocalStack's free image has no API Gateway v2: no HTTP API, so no authorizer (the function checks keys).
+      routeAuthorizer: !localstack,
     });
 
     this.storage = new Storage(this, 'Storage', {
@@ -208,12 +261,14 @@ export class MediaPipelineStack extends Stack {
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
       callbackPorts: settings.callbackPorts,
       retainData: settings.retainData,
+      maxConcurrency: settings.webhookMaxConcurrency,
     });
     this.apiAuth.grantReadWebhookSecrets(this.notifications.webhookFunction);
 
     this.deadLetters = new DeadLetters(this, 'DeadLetters', {
       storage: this.storage,
       webhookQueue: this.notifications.queue,
+      maxConcurrency: settings.deadLetterMaxConcurrency,
     });
 
     this.processing = new Processing(this, 'Processing', {
@@ -222,6 +277,7 @@ export class MediaPipelineStack extends Stack {
       maxAttempts: settings.maxAttempts,
       deadLetterConsumerTimeout: this.deadLetters.timeout,
       nativeDependencies: localstack ? 'bundled' : 'layers',
+      maxConcurrency: { image: settings.imageMaxConcurrency, video: settings.videoMaxConcurrency },
     });
 
     this.ingest = new Ingest(this, 'Ingest', {
@@ -259,6 +315,8 @@ export class MediaPipelineStack extends Stack {
       authorizer: this.apiAuth.authorizer,
       quotaJobsPerDay: settings.quotaJobsPerDay,
       quotaBytesPerDay: settings.quotaBytesPerDay,
+      withHttpApi: !localstack,
+      reservedConcurrency: settings.apiReservedConcurrency,
     });
     this.apiAuth.configureApiFunction(this.uploadApi.apiFunction, { checkKeysInFunction: localstack });
     this.apiAuth.acknowledgeOpenRoutes(this.uploadApi.httpApi);
@@ -271,10 +329,10 @@ export class MediaPipelineStack extends Stack {
         })
       : undefined;
 
-    this.webPage = new WebPage(this, 'WebPage', {
-      httpApi: this.uploadApi.httpApi,
-      storage: this.storage,
-    });
+    // The page is served by the HTTP API beside the API it calls: on LocalStack there is none.
+    this.webPage = this.uploadApi.httpApi
+      ? new WebPage(this, 'WebPage', { httpApi: this.uploadApi.httpApi, storage: this.storage })
+      : undefined;
 
     // The webhook dead-letter queue is left alone: its messages wait for a redrive.
     this.deadLetters.drain(
@@ -283,13 +341,11 @@ export class MediaPipelineStack extends Stack {
       this.ingest.deadLetter,
     );
 
+    const apiUrl = apiFunctionUrl
+      ? { value: apiFunctionUrl.url, description: 'Base URL of the API (the API function URL)' }
+      : { value: this.uploadApi.url ?? '', description: 'Base URL of the HTTP API' };
     const outputs: Record<string, { value: string; description: string }> = {
-      ApiUrl: apiFunctionUrl
-        ? { value: apiFunctionUrl.url, description: 'Base URL of the API (the API function URL)' }
-        : { value: this.uploadApi.url, description: 'Base URL of the HTTP API' },
-      ...(apiFunctionUrl
-        ? { HttpApiUrl: { value: this.uploadApi.url, description: 'The HTTP API (LocalStack paid plans)' } }
-        : {}),
+      ApiUrl: apiUrl,
       UploadsBucketName: { value: this.storage.uploadsBucket.bucketName, description: 'Uploads bucket' },
       ResultsBucketName: { value: this.storage.resultsBucket.bucketName, description: 'Results bucket' },
       JobsTableName: { value: this.storage.jobsTable.tableName, description: 'Jobs table' },

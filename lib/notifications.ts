@@ -5,11 +5,18 @@ import { Construct } from 'constructs';
 import { MediaFunction } from './constructs/media-function.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
-import { retryBudgets } from './retry-budgets.ts';
+import { retryBudgets, WEBHOOK_FUNCTION_TIMEOUT_SECONDS } from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 /** One delivery attempt: connect, send, read a bounded response (the function's own limit is 10 s). */
-const WEBHOOK_TIMEOUT = Duration.seconds(30);
+const WEBHOOK_TIMEOUT = Duration.seconds(WEBHOOK_FUNCTION_TIMEOUT_SECONDS);
+
+/**
+ * Webhook deliveries at once (the webhook mapping's maximum concurrency): batches of 10, each delivery
+ * waiting at most 10 s on a receiver, so ten invocations send some 10 webhooks a second at worst and far
+ * more to receivers that answer quickly, without a flood of slow receivers taking the account's concurrency.
+ */
+export const DEFAULT_WEBHOOK_MAX_CONCURRENCY = 10;
 
 export interface NotificationsProps {
   readonly storage: Storage;
@@ -24,6 +31,11 @@ export interface NotificationsProps {
   readonly callbackPorts: readonly number[];
   /** Keep the signing secret when the stack is deleted (receivers have it configured). */
   readonly retainData: boolean;
+  /**
+   * The most concurrent invocations of the webhook queue's mapping (2–1000).
+   * @default DEFAULT_WEBHOOK_MAX_CONCURRENCY (10)
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**
@@ -79,7 +91,10 @@ export class Notifications extends Construct {
     });
     props.storage.grantJobsReadWrite(this.webhookFunction);
     this.webhookSecret.grantRead(this.webhookFunction);
-    this.webhookQueue.addConsumer(this.webhookFunction, { batchSize: 10 });
+    this.webhookQueue.addConsumer(this.webhookFunction, {
+      batchSize: 10,
+      maxConcurrency: props.maxConcurrency ?? DEFAULT_WEBHOOK_MAX_CONCURRENCY,
+    });
   }
 
   /** The queue other concerns send webhook requests to. */

@@ -8,12 +8,27 @@ import { type AssetDirectory, MediaFunction } from './constructs/media-function.
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
 import { SHARP_MODULE, SharpLayer } from './layers/sharp-layer.ts';
-import { processingMaxReceiveCount } from './retry-budgets.ts';
+import {
+  PROCESSOR_TIMEOUT_SECONDS,
+  type ProcessingBudget,
+  processingReceiveBudget,
+} from './retry-budgets.ts';
 import type { Storage } from './storage.ts';
 
 /** The processors' timeouts: their functions, their queues' visibility and the reconciler's deadlines follow them. */
-export const IMAGE_TIMEOUT = Duration.seconds(60);
-export const VIDEO_TIMEOUT = Duration.seconds(300);
+export const IMAGE_TIMEOUT = Duration.seconds(PROCESSOR_TIMEOUT_SECONDS.image);
+export const VIDEO_TIMEOUT = Duration.seconds(PROCESSOR_TIMEOUT_SECONDS.video);
+
+/**
+ * How many invocations each processor's queue mapping may run at once (ScalingConfig.MaximumConcurrency).
+ * At the limit the mapping stops receiving, so a burst waits in the queue instead of taking the account's
+ * concurrency (1000 by default, shared with the API) or being throttled.
+ * - image 20: batches of 4, about a second of CPU per image at 2048 MB, so some 80 images in flight and
+ *   tens of images a second, far beyond the default quota of 1000 jobs a tenant a day;
+ * - video 10: each invocation may hold 3008 MB and 10 GB of /tmp for up to 5 minutes; ten at a time
+ *   bound what a burst of large uploads costs an hour.
+ */
+export const DEFAULT_PROCESSING_MAX_CONCURRENCY = { image: 20, video: 10 } as const;
 
 /** Lambda's ceiling for /tmp. */
 const MAX_EPHEMERAL_STORAGE = Size.mebibytes(10_240);
@@ -38,11 +53,16 @@ export interface ProcessingProps {
   readonly webhookQueue: IQueue;
   /**
    * Processing attempts of one job (the functions count them and fail the job after the last). The
-   * queues' maxReceiveCount follows from it (lib/retry-budgets.ts).
+   * queues' maxReceiveCount is these attempts plus what the retention leaves (lib/retry-budgets.ts).
    */
   readonly maxAttempts: number;
   /** Timeout of the function that drains the dead-letter queues. */
   readonly deadLetterConsumerTimeout: Duration;
+  /**
+   * The most concurrent invocations of each processor's queue mapping (2–1000).
+   * @default DEFAULT_PROCESSING_MAX_CONCURRENCY (image 20, video 10)
+   */
+  readonly maxConcurrency?: { readonly image?: number; readonly video?: number };
   /**
    * How the functions get ffmpeg/ffprobe and sharp: `layers` (the ffmpeg and sharp layers, mounted at
    * /opt), or `bundled`, copied into the functions' own assets, for targets that do not mount layers
@@ -64,6 +84,10 @@ export const BUNDLED_FFPROBE_PATH = '/var/task/bin/ffprobe';
 export class Processing extends Construct {
   readonly imageQueue: QueueWithDeadLetter;
   readonly videoQueue: QueueWithDeadLetter;
+  /** Each queue's receive budget and how long it lasts (lib/retry-budgets.ts). */
+  readonly budgets: { readonly image: ProcessingBudget; readonly video: ProcessingBudget };
+  /** Each queue mapping's maximum concurrency. */
+  readonly maxConcurrency: { readonly image: number; readonly video: number };
   readonly imageFunction: MediaFunction;
   readonly videoFunction: MediaFunction;
   /** Undefined when the native dependencies are bundled into the functions. */
@@ -73,8 +97,16 @@ export class Processing extends Construct {
   constructor(scope: Construct, id: string, props: ProcessingProps) {
     super(scope, id);
     const { storage } = props;
-    // The functions' own attempt counting decides a job's fate (lib/retry-budgets.ts says how).
-    const maxReceiveCount = processingMaxReceiveCount(props.maxAttempts);
+    // The functions' own attempt counting decides a job's fate; the receive budgets are as large as the
+    // retention allows, so throttled receives only delay it (lib/retry-budgets.ts says how).
+    this.budgets = {
+      image: processingReceiveBudget(props.maxAttempts, IMAGE_TIMEOUT.toSeconds()),
+      video: processingReceiveBudget(props.maxAttempts, VIDEO_TIMEOUT.toSeconds()),
+    };
+    this.maxConcurrency = {
+      image: props.maxConcurrency?.image ?? DEFAULT_PROCESSING_MAX_CONCURRENCY.image,
+      video: props.maxConcurrency?.video ?? DEFAULT_PROCESSING_MAX_CONCURRENCY.video,
+    };
 
     const bundled = props.nativeDependencies === 'bundled';
     this.sharpLayer = bundled ? undefined : new SharpLayer(this, 'SharpLayer');
@@ -89,14 +121,16 @@ export class Processing extends Construct {
 
     this.imageQueue = new QueueWithDeadLetter(this, 'ImageQueue', {
       consumerTimeout: IMAGE_TIMEOUT,
-      maxReceiveCount,
+      maxReceiveCount: this.budgets.image.maxReceiveCount,
+      retentionPeriod: Duration.seconds(this.budgets.image.retentionSeconds),
       deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
       deadLetterAlarmDescription:
         'An image job crashed or timed out on every attempt (the dead-letter function fails it).',
     });
     this.videoQueue = new QueueWithDeadLetter(this, 'VideoQueue', {
       consumerTimeout: VIDEO_TIMEOUT,
-      maxReceiveCount,
+      maxReceiveCount: this.budgets.video.maxReceiveCount,
+      retentionPeriod: Duration.seconds(this.budgets.video.retentionSeconds),
       deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
       deadLetterAlarmDescription:
         'A video job crashed or timed out on every attempt (the dead-letter function fails it).',
@@ -144,7 +178,13 @@ export class Processing extends Construct {
       storage.grantJobsReadWrite(fn);
       props.webhookQueue.grantSendMessages(fn);
     }
-    this.imageQueue.addConsumer(this.imageFunction, { batchSize: 4 });
-    this.videoQueue.addConsumer(this.videoFunction, { batchSize: 1 });
+    this.imageQueue.addConsumer(this.imageFunction, {
+      batchSize: 4,
+      maxConcurrency: this.maxConcurrency.image,
+    });
+    this.videoQueue.addConsumer(this.videoFunction, {
+      batchSize: 1,
+      maxConcurrency: this.maxConcurrency.video,
+    });
   }
 }

@@ -73,10 +73,32 @@ export interface UploadApiProps {
    * @default - none: the routes are open (auth `none`)
    */
   readonly authorizer?: IHttpRouteAuthorizer;
+  /**
+   * Put the HTTP API (its routes, stage and access logs) in front of the function. Without it the
+   * function is all there is, for a target that reaches it another way (LocalStack's function URL).
+   * @default true
+   */
+  readonly withHttpApi?: boolean;
+  /**
+   * Concurrency reserved for the API function, so that a burst of processing can never take the
+   * account's concurrency from the API. A reservation is taken from the account's unreserved pool
+   * (1000 by default) for this function alone, and Lambda refuses one that would leave that pool under
+   * its minimum (100, or less on new accounts whose whole limit is 10): 0 or undefined reserves nothing.
+   * It is also the API's ceiling: requests beyond it are throttled (API Gateway answers 503).
+   * @default - no reservation (the stack passes its own default, DEFAULT_API_RESERVED_CONCURRENCY)
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** Quotas per tenant per UTC day when the props leave them out. */
 export const DEFAULT_QUOTAS = { jobsPerDay: 1000, bytesPerDay: 50 * 1024 ** 3 } as const;
+
+/**
+ * Concurrency the stack reserves for the API function: at about 100 ms per call, 20 environments
+ * answer some 200 requests a second, the stage's own rate limit (API_THROTTLE: 100 a second, bursts of
+ * 200), while leaving 980 of a default account's 1000 to everything else.
+ */
+export const DEFAULT_API_RESERVED_CONCURRENCY = 20;
 
 /**
  * The HTTP API: create an upload (presigned PUT, multipart for large files, or a direct upload of a
@@ -86,8 +108,9 @@ export const DEFAULT_QUOTAS = { jobsPerDay: 1000, bytesPerDay: 50 * 1024 ** 3 } 
  */
 export class UploadApi extends Construct {
   readonly apiFunction: MediaFunction;
-  readonly httpApi: HttpApi;
-  readonly stage: HttpStage;
+  /** Undefined without `withHttpApi`. */
+  readonly httpApi: HttpApi | undefined;
+  readonly stage: HttpStage | undefined;
 
   constructor(scope: Construct, id: string, props: UploadApiProps) {
     super(scope, id);
@@ -99,6 +122,8 @@ export class UploadApi extends Construct {
       description: 'HTTP API of the media pipeline',
       memorySize: 512,
       timeout: Duration.seconds(10),
+      // 0 would stop the function altogether: here it means no reservation.
+      ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {
         JOBS_TABLE: storage.jobsTable.tableName,
         UPLOADS_BUCKET: storage.uploadsBucket.bucketName,
@@ -132,7 +157,12 @@ export class UploadApi extends Construct {
       queue.grantSendMessages(this.apiFunction);
     }
 
-    this.httpApi = new HttpApi(this, 'HttpApi', {
+    if (props.withHttpApi === false) {
+      this.httpApi = undefined;
+      this.stage = undefined;
+      return;
+    }
+    const httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Media pipeline API',
       // The stage is made below, with throttling and access logs.
       createDefaultStage: false,
@@ -151,7 +181,7 @@ export class UploadApi extends Construct {
     });
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
     for (const route of API_ROUTES) {
-      this.httpApi.addRoutes({
+      httpApi.addRoutes({
         path: route.path,
         methods: [route.method],
         integration,
@@ -163,8 +193,9 @@ export class UploadApi extends Construct {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.httpApi = httpApi;
     this.stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.httpApi,
+      httpApi,
       stageName: '$default',
       autoDeploy: true,
       throttle: { ...API_THROTTLE },
@@ -188,8 +219,8 @@ export class UploadApi extends Construct {
     });
   }
 
-  /** The API's base URL. */
-  get url(): string {
-    return this.stage.url;
+  /** The HTTP API's base URL; undefined without it. */
+  get url(): string | undefined {
+    return this.stage?.url;
   }
 }

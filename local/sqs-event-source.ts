@@ -24,7 +24,9 @@ import { type EventSourceMappingSpec, type FunctionInvoker, LOCAL_REGION, type S
  *   and the queue's own redrive policy (the emulator's) moves them to the DLQ after maxReceiveCount.
  * - Concurrency: `concurrency` pollers per mapping, each with one batch in flight; give it the
  *   function pool's size, as more batches than environments would only wait in the pool's queue.
- *   Several mappings to one function each have their own pollers, sharing the function's pool.
+ *   Several mappings to one function each have their own pollers, sharing the function's pool. A
+ *   mapping's ScalingConfig.MaximumConcurrency lowers its pollers to that many: like Lambda's, it stops
+ *   receiving at the limit, so nothing is received that could not be invoked.
  * - Stopping aborts the long polls and waits for batches in flight to be invoked and settled;
  *   messages received but not yet handed to the function are made visible again at once.
  */
@@ -253,14 +255,15 @@ export const startSqsEventSources = (
     log: options.log ?? ((message: string) => process.stderr.write(`[sqs-event-source] ${message}\n`)),
   };
   const concurrency = Math.max(1, options.concurrency ?? 2);
+  const pollersOf = (mapping: EventSourceMappingSpec): number =>
+    mapping.enabled ? Math.min(concurrency, mapping.maximumConcurrency ?? concurrency) : 0;
   // Every poller listens on this one signal (a request or a backoff sleep at a time, never both):
   // tell Node that is the design, not a leak, so it does not warn past its default of 10.
-  const pollers = mappings.filter((mapping) => mapping.enabled).length * concurrency;
+  const pollers = mappings.reduce((sum, mapping) => sum + pollersOf(mapping), 0);
   setMaxListeners(Math.max(10, pollers), controller.signal);
   const running: Promise<void>[] = [];
   for (const mapping of mappings) {
-    if (!mapping.enabled) continue;
-    for (let index = 0; index < concurrency; index++) {
+    for (let index = 0; index < pollersOf(mapping); index++) {
       running.push(new MappingPoller(mapping, invoker, sqs, controller.signal, settings).run());
     }
   }

@@ -225,6 +225,8 @@ export interface EventSourceMappingSpec {
   maximumBatchingWindowSeconds: number;
   /** FunctionResponseTypes has ReportBatchItemFailures: the handler returns `batchItemFailures`. */
   reportBatchItemFailures: boolean;
+  /** ScalingConfig.MaximumConcurrency: at most this many batches in flight. */
+  maximumConcurrency?: number;
   enabled: boolean;
 }
 

@@ -4,18 +4,26 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  DEAD_LETTER_RETENTION_SECONDS,
+  MAX_WORK_QUEUE_RETENTION_SECONDS,
+  VISIBILITY_TIMEOUT_FACTOR,
+  visibilityTimeoutSeconds,
+} from '../retry-budgets.ts';
+
+export { VISIBILITY_TIMEOUT_FACTOR };
 
 /**
- * AWS's guidance: a queue's visibility timeout is at least six times its consumer's timeout, so that
- * a message is not handed to a second invocation while the first (or its retries) still works on it.
+ * A dead-letter queue keeps what reached it for SQS's maximum, 14 days, counted from the message's first
+ * send (SQS keeps a standard queue message's enqueue time when it dead-letters it): time to look and redrive.
  */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
+export const DEAD_LETTER_RETENTION = Duration.seconds(DEAD_LETTER_RETENTION_SECONDS);
 
-/** A dead-letter queue keeps what reached it for SQS's maximum, 14 days: time to look and redrive. */
-export const DEAD_LETTER_RETENTION = Duration.days(14);
+/** SQS's smallest and largest maximum concurrency of an SQS event source mapping. */
+export const MAX_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
 export const visibilityTimeoutFor = (consumerTimeout: Duration): Duration =>
-  Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+  Duration.seconds(visibilityTimeoutSeconds(consumerTimeout.toSeconds()));
 
 export interface QueueConsumerOptions {
   /** Messages per invocation. */
@@ -25,6 +33,12 @@ export interface QueueConsumerOptions {
    * @default - no batching window
    */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * The most concurrent invocations this mapping makes (ScalingConfig.MaximumConcurrency, 2–1000): at
+   * that many the poller stops receiving, so the rest wait in the queue instead of being throttled.
+   * @default - no limit: the mapping scales to the account's unreserved concurrency
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**
@@ -44,11 +58,23 @@ const subscribe = (
         `${consumer.node.path} needs at least ${needed.toSeconds()} s (${VISIBILITY_TIMEOUT_FACTOR}× its timeout)`,
     );
   }
+  const { maxConcurrency } = options;
+  if (
+    maxConcurrency !== undefined &&
+    (!Number.isInteger(maxConcurrency) ||
+      maxConcurrency < MAX_CONCURRENCY_RANGE.min ||
+      maxConcurrency > MAX_CONCURRENCY_RANGE.max)
+  ) {
+    throw new Error(
+      `${consumer.node.path}: the maximum concurrency of its ${queue.node.path} mapping must be an integer from ${MAX_CONCURRENCY_RANGE.min} to ${MAX_CONCURRENCY_RANGE.max}, not ${maxConcurrency}`,
+    );
+  }
   consumer.addEventSource(
     new SqsEventSource(queue, {
       batchSize: options.batchSize,
       maxBatchingWindow: options.maxBatchingWindow,
       reportBatchItemFailures: true,
+      maxConcurrency,
     }),
   );
 };
@@ -110,10 +136,10 @@ export interface QueueWithDeadLetterProps {
   /** Receives after which SQS moves a message to the dead-letter queue. */
   readonly maxReceiveCount: number;
   /**
-   * How long the queue keeps a message that was not consumed (at most 14 days).
-   * @default - SQS's default, 4 days
+   * How long the queue keeps a message that was not consumed: at most 7 days, so that a message its
+   * dead-letter queue receives still waits there 7 of its 14 days (lib/retry-budgets.ts).
    */
-  readonly retentionPeriod?: Duration;
+  readonly retentionPeriod: Duration;
   /**
    * Timeout of the function that drains the dead-letter queue.
    * @default - the dead-letter queue is not drained: its messages wait there for a redrive
@@ -125,13 +151,15 @@ export interface QueueWithDeadLetterProps {
 
 /**
  * A work queue with its dead-letter queue and redrive policy. Both are TLS-only and encrypted with
- * SQS-managed keys; the dead-letter queue keeps messages 14 days and raises an alarm when not empty.
+ * SQS-managed keys; the work queue keeps messages at most 7 days, the dead-letter queue 14, and it
+ * raises an alarm when not empty.
  */
 export class QueueWithDeadLetter extends Construct {
   readonly queue: Queue;
   readonly deadLetter: DeadLetterQueue;
   readonly visibilityTimeout: Duration;
   readonly maxReceiveCount: number;
+  readonly retentionPeriod: Duration;
 
   constructor(scope: Construct, id: string, props: QueueWithDeadLetterProps) {
     super(scope, id);
@@ -144,7 +172,13 @@ export class QueueWithDeadLetter extends Construct {
         `${this.node.path}: maxReceiveCount must be an integer from 1 to 1000, not ${props.maxReceiveCount}`,
       );
     }
+    if (props.retentionPeriod.toSeconds() > MAX_WORK_QUEUE_RETENTION_SECONDS) {
+      throw new Error(
+        `${this.node.path}: a work queue keeps messages at most ${MAX_WORK_QUEUE_RETENTION_SECONDS / 86_400} days (its dead-letter queue counts its 14 days from the first send), not ${props.retentionPeriod.toHumanString()}`,
+      );
+    }
     this.maxReceiveCount = props.maxReceiveCount;
+    this.retentionPeriod = props.retentionPeriod;
     this.visibilityTimeout = visibilityTimeoutFor(props.consumerTimeout);
     this.deadLetter = new DeadLetterQueue(this, 'DeadLetter', {
       consumerTimeout: props.deadLetterConsumerTimeout,

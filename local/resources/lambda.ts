@@ -93,6 +93,7 @@ export const support: Readonly<Record<string, ResourceSupport>> = {
       BatchSize: emulated(),
       MaximumBatchingWindowInSeconds: emulated(),
       FunctionResponseTypes: emulated(),
+      ScalingConfig: emulated("MaximumConcurrency caps the mapping's pollers, each with one batch in flight"),
       Enabled: emulated(),
       Tags: TAGS,
     },
@@ -259,6 +260,12 @@ const provisionInvokeConfig: Provisioner = async (context, logicalId, resource) 
   return { type: resource.Type, ref: `${functionLogicalId}-$LATEST`, attributes: {} };
 };
 
+/** ScalingConfig.MaximumConcurrency, when the mapping sets one. */
+const maximumConcurrencyOf = (scaling: unknown): { maximumConcurrency?: number } => {
+  const value = (scaling as { MaximumConcurrency?: unknown } | undefined)?.MaximumConcurrency;
+  return value === undefined ? {} : { maximumConcurrency: Number(value) };
+};
+
 const provisionEventSourceMapping: Provisioner = async (context, logicalId, resource) => {
   const properties = context.propertiesOf(logicalId, resource);
   const path = `Resources.${logicalId}.Properties`;
@@ -284,6 +291,7 @@ const provisionEventSourceMapping: Provisioner = async (context, logicalId, reso
     reportBatchItemFailures: ((properties.FunctionResponseTypes as string[] | undefined) ?? []).includes(
       'ReportBatchItemFailures',
     ),
+    ...maximumConcurrencyOf(properties.ScalingConfig),
     enabled,
   });
   const uuid = hashOf(`${context.stackName}/${logicalId}`, 32).replace(

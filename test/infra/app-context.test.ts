@@ -102,7 +102,7 @@ describe('settingsFromContext', () => {
     [{ maxAttempts: 'three' }, /maxAttempts must be an integer/],
     [{ webhookMaxAttempts: 2.5 }, /webhookMaxAttempts must be an integer/],
     // A longer schedule would outlast SQS's 14-day retention (lib/retry-budgets.ts).
-    [{ webhookMaxAttempts: '32' }, /webhookMaxAttempts must be an integer from 1 to 31/],
+    [{ webhookMaxAttempts: '18' }, /webhookMaxAttempts must be an integer from 1 to 17/],
     [{ retainData: 'yes' }, /retainData must be true or false/],
     [{ allowLoopbackCallbacks: 1 }, /allowLoopbackCallbacks must be true or false/],
     [{ allowedOrigins: [] }, /allowedOrigins must be a non-empty list/],

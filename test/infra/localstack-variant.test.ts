@@ -6,6 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsFromContext } from '#lib/app';
+import { LOCALSTACK_COMMUNITY_RESOURCE_TYPES } from '#lib/localstack-target';
 import { dependencyOrder } from '../../local/provision.ts';
 import { checkSupport } from '../../local/support.ts';
 import type { CfnTemplate } from '../../local/types.ts';
@@ -26,6 +27,9 @@ const SERVICES = [
   'media-webhook',
   'media-dead-letter',
 ];
+
+/** The services of the page and the authorizer, which only the aws variant has (they hang off the HTTP API). */
+const HTTP_API_SERVICES = ['media-web', 'media-authorizer'];
 
 let aws: SynthesizedPipeline;
 let localstack: SynthesizedPipeline;
@@ -216,7 +220,7 @@ describe('the API and presigned URLs', () => {
     }
   });
 
-  it('localstack: a public function URL on the API function, which ApiUrl names; the HTTP API stays', () => {
+  it('localstack: a public function URL on the API function, which ApiUrl names; no HTTP API at all', () => {
     // Assess
     const api = localstackQueries.projectFunction('media-api');
     const urls = localstackQueries.ofType('AWS::Lambda::Url');
@@ -234,8 +238,21 @@ describe('the API and presigned URLs', () => {
     });
     const outputs = localstack.template.toJSON().Outputs;
     expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [urlId, 'FunctionUrl'] });
-    expect(JSON.stringify(outputs.HttpApiUrl.Value)).toContain('execute-api');
-    expect(localstackQueries.ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
+    expect(outputs.HttpApiUrl).toBeUndefined();
+    // No API Gateway v2 resource (no API, stage, routes, integrations or authorizer) for LocalStack to mock.
+    const types = Object.values(localstackQueries.resources).map((resource) => resource.Type);
+    expect(types.filter((type) => type.startsWith('AWS::ApiGateway'))).toEqual([]);
+    expect(localstack.stack.uploadApi.httpApi).toBeUndefined();
+    expect(localstack.stack.webPage).toBeUndefined();
+    expect(localstack.stack.apiAuth.authorizerFunction).toBeUndefined();
+    // The API function checks keys itself.
+    expect(environmentOf(api.properties)).toMatchObject({ AUTH_MODE: 'api-key', AUTH_IN_FUNCTION: 'true' });
+  });
+
+  it('localstack: uses only resource types LocalStack 4.14.0’s community image provides, so nothing is mocked', () => {
+    // Assess
+    const types = new Set(Object.values(localstackQueries.resources).map((resource) => resource.Type));
+    expect([...types].filter((type) => !LOCALSTACK_COMMUNITY_RESOURCE_TYPES.has(type)).sort()).toEqual([]);
   });
 
   it('localstack: every function signs presigned URLs for the public endpoint, path-style', () => {
@@ -273,14 +290,24 @@ describe('both variants', () => {
       .filter((type) => awsTypes[type] !== localstackTypes[type])
       .sort();
     expect(changed).toEqual([
-      'AWS::IAM::Policy', // CDK's notifications handler's
-      'AWS::IAM::Role', // the same handler's
-      'AWS::Lambda::Function', // the handler itself
+      'AWS::ApiGatewayV2::Api', // the HTTP API, its stage, routes, integrations and authorizer
+      'AWS::ApiGatewayV2::Authorizer',
+      'AWS::ApiGatewayV2::Integration',
+      'AWS::ApiGatewayV2::Route',
+      'AWS::ApiGatewayV2::Stage',
+      'AWS::IAM::Policy', // CDK's notifications handler's, the page's and the authorizer's
+      'AWS::IAM::Role', // the same functions'
+      'AWS::Lambda::Function', // the same functions
       'AWS::Lambda::LayerVersion',
-      'AWS::Lambda::Permission', // S3 → ingest (direct), and the function URL's two
+      'AWS::Lambda::Permission', // S3 → ingest (direct), the function URL's; API Gateway's to the functions
       'AWS::Lambda::Url',
+      'AWS::Logs::LogGroup', // the HTTP API's access logs, the page's and the authorizer's logs
       'Custom::S3BucketNotifications',
     ]);
+    for (const service of HTTP_API_SERVICES) {
+      expect(() => awsQueries.projectFunction(service), service).not.toThrow();
+      expect(() => localstackQueries.projectFunction(service), service).toThrow();
+    }
   });
 
   it('aws: names nothing itself, so deploy, destroy and redeploy need no clean-up; logs go with the stack', () => {

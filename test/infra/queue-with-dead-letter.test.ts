@@ -28,6 +28,7 @@ describe('QueueWithDeadLetter', () => {
     const work = new QueueWithDeadLetter(stack, 'Work', {
       consumerTimeout: Duration.seconds(45),
       maxReceiveCount: 4,
+      retentionPeriod: Duration.days(4),
       deadLetterAlarmDescription: 'test',
     });
     // Assess
@@ -47,6 +48,7 @@ describe('QueueWithDeadLetter', () => {
     new QueueWithDeadLetter(stack, 'Work', {
       consumerTimeout: Duration.seconds(30),
       maxReceiveCount: 3,
+      retentionPeriod: Duration.days(4),
       deadLetterAlarmDescription: 'jobs are stuck',
     });
     // Assess
@@ -68,6 +70,7 @@ describe('QueueWithDeadLetter', () => {
     const work = new QueueWithDeadLetter(stack, 'Work', {
       consumerTimeout: Duration.seconds(30),
       maxReceiveCount: 3,
+      retentionPeriod: Duration.days(4),
       deadLetterAlarmDescription: 'test',
     });
     // Act
@@ -85,6 +88,7 @@ describe('QueueWithDeadLetter', () => {
     const work = new QueueWithDeadLetter(stack, 'Work', {
       consumerTimeout: Duration.seconds(30),
       maxReceiveCount: 3,
+      retentionPeriod: Duration.days(4),
       deadLetterAlarmDescription: 'test',
     });
     const slow = consumer(stack, 'Slow', Duration.seconds(31));
@@ -101,6 +105,7 @@ describe('QueueWithDeadLetter', () => {
     const drained = new QueueWithDeadLetter(stack, 'Drained', {
       consumerTimeout: Duration.seconds(10),
       maxReceiveCount: 2,
+      retentionPeriod: Duration.days(4),
       deadLetterConsumerTimeout: Duration.seconds(40),
       deadLetterAlarmDescription: 'test',
     });
@@ -121,6 +126,7 @@ describe('QueueWithDeadLetter', () => {
       new QueueWithDeadLetter(stack, 'Work', {
         consumerTimeout: Duration.seconds(30),
         maxReceiveCount,
+        retentionPeriod: Duration.days(4),
         deadLetterAlarmDescription: 'test',
       });
     // Assess

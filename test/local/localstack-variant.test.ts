@@ -73,6 +73,9 @@ describe('the localstack variant on the local runtime', () => {
     expect(runtime.functionUrls).toHaveLength(1);
     expect(runtime.provisioned.outputs.ApiUrl).toBe(runtime.functionUrls[0]);
     expect(presets.status).toBe(200);
+    // The variant has no HTTP API (nor an HttpApiUrl output): the function URL is the API.
+    expect(runtime.provisioned.httpApi).toBeUndefined();
+    expect(runtime.provisioned.outputs.HttpApiUrl).toBeUndefined();
   });
 
   it('takes an image to done, with sharp from the image function’s own asset', async () => {

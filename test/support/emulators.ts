@@ -228,8 +228,8 @@ export const createTestEnvironment = async (
   };
 
   const [image, video, webhook, ingestDlq] = await Promise.all([
-    createQueue('image', budgets.processing.maxReceiveCount),
-    createQueue('video', budgets.processing.maxReceiveCount),
+    createQueue('image', budgets.image.maxReceiveCount),
+    createQueue('video', budgets.video.maxReceiveCount),
     createQueue('webhook', budgets.webhook.maxReceiveCount),
     clients.sqs.send(new CreateQueueCommand({ QueueName: `ingest-dlq-${suffix}` })),
   ]);

@@ -3,7 +3,7 @@ import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WEBHOOK_SPARE_RECEIVES } from '#lib/retry-budgets';
+import { webhookMaxReceiveCount } from '#lib/retry-budgets';
 import type { WebhookMessage } from '#shared/dispatch';
 import type { Job } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
@@ -259,7 +259,7 @@ describe('webhook handler', () => {
     expect(webhook?.last_error).toContain('HTTP 503');
 
     // Act: the receives the queue allows beyond the attempts send nothing and fail the record at once
-    for (let spare = 1; spare <= WEBHOOK_SPARE_RECEIVES; spare++) {
+    for (let spare = 1; spare <= webhookMaxReceiveCount(MAX_ATTEMPTS) - MAX_ATTEMPTS; spare++) {
       const { event, failed } = await poll();
       expect(failed).toEqual([event.Records[0]?.messageId]);
     }
