@@ -2,6 +2,7 @@ import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
 import { AUTH_MODES, isAuthMode } from '#shared/tenants';
+import { isAlarmEmail } from './alerts.ts';
 import { OPEN_API_WARNING } from './api-auth.ts';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
@@ -93,6 +94,17 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     const quota = node.tryGetContext(name);
     if (quota !== undefined) settings[name] = parseQuota(name, quota);
   }
+  const alarmEmail = node.tryGetContext('alarmEmail');
+  if (alarmEmail !== undefined) {
+    if (!isAlarmEmail(alarmEmail)) {
+      throw new Error(
+        `context alarmEmail must be one email address, such as ops@example.com, that the alarm topic sends to, not ${JSON.stringify(alarmEmail)}`,
+      );
+    }
+    settings.alarmEmail = alarmEmail;
+  }
+  const tracing = node.tryGetContext('tracing');
+  if (tracing !== undefined) settings.tracing = parseBoolean('tracing', tracing);
   return settings;
 };
 

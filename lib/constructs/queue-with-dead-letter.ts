@@ -14,6 +14,9 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** A dead-letter queue keeps what reached it for SQS's maximum, 14 days: time to look and redrive. */
 export const DEAD_LETTER_RETENTION = Duration.days(14);
 
+/** The period of the dead-letter alarms: one notification per 5 minutes of dead letters is plenty. */
+export const DEAD_LETTER_ALARM_PERIOD = Duration.minutes(5);
+
 export const visibilityTimeoutFor = (consumerTimeout: Duration): Duration =>
   Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
 
@@ -65,16 +68,28 @@ export interface DeadLetterQueueProps {
 
 /**
  * A dead-letter queue: 14 days' retention, TLS-only, SQS-managed encryption, and an alarm as soon as
- * anything is in it.
+ * anything reaches it. Which metric the alarm watches depends on whether a function drains the queue:
+ *
+ * - drained (`consumerTimeout` given): the dead-letter function empties the queue within seconds, so the
+ *   queue's depth (`ApproximateNumberOfMessagesVisible`, sampled once a minute) is almost always 0 and an
+ *   alarm on it never fires. `NumberOfMessagesSent` does not help either: SQS does not count the messages
+ *   its redrive policy moves in. What every arrival does cause is a receive by the draining function, so
+ *   the alarm counts `NumberOfMessagesReceived` (Sum over 5 minutes ≥ 1). A message the function fails
+ *   on is received again, and keeps the alarm up.
+ * - kept (no consumer: the webhook dead letters wait for a redrive): nobody receives, and the message
+ *   stays, so the depth is the right signal: in alarm while at least one message waits.
  */
 export class DeadLetterQueue extends Construct {
   readonly queue: Queue;
-  /** In alarm while the queue holds at least one message. */
+  /** In alarm when a message reached the queue (drained) or while one waits in it (kept). */
   readonly alarm: Alarm;
   readonly visibilityTimeout: Duration;
+  /** Whether a function drains this queue (it was made with a `consumerTimeout`). */
+  readonly drained: boolean;
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
+    this.drained = props.consumerTimeout !== undefined;
     this.visibilityTimeout = props.consumerTimeout
       ? visibilityTimeoutFor(props.consumerTimeout)
       : Duration.seconds(30);
@@ -84,15 +99,19 @@ export class DeadLetterQueue extends Construct {
       enforceSSL: true,
       encryption: QueueEncryption.SQS_MANAGED,
     });
-    this.alarm = this.queue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: Stats.MAXIMUM })
-      .createAlarm(this, 'NotEmpty', {
-        alarmDescription: props.alarmDescription,
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
+    const metric = this.drained
+      ? this.queue.metricNumberOfMessagesReceived({ period: DEAD_LETTER_ALARM_PERIOD, statistic: Stats.SUM })
+      : this.queue.metricApproximateNumberOfMessagesVisible({
+          period: DEAD_LETTER_ALARM_PERIOD,
+          statistic: Stats.MAXIMUM,
+        });
+    this.alarm = metric.createAlarm(this, this.drained ? 'Arrived' : 'NotEmpty', {
+      alarmDescription: props.alarmDescription,
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /** Drains this queue into `consumer` (its timeout must fit the `consumerTimeout` this queue was made for). */
@@ -125,7 +144,7 @@ export interface QueueWithDeadLetterProps {
 
 /**
  * A work queue with its dead-letter queue and redrive policy. Both are TLS-only and encrypted with
- * SQS-managed keys; the dead-letter queue keeps messages 14 days and raises an alarm when not empty.
+ * SQS-managed keys; the dead-letter queue keeps messages 14 days and raises an alarm when one arrives.
  */
 export class QueueWithDeadLetter extends Construct {
   readonly queue: Queue;
