@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
 import { MAX_RETENTION_DAYS, MIN_UPLOAD_RETENTION_DAYS } from '#shared/retention';
 import { AUTH_MODES, isAuthMode } from '#shared/tenants';
+import { isAlarmEmail } from './alerts.ts';
 import { OPEN_API_WARNING } from './api-auth.ts';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
@@ -122,6 +123,17 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
     // 0 reserves nothing (the only choice on accounts whose concurrency limit is 10).
     settings.apiReservedConcurrency = parseCount('apiReservedConcurrency', apiReserved, 10_000, 0);
   }
+  const alarmEmail = node.tryGetContext('alarmEmail');
+  if (alarmEmail !== undefined) {
+    if (!isAlarmEmail(alarmEmail)) {
+      throw new Error(
+        `context alarmEmail must be one email address, such as ops@example.com, that the alarm topic sends to, not ${JSON.stringify(alarmEmail)}`,
+      );
+    }
+    settings.alarmEmail = alarmEmail;
+  }
+  const tracing = node.tryGetContext('tracing');
+  if (tracing !== undefined) settings.tracing = parseBoolean('tracing', tracing);
   return settings;
 };
 

@@ -1,12 +1,18 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
+import { OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
+import { DEFAULT_BACKOFF, webhookRetryDelaySeconds } from '#shared/retry';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
+import { Alerts } from './alerts.ts';
 import { ApiAuth } from './api-auth.ts';
+import { MediaFunction } from './constructs/media-function.ts';
+import { PipelineDashboard } from './dashboard.ts';
 import { DEFAULT_DEAD_LETTER_MAX_CONCURRENCY, DeadLetters } from './dead-letters.ts';
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
 import { applyLocalStackTarget } from './localstack-target.ts';
+import { Monitoring, type QueueTiming } from './monitoring.ts';
 import { DEFAULT_WEBHOOK_MAX_CONCURRENCY, Notifications } from './notifications.ts';
 import {
   DEFAULT_PROCESSING_MAX_CONCURRENCY,
@@ -15,8 +21,9 @@ import {
   VIDEO_TIMEOUT,
 } from './processing.ts';
 import { Reconciler } from './reconciler.ts';
-import { DEFAULT_WEBHOOK_MAX_ATTEMPTS } from './retry-budgets.ts';
+import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, INGEST_ASYNC_RETRIES } from './retry-budgets.ts';
 import { Storage } from './storage.ts';
+import { enableActiveTracing } from './tracing.ts';
 import { DEFAULT_API_RESERVED_CONCURRENCY, DEFAULT_QUOTAS, UploadApi } from './upload-api.ts';
 import { WebPage } from './web-page.ts';
 
@@ -145,6 +152,18 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default 20
    */
   readonly apiReservedConcurrency?: number;
+  /**
+   * Subscribed by email to the alarm topic (AlarmTopicArn), which every alarm of the stack notifies.
+   * @default - no subscription: subscribe a mailbox, Slack or PagerDuty to the topic yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * X-Ray active tracing on every function, with Powertools Tracer recording each AWS SDK call
+   * (X-Ray: $5 per million traces recorded, $0.50 per million retrieved, the first 100,000 a month free).
+   * The HTTP API itself cannot be traced (API Gateway traces REST APIs only).
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /** The values the stack actually runs with, defaults applied. */
@@ -167,6 +186,7 @@ export type MediaPipelineSettings = Required<
     | 'webhookMaxConcurrency'
     | 'deadLetterMaxConcurrency'
     | 'apiReservedConcurrency'
+    | 'tracing'
   >
 >;
 
@@ -187,6 +207,7 @@ export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   webhookMaxConcurrency: DEFAULT_WEBHOOK_MAX_CONCURRENCY,
   deadLetterMaxConcurrency: DEFAULT_DEAD_LETTER_MAX_CONCURRENCY,
   apiReservedConcurrency: DEFAULT_API_RESERVED_CONCURRENCY,
+  tracing: false,
 };
 
 /**
@@ -207,6 +228,9 @@ export class MediaPipelineStack extends Stack {
   readonly webPage: WebPage | undefined;
   readonly apiAuth: ApiAuth;
   readonly target: DeploymentTarget;
+  readonly alerts: Alerts;
+  readonly monitoring: Monitoring;
+  readonly dashboard: PipelineDashboard;
 
   constructor(scope: Construct, id: string, props: MediaPipelineStackProps = {}) {
     super(scope, id, props);
@@ -227,6 +251,7 @@ export class MediaPipelineStack extends Stack {
       webhookMaxConcurrency: props.webhookMaxConcurrency ?? DEFAULT_SETTINGS.webhookMaxConcurrency,
       deadLetterMaxConcurrency: props.deadLetterMaxConcurrency ?? DEFAULT_SETTINGS.deadLetterMaxConcurrency,
       apiReservedConcurrency: props.apiReservedConcurrency ?? DEFAULT_SETTINGS.apiReservedConcurrency,
+      tracing: props.tracing ?? DEFAULT_SETTINGS.tracing,
     };
     this.settings = settings;
     this.target = props.target ?? 'aws';
@@ -344,6 +369,86 @@ export class MediaPipelineStack extends Stack {
     const apiUrl = apiFunctionUrl
       ? { value: apiFunctionUrl.url, description: 'Base URL of the API (the API function URL)' }
       : { value: this.uploadApi.url ?? '', description: 'Base URL of the HTTP API' };
+    // Operations: every function (found, so that a new one cannot be left out), its alarms and tracing.
+    const functions = this.node.findAll().filter((c): c is MediaFunction => c instanceof MediaFunction);
+    if (settings.tracing) enableActiveTracing(functions);
+    const { imageQueue, videoQueue } = this.processing;
+    const { webhookQueue } = this.notifications;
+    const processorTiming = (queue: typeof imageQueue, timeout: typeof IMAGE_TIMEOUT): QueueTiming => ({
+      visibilityTimeoutSeconds: queue.visibilityTimeout.toSeconds(),
+      consumerTimeoutSeconds: timeout.toSeconds(),
+      // The full-jitter ceiling of the processors' default backoff (functions/shared/retry.ts).
+      retryWaitSeconds: (attempt) =>
+        Math.min(DEFAULT_BACKOFF.maxSeconds, DEFAULT_BACKOFF.baseSeconds * 2 ** (attempt - 1)),
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      functions,
+      asyncFunctions: [{ fn: this.ingest.ingestFunction, retries: INGEST_ASYNC_RETRIES }],
+      workQueues: [
+        { name: 'Image', queue: imageQueue, timing: processorTiming(imageQueue, IMAGE_TIMEOUT) },
+        { name: 'Video', queue: videoQueue, timing: processorTiming(videoQueue, VIDEO_TIMEOUT) },
+        {
+          name: 'Webhook',
+          queue: webhookQueue,
+          timing: {
+            visibilityTimeoutSeconds: webhookQueue.visibilityTimeout.toSeconds(),
+            consumerTimeoutSeconds: this.notifications.webhookFunction.timeout?.toSeconds() ?? 30,
+            // The schedule's wait at the top of its jitter.
+            retryWaitSeconds: (attempt) => webhookRetryDelaySeconds(attempt, { random: () => 1 }),
+          },
+        },
+      ],
+      apiStage: this.uploadApi.stage,
+      tables: [
+        {
+          name: 'Jobs',
+          table: this.storage.jobsTable,
+          indexNames: [OPEN_JOBS_INDEX.indexName, TENANT_JOBS_INDEX.indexName],
+        },
+        { name: 'Tenants', table: this.apiAuth.tenantsTable },
+      ],
+      reconcilerFunction: this.reconciler.reconcilerFunction,
+    });
+    const deadLetterQueues = [
+      { name: 'Image', deadLetter: imageQueue.deadLetter },
+      { name: 'Video', deadLetter: videoQueue.deadLetter },
+      { name: 'Ingest', deadLetter: this.ingest.deadLetter },
+      { name: 'Webhook', deadLetter: webhookQueue.deadLetter },
+    ];
+    this.alerts = new Alerts(this, 'Alerts', { alarmEmail: props.alarmEmail });
+    this.alerts.withoutRecoveryNotice(
+      ...this.monitoring.eventAlarms,
+      ...deadLetterQueues
+        .filter(({ deadLetter }) => deadLetter.drained)
+        .map(({ deadLetter }) => deadLetter.alarm),
+    );
+    this.alerts.notifyEveryAlarm(this);
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      processors: [this.processing.imageFunction, this.processing.videoFunction],
+      functions,
+      workQueues: [
+        { name: 'image', queue: imageQueue },
+        { name: 'video', queue: videoQueue },
+        { name: 'webhook', queue: webhookQueue },
+      ],
+      deadLetterQueues,
+      webhookFunction: this.notifications.webhookFunction,
+      apiStage: this.uploadApi.stage,
+      jobsReconciled: this.monitoring.jobsReconciled,
+      alarms: [
+        ...deadLetterQueues.map(({ deadLetter }) => deadLetter.alarm),
+        ...(this.monitoring.apiServerErrors ? [this.monitoring.apiServerErrors] : []),
+        ...this.monitoring.queueAgeAlarms.map(({ alarm }) => alarm),
+        ...this.monitoring.asyncAlarms.flatMap(({ deadLetterErrors, eventAge }) => [
+          deadLetterErrors,
+          eventAge,
+        ]),
+        ...this.monitoring.tableThrottles.map(({ alarm }) => alarm),
+        this.monitoring.reconcilerActivity,
+        ...this.monitoring.functionAlarms.flatMap(({ errors, throttles }) => [errors, throttles]),
+      ],
+    });
+
     const outputs: Record<string, { value: string; description: string }> = {
       ApiUrl: apiUrl,
       UploadsBucketName: { value: this.storage.uploadsBucket.bucketName, description: 'Uploads bucket' },
@@ -380,6 +485,15 @@ export class MediaPipelineStack extends Stack {
       WebhookDeadLetterQueueUrl: {
         value: this.notifications.webhookQueue.deadLetterQueue.queueUrl,
         description: 'Webhook dead-letter queue (kept 14 days for a redrive)',
+      },
+      AlarmTopicArn: {
+        value: this.alerts.topic.topicArn,
+        description:
+          'SNS topic every alarm notifies: subscribe email, Slack (AWS Chatbot) or PagerDuty to it',
+      },
+      DashboardName: {
+        value: this.dashboard.dashboardName,
+        description: 'CloudWatch dashboard of the pipeline',
       },
     };
     for (const [name, output] of Object.entries(outputs)) new CfnOutput(this, name, output);

@@ -5,7 +5,8 @@ import { type Dispatcher, outcomeWebhookId } from '#shared/dispatch';
 import { isTerminal, type Job, JobStatus, type WebhookState, WebhookStatus } from '#shared/job';
 import type { IdleJob, JobStore } from '#shared/job-store';
 import { openJobShards } from '#shared/jobs-table';
-import { countJob, JobMetric, logger, metrics } from '#shared/observability';
+import { JobMetric, ReconcileKind } from '#shared/metric-names';
+import { countJob, logger, metrics } from '#shared/observability';
 import type { MediaKind } from '#shared/presets';
 import { objectExists } from '#shared/s3-objects';
 
@@ -37,20 +38,8 @@ export interface ReconcileDeps {
   policy: ReconcilePolicy;
 }
 
-/** What had stopped moving: the `kind` dimension of the JobsReconciled metric. */
-export const ReconcileKind = {
-  /** awaiting_upload, its object in the bucket: the S3 event was lost or dead-lettered. */
-  UploadNotIngested: 'upload_not_ingested',
-  /** queued, its message never recorded as sent: the sender stopped between two writes. */
-  MessageNotSent: 'message_not_sent',
-  /** queued, its message sent longer ago than any backoff and visibility timeout: the message is gone. */
-  MessageLost: 'message_lost',
-  /** processing past the function's timeout: the attempt died without recording an outcome. */
-  AttemptStalled: 'attempt_stalled',
-  /** done, failed or duplicate, its callback not told: the webhook message was lost. */
-  OutcomeNotAnnounced: 'outcome_not_announced',
-} as const;
-export type ReconcileKind = (typeof ReconcileKind)[keyof typeof ReconcileKind];
+// The kinds are named with the metric's other names, where the stack's alarm reads them too.
+export { ReconcileKind };
 
 export type ReconcileAction = 'ingested' | 'enqueued' | 'requeued' | 'failed' | 'announced';
 
@@ -70,7 +59,7 @@ export interface ReconcileReport {
   errors: number;
 }
 
-export const RECONCILED_METRIC = 'JobsReconciled';
+export const RECONCILED_METRIC = JobMetric.Reconciled;
 
 const secondsBetween = (earlier: string, now: Date): number => (now.getTime() - Date.parse(earlier)) / 1000;
 

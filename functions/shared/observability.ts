@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { JobMetric } from './metric-names.ts';
 
 type LogLevelMethod = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical';
 
@@ -69,16 +70,7 @@ export const metrics = new Metrics({
   },
 });
 
-export const JobMetric = {
-  Created: 'JobsCreated',
-  Done: 'JobsDone',
-  Failed: 'JobsFailed',
-  Duplicate: 'JobsDuplicate',
-  Retried: 'JobsRetried',
-  ProcessingTime: 'ProcessingTime',
-  WebhookDelivered: 'WebhooksDelivered',
-  WebhookFailed: 'WebhooksFailed',
-} as const;
+export { JobMetric };
 
 export const countJob = (metric: (typeof JobMetric)[keyof typeof JobMetric]): void => {
   metrics.addMetric(metric, MetricUnit.Count, 1);

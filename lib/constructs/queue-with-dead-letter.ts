@@ -22,6 +22,9 @@ export const DEAD_LETTER_RETENTION = Duration.seconds(DEAD_LETTER_RETENTION_SECO
 /** SQS's smallest and largest maximum concurrency of an SQS event source mapping. */
 export const MAX_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
+/** The period of the dead-letter alarms: one notification per 5 minutes of dead letters is plenty. */
+export const DEAD_LETTER_ALARM_PERIOD = Duration.minutes(5);
+
 export const visibilityTimeoutFor = (consumerTimeout: Duration): Duration =>
   Duration.seconds(visibilityTimeoutSeconds(consumerTimeout.toSeconds()));
 
@@ -91,16 +94,28 @@ export interface DeadLetterQueueProps {
 
 /**
  * A dead-letter queue: 14 days' retention, TLS-only, SQS-managed encryption, and an alarm as soon as
- * anything is in it.
+ * anything reaches it. Which metric the alarm watches depends on whether a function drains the queue:
+ *
+ * - drained (`consumerTimeout` given): the dead-letter function empties the queue within seconds, so the
+ *   queue's depth (`ApproximateNumberOfMessagesVisible`, sampled once a minute) is almost always 0 and an
+ *   alarm on it never fires. `NumberOfMessagesSent` does not help either: SQS does not count the messages
+ *   its redrive policy moves in. What every arrival does cause is a receive by the draining function, so
+ *   the alarm counts `NumberOfMessagesReceived` (Sum over 5 minutes ≥ 1). A message the function fails
+ *   on is received again, and keeps the alarm up.
+ * - kept (no consumer: the webhook dead letters wait for a redrive): nobody receives, and the message
+ *   stays, so the depth is the right signal: in alarm while at least one message waits.
  */
 export class DeadLetterQueue extends Construct {
   readonly queue: Queue;
-  /** In alarm while the queue holds at least one message. */
+  /** In alarm when a message reached the queue (drained) or while one waits in it (kept). */
   readonly alarm: Alarm;
   readonly visibilityTimeout: Duration;
+  /** Whether a function drains this queue (it was made with a `consumerTimeout`). */
+  readonly drained: boolean;
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
+    this.drained = props.consumerTimeout !== undefined;
     this.visibilityTimeout = props.consumerTimeout
       ? visibilityTimeoutFor(props.consumerTimeout)
       : Duration.seconds(30);
@@ -110,15 +125,19 @@ export class DeadLetterQueue extends Construct {
       enforceSSL: true,
       encryption: QueueEncryption.SQS_MANAGED,
     });
-    this.alarm = this.queue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: Stats.MAXIMUM })
-      .createAlarm(this, 'NotEmpty', {
-        alarmDescription: props.alarmDescription,
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
+    const metric = this.drained
+      ? this.queue.metricNumberOfMessagesReceived({ period: DEAD_LETTER_ALARM_PERIOD, statistic: Stats.SUM })
+      : this.queue.metricApproximateNumberOfMessagesVisible({
+          period: DEAD_LETTER_ALARM_PERIOD,
+          statistic: Stats.MAXIMUM,
+        });
+    this.alarm = metric.createAlarm(this, this.drained ? 'Arrived' : 'NotEmpty', {
+      alarmDescription: props.alarmDescription,
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /** Drains this queue into `consumer` (its timeout must fit the `consumerTimeout` this queue was made for). */
@@ -152,7 +171,7 @@ export interface QueueWithDeadLetterProps {
 /**
  * A work queue with its dead-letter queue and redrive policy. Both are TLS-only and encrypted with
  * SQS-managed keys; the work queue keeps messages at most 7 days, the dead-letter queue 14, and it
- * raises an alarm when not empty.
+ * raises an alarm when one arrives.
  */
 export class QueueWithDeadLetter extends Construct {
   readonly queue: Queue;

@@ -252,22 +252,26 @@ describe('MediaPipeline stack', () => {
     });
 
     it('keeps dead letters for 14 days and raises an alarm as soon as one arrives', () => {
-      // Prepare
+      // Prepare: the drained queues count receives (the dead-letter function empties them in seconds),
+      // the webhook one, kept for a redrive, its depth (test/infra/monitoring.test.ts has the details)
       const deadLetterQueues = [
-        stack.processing.imageQueue.deadLetter,
-        stack.processing.videoQueue.deadLetter,
-        stack.notifications.webhookQueue.deadLetter,
-        stack.ingest.deadLetter,
+        { deadLetter: stack.processing.imageQueue.deadLetter, metric: 'NumberOfMessagesReceived' },
+        { deadLetter: stack.processing.videoQueue.deadLetter, metric: 'NumberOfMessagesReceived' },
+        {
+          deadLetter: stack.notifications.webhookQueue.deadLetter,
+          metric: 'ApproximateNumberOfMessagesVisible',
+        },
+        { deadLetter: stack.ingest.deadLetter, metric: 'NumberOfMessagesReceived' },
       ];
       // Assess
-      for (const deadLetter of deadLetterQueues) {
+      for (const { deadLetter, metric } of deadLetterQueues) {
         const queueId = logicalId(deadLetter.queue);
         expect(queries.get(queueId).Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
         expect(queries.get(logicalId(deadLetter.alarm)).Properties).toMatchObject({
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           EvaluationPeriods: 1,
-          MetricName: 'ApproximateNumberOfMessagesVisible',
+          MetricName: metric,
           Namespace: 'AWS/SQS',
           Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
         });
@@ -1102,6 +1106,8 @@ describe('MediaPipeline stack', () => {
     'VideoDeadLetterQueueUrl',
     'IngestDeadLetterQueueUrl',
     'WebhookDeadLetterQueueUrl',
+    'AlarmTopicArn',
+    'DashboardName',
   ])('exports the %s output', (name) => {
     // Assess
     template.hasOutput(name, { Value: Match.anyValue() });

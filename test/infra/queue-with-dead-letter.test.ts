@@ -58,8 +58,9 @@ describe('QueueWithDeadLetter', () => {
     template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmDescription: 'jobs are stuck',
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
     });
   });

@@ -544,7 +544,7 @@ describe('checkSupport', () => {
     const uploadsId = idOf('StorageUploadsBucket', 'AWS::S3::Bucket');
     const uploads = template.Resources[uploadsId ?? ''];
     if (uploads?.Properties) uploads.Properties.VersioningConfiguration = { Status: 'Enabled' };
-    template.Resources.AlertsTopic = { Type: 'AWS::SNS::Topic', Properties: {} };
+    template.Resources.EventsStream = { Type: 'AWS::Kinesis::Stream', Properties: {} };
     const apiFunctionId = idOf('UploadApiApiFunction', 'AWS::Lambda::Function');
     const environment = template.Resources[apiFunctionId ?? '']?.Properties?.Environment as
       | { Variables: Record<string, unknown> }
@@ -581,13 +581,13 @@ describe('checkSupport', () => {
         reason: 'intrinsic function Fn::FindInMap is not supported locally',
       },
       {
-        path: 'Resources.AlertsTopic.Type',
-        reason: 'resource type AWS::SNS::Topic is not supported locally',
+        path: 'Resources.EventsStream.Type',
+        reason: 'resource type AWS::Kinesis::Stream is not supported locally',
       },
     ]);
     expect(message).toContain('3 problems');
     expect(message).toContain(
-      'Resources.AlertsTopic.Type: resource type AWS::SNS::Topic is not supported locally',
+      'Resources.EventsStream.Type: resource type AWS::Kinesis::Stream is not supported locally',
     );
   });
 
