@@ -3,6 +3,12 @@ import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
 import { ApiAuth } from './api-auth.ts';
+import {
+  DEFAULT_ARCHITECTURE,
+  hostArchitecture,
+  type LambdaArchitecture,
+  setStackArchitecture,
+} from './architecture.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
@@ -58,6 +64,13 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default 'aws'
    */
   readonly target?: DeploymentTarget;
+  /**
+   * The instruction set of every function, and the binaries the layers are staged for (whatever the
+   * machine that synthesizes: another platform's packages are fetched at their locked versions).
+   * @default 'arm64'; with `target: 'localstack'`, this machine's (LocalStack runs the functions in
+   * containers on the Docker host, where another architecture needs emulation)
+   */
+  readonly architecture?: LambdaArchitecture;
   /**
    * With `target: 'localstack'`: the S3 endpoint clients on the developer's machine use, which presigned
    * URLs are signed for.
@@ -149,6 +162,8 @@ export class MediaPipelineStack extends Stack {
   readonly webPage: WebPage;
   readonly apiAuth: ApiAuth;
   readonly target: DeploymentTarget;
+  /** The functions' and layers' architecture. */
+  readonly architecture: LambdaArchitecture;
 
   constructor(scope: Construct, id: string, props: MediaPipelineStackProps = {}) {
     super(scope, id, props);
@@ -168,6 +183,9 @@ export class MediaPipelineStack extends Stack {
     this.settings = settings;
     this.target = props.target ?? 'aws';
     const localstack = this.target === 'localstack';
+    this.architecture =
+      props.architecture ?? (localstack ? hostArchitecture() : undefined) ?? DEFAULT_ARCHITECTURE;
+    setStackArchitecture(this, this.architecture);
     if (localstack && settings.auth === 'jwt') {
       throw new Error(
         'auth jwt cannot be deployed with target localstack: the JWT authorizer is part of API Gateway, which LocalStack’s free image does not run (the API is a function URL there). Use auth api-key (the API function then checks the keys itself) or none.',

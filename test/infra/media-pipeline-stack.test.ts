@@ -47,13 +47,13 @@ describe('MediaPipeline stack', () => {
   afterAll(() => synthesized?.cleanUp());
 
   describe('functions', () => {
-    it('defines the project functions on nodejs22.x and x86_64, with source maps and Powertools settings', () => {
+    it('defines the project functions on nodejs22.x and arm64 (the default architecture), with source maps and Powertools settings', () => {
       // Assess
       const functions = queries.projectFunctions();
       expect([...functions.keys()].sort()).toEqual([...SERVICES].sort());
       for (const [service, { properties }] of functions) {
         expect(properties.Runtime, service).toBe('nodejs22.x');
-        expect(properties.Architectures, service).toEqual(['x86_64']);
+        expect(properties.Architectures, service).toEqual(['arm64']);
         expect(properties.Handler, service).toBe('index.handler');
         expect(environmentOf(properties), service).toMatchObject({
           NODE_OPTIONS: '--enable-source-maps',
