@@ -293,14 +293,14 @@ describe('x86_64 layers', () => {
   });
 });
 
-describe('an arm64 synth', () => {
-  // Prepare and Act, once: the whole app for arm64, its arm64 packages fetched at the locked versions if
+describe('a synth with the default architecture', () => {
+  // Prepare and Act, once: the whole app with the default architecture (arm64), its arm64 packages fetched at the locked versions if
   // node_modules lacks them (the first run downloads about 50 MB from the npm registry; later runs reuse layers/.cache).
   let synthesized: SynthesizedPipeline;
   let ffmpegDir: string;
   let sharpDir: string;
   beforeAll(() => {
-    synthesized = synthesizePipeline({ architecture: 'arm64' });
+    synthesized = synthesizePipeline();
     const layers = synthesized.template.findResources('AWS::Lambda::LayerVersion');
     const byDescription = (word: string) =>
       Object.values(layers).find((layer) => String(layer.Properties.Description).includes(word)) ?? {};
@@ -311,6 +311,7 @@ describe('an arm64 synth', () => {
 
   it('runs every project function on arm64 and declares the layers for arm64 only', () => {
     // Assess
+    expect(synthesized.stack.architecture).toBe('arm64');
     const functions = new TemplateQueries(synthesized.template).projectFunctions();
     expect(functions.size).toBeGreaterThan(5);
     for (const [service, { properties }] of functions) {
