@@ -2,12 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Code, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { settingsFromContext } from '#lib/app';
 import { hostArchitecture, setStackArchitecture } from '#lib/architecture';
+import { processVideo } from '../../functions/video/process-video.ts';
 import { type PackageFetcher, stageFfmpegLayer, stageSharpLayer } from '../../layers/stage.ts';
 import { FfmpegLayer } from '../../lib/layers/ffmpeg-layer.ts';
 import { stagedLayerCode } from '../../lib/layers/layer-code.ts';
@@ -386,5 +388,85 @@ describe('a synth with the default architecture', () => {
       expect(poster.stdout.slice(8, 12)).toBe('WEBP');
     },
     60_000,
+  );
+
+  it.skipIf(!CAN_RUN_AARCH64)(
+    `processes a clip with the staged binaries as the video function does${CAN_RUN_AARCH64 ? '' : ' (skipped: no qemu-aarch64)'}`,
+    async () => {
+      // Prepare: a 4 s clip made by the host's ffmpeg; the staged binaries behind wrappers that start
+      // them under qemu-user (runBinary still applies its address-space cap and watchdog to them)
+      const work = mkdtempSync(join(tmpdir(), 'arm64-video-'));
+      try {
+        const clip = join(work, 'clip.mp4');
+        execFileSync(ffmpegInstaller.path, [
+          '-hide_banner',
+          '-nostdin',
+          '-loglevel',
+          'error',
+          '-y',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc2=size=640x360:rate=30',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine',
+          '-t',
+          '4',
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-c:a',
+          'aac',
+          clip,
+        ]);
+        const tool = (name: string): string => {
+          const binary = join(ffmpegDir, 'bin', name);
+          if (process.arch === 'arm64') return binary;
+          const wrapper = join(work, name);
+          writeFileSync(wrapper, `#!/bin/sh\nexec ${QEMU} ${binary} "$@"\n`, { mode: 0o755 });
+          return wrapper;
+        };
+        const options = {
+          ffmpegPath: tool('ffmpeg'),
+          ffprobePath: tool('ffprobe'),
+          maxDurationSeconds: 3600,
+          timeoutMs: 60_000,
+          memoryLimitBytes: 1024 * 1024 * 1024,
+        };
+        // Act
+        const jpeg = await processVideo(
+          clip,
+          { at_second: 2, width: 320, format: 'jpeg', quality: 80 },
+          options,
+        );
+        const webp = await processVideo(
+          clip,
+          { at_second: 2, width: 320, format: 'webp', quality: 80 },
+          options,
+        );
+        // Assess
+        expect(jpeg.metadata).toMatchObject({
+          width: 640,
+          height: 360,
+          codec: 'h264',
+          container: 'mp4',
+          audio_codec: 'aac',
+        });
+        expect(jpeg.poster).toMatchObject({
+          width: 320,
+          height: 180,
+          contentType: 'image/jpeg',
+          at_second: 2,
+        });
+        expect(jpeg.poster.data.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+        expect(webp.poster.data.subarray(8, 12).toString('latin1')).toBe('WEBP');
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+    120_000,
   );
 });
