@@ -404,15 +404,25 @@ const listFiles = (dir: string): { path: string; mode: number }[] =>
  */
 const syncLayer = (outDir: string, files: readonly LayerFile[]): string[] => {
   const copied: string[] = [];
-  for (const file of files) {
-    const target = join(outDir, file.target);
-    if (!isUpToDate(file, target)) {
-      mkdirSync(dirname(target), { recursive: true, mode: EXECUTABLE });
-      rmSync(target, { force: true });
-      copyFileSync(file.source, target);
-      copied.push(file.target);
+  // Copies are written beside outDir and renamed into place, so that a concurrent synth (vitest runs
+  // test files in parallel) reads a staged file whole, old or new, never half-copied.
+  const scratch = join(dirname(outDir), `.staging-${process.pid}`);
+  try {
+    for (const file of files) {
+      const target = join(outDir, file.target);
+      if (!isUpToDate(file, target)) {
+        mkdirSync(dirname(target), { recursive: true, mode: EXECUTABLE });
+        mkdirSync(scratch, { recursive: true });
+        const copy = join(scratch, String(copied.length));
+        copyFileSync(file.source, copy);
+        chmodSync(copy, file.mode);
+        renameSync(copy, target);
+        copied.push(file.target);
+      }
+      if ((statSync(target).mode & 0o777) !== file.mode) chmodSync(target, file.mode);
     }
-    if ((statSync(target).mode & 0o777) !== file.mode) chmodSync(target, file.mode);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
   removeStrays(outDir, new Set(files.map((file) => join(outDir, file.target))));
   return copied;
