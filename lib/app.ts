@@ -5,6 +5,7 @@ import { MAX_RETENTION_DAYS, MIN_UPLOAD_RETENTION_DAYS } from '#shared/retention
 import { AUTH_MODES, isAuthMode } from '#shared/tenants';
 import { isAlarmEmail } from './alerts.ts';
 import { OPEN_API_WARNING } from './api-auth.ts';
+import { isLambdaArchitecture, LAMBDA_ARCHITECTURES } from './architecture.ts';
 import { DEPLOYMENT_TARGETS, isDeploymentTarget } from './deployment-target.ts';
 import { MediaPipelineStack, type MediaPipelineStackProps } from './media-pipeline-stack.ts';
 import { MAX_WEBHOOK_ATTEMPTS } from './retry-budgets.ts';
@@ -44,6 +45,15 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
       );
     }
     settings.target = target;
+  }
+  const architecture = node.tryGetContext('architecture');
+  if (architecture !== undefined) {
+    if (!isLambdaArchitecture(architecture)) {
+      throw new Error(
+        `context architecture must be one of ${LAMBDA_ARCHITECTURES.join(', ')} (Lambda's names), not ${JSON.stringify(architecture)}`,
+      );
+    }
+    settings.architecture = architecture;
   }
   const publicEndpoint = node.tryGetContext('localstackPublicEndpoint');
   if (publicEndpoint !== undefined) {

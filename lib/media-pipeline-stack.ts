@@ -6,6 +6,12 @@ import { DEFAULT_BACKOFF, webhookRetryDelaySeconds } from '#shared/retry';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
 import { Alerts } from './alerts.ts';
 import { ApiAuth } from './api-auth.ts';
+import {
+  DEFAULT_ARCHITECTURE,
+  hostArchitecture,
+  type LambdaArchitecture,
+  setStackArchitecture,
+} from './architecture.ts';
 import { MediaFunction } from './constructs/media-function.ts';
 import { PipelineDashboard } from './dashboard.ts';
 import { DEFAULT_DEAD_LETTER_MAX_CONCURRENCY, DeadLetters } from './dead-letters.ts';
@@ -70,6 +76,13 @@ export interface MediaPipelineStackProps extends StackProps {
    * @default 'aws'
    */
   readonly target?: DeploymentTarget;
+  /**
+   * The instruction set of every function, and the binaries the layers are staged for (whatever the
+   * machine that synthesizes: another platform's packages are fetched at their locked versions).
+   * @default 'arm64'; with `target: 'localstack'`, this machine's (LocalStack runs the functions in
+   * containers on the Docker host, where another architecture needs emulation)
+   */
+  readonly architecture?: LambdaArchitecture;
   /**
    * With `target: 'localstack'`: the S3 endpoint clients on the developer's machine use, which presigned
    * URLs are signed for.
@@ -231,6 +244,8 @@ export class MediaPipelineStack extends Stack {
   readonly alerts: Alerts;
   readonly monitoring: Monitoring;
   readonly dashboard: PipelineDashboard;
+  /** The functions' and layers' architecture. */
+  readonly architecture: LambdaArchitecture;
 
   constructor(scope: Construct, id: string, props: MediaPipelineStackProps = {}) {
     super(scope, id, props);
@@ -256,6 +271,9 @@ export class MediaPipelineStack extends Stack {
     this.settings = settings;
     this.target = props.target ?? 'aws';
     const localstack = this.target === 'localstack';
+    this.architecture =
+      props.architecture ?? (localstack ? hostArchitecture() : undefined) ?? DEFAULT_ARCHITECTURE;
+    setStackArchitecture(this, this.architecture);
     if (localstack && settings.auth === 'jwt') {
       throw new Error(
         'auth jwt cannot be deployed with target localstack: the JWT authorizer is part of API Gateway, which LocalStack’s free image does not run (the API is a function URL there). Use auth api-key (the API function then checks the keys itself) or none.',

@@ -4,6 +4,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { presetsConfig } from '#shared/presets';
 import { stageFfmpegLayer, stageSharpLayer } from '../layers/stage.ts';
+import { architectureOf } from './architecture.ts';
 import { type AssetDirectory, MediaFunction } from './constructs/media-function.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 import { FFMPEG_PATH, FFPROBE_PATH, FfmpegLayer } from './layers/ffmpeg-layer.ts';
@@ -109,14 +110,21 @@ export class Processing extends Construct {
     };
 
     const bundled = props.nativeDependencies === 'bundled';
+    // The stack's architecture, which MediaFunction and the layers read too.
+    const architecture = architectureOf(this);
     this.sharpLayer = bundled ? undefined : new SharpLayer(this, 'SharpLayer');
     this.ffmpegLayer = bundled ? undefined : new FfmpegLayer(this, 'FfmpegLayer');
     // The staged layers' contents, copied into the assets instead (what would be /opt/... is /var/task/...).
     const sharpFiles: AssetDirectory[] = bundled
-      ? [{ source: join(stageSharpLayer().directory, 'nodejs', 'node_modules'), target: 'node_modules' }]
+      ? [
+          {
+            source: join(stageSharpLayer({ architecture }).directory, 'nodejs', 'node_modules'),
+            target: 'node_modules',
+          },
+        ]
       : [];
     const ffmpegFiles: AssetDirectory[] = bundled
-      ? [{ source: join(stageFfmpegLayer().directory, 'bin'), target: 'bin' }]
+      ? [{ source: join(stageFfmpegLayer({ architecture }).directory, 'bin'), target: 'bin' }]
       : [];
 
     this.imageQueue = new QueueWithDeadLetter(this, 'ImageQueue', {

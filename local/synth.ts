@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostArchitecture } from '../lib/architecture.ts';
 import type { CfnTemplate, SynthesizedStack } from './types.ts';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,8 +31,11 @@ const SKIPPED_DIRECTORIES = new Set(['node_modules', 'build', 'cdk.out']);
 /**
  * Context of a local synth, over cdk.json's: a developer's own webhook receiver on localhost must work.
  * `retainData` means nothing locally (nothing is ever deleted), so it is left as cdk.json has it.
+ * `architecture` is the host's: the runtime runs the layers' binaries on this machine, so they are
+ * staged for its CPU (Linux; on another OS they cannot run here whichever architecture is staged).
  */
 export const LOCAL_CONTEXT: Readonly<Record<string, unknown>> = {
+  ...(hostArchitecture() ? { architecture: hostArchitecture() } : {}),
   allowLoopbackCallbacks: true,
   quotaJobsPerDay: 0,
   quotaBytesPerDay: 0,

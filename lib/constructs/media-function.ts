@@ -1,7 +1,7 @@
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import {
   LogLevel,
   NodejsFunction,
@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { architectureOf, cdkArchitecture } from '../architecture.ts';
 import { DEPS_LOCK_FILE, functionEntry, PROJECT_ROOT } from '../paths.ts';
 import { acknowledge } from './nag.ts';
 
@@ -121,7 +122,8 @@ const copyAssetFiles = (files: readonly string[], directories: readonly AssetDir
  * The project's Lambda function: holds the defaults every function shares, so the concern constructs
  * only say what differs (memory, timeout, environment, layers).
  *
- * - nodejs22.x on x86_64 (the layers' binaries are linux-x64);
+ * - nodejs22.x on the stack's architecture (lib/architecture.ts: arm64 unless the stack says
+ *   otherwise), the one its layers are staged for;
  * - bundled locally by esbuild, never in Docker, as one self-contained CommonJS file with the AWS SDK
  *   inside: CommonJS because `require('sharp')` from a bundle resolves through NODE_PATH to a layer's
  *   /opt/nodejs/node_modules while ESM imports ignore NODE_PATH; self-contained because a local
@@ -163,7 +165,7 @@ export class MediaFunction extends NodejsFunction {
       entry: functionEntry(source),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.X86_64,
+      architecture: cdkArchitecture(architectureOf(scope)),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: DEPS_LOCK_FILE,
       role,

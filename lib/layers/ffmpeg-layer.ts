@@ -1,6 +1,8 @@
-import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { type StageOptions, stageFfmpegLayer } from '../../layers/stage.ts';
+import { architectureOf, cdkArchitecture } from '../architecture.ts';
+import { stagedLayerCode } from './layer-code.ts';
 
 /** Where the layer puts the binaries in a function's file system. */
 export const FFMPEG_PATH = '/opt/bin/ffmpeg';
@@ -8,29 +10,34 @@ export const FFPROBE_PATH = '/opt/bin/ffprobe';
 
 export interface FfmpegLayerProps {
   /**
-   * Where to stage the layer from and to.
-   * @default - the project's node_modules, staged to layers/ffmpeg/build
+   * Where to stage the layer from and to (the architecture is the stack's).
+   * @default - the project's node_modules (packages of another platform fetched at their locked
+   * versions), staged to layers/ffmpeg/build/<architecture>
    */
-  readonly staging?: StageOptions;
+  readonly staging?: Omit<StageOptions, 'architecture'>;
 }
 
 /**
- * Static ffmpeg and ffprobe builds for linux-x64 at /opt/bin, staged at synth time from the
- * `@ffmpeg-installer/linux-x64` and `@ffprobe-installer/linux-x64` packages.
+ * Static ffmpeg and ffprobe builds for the stack's architecture at /opt/bin, staged at synth time from
+ * the `@ffmpeg-installer/linux-<cpu>` and `@ffprobe-installer/linux-<cpu>` packages.
  */
 export class FfmpegLayer extends LayerVersion {
   /** The installer packages (and versions) the binaries come from. */
   readonly packages: readonly { readonly name: string; readonly version: string }[];
+  /** The directory the layer's asset was made from. */
+  readonly stagedDirectory: string;
 
   constructor(scope: Construct, id: string, props: FfmpegLayerProps = {}) {
-    const staged = stageFfmpegLayer(props.staging);
+    const architecture = architectureOf(scope);
+    const staged = stageFfmpegLayer({ ...props.staging, architecture });
     super(scope, id, {
-      code: Code.fromAsset(staged.directory),
+      code: stagedLayerCode(staged.directory),
       compatibleRuntimes: [Runtime.NODEJS_22_X],
-      compatibleArchitectures: [Architecture.X86_64],
+      compatibleArchitectures: [cdkArchitecture(architecture)],
       description: `ffmpeg and ffprobe (${staged.packages.map((p) => `${p.name}@${p.version}`).join(', ')}) in /opt/bin`,
       license: 'GPL-3.0',
     });
     this.packages = staged.packages;
+    this.stagedDirectory = staged.directory;
   }
 }

@@ -69,7 +69,7 @@ describe('stageFfmpegLayer', () => {
     // Prepare
     writeBinaries();
     // Act
-    const staged = stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    const staged = stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(filesUnder(outDir)).toEqual(['bin/ffmpeg', 'bin/ffprobe']);
     expect(mode(join(outDir, 'bin', 'ffmpeg'))).toBe('755');
@@ -84,10 +84,10 @@ describe('stageFfmpegLayer', () => {
   it('copies nothing when the staged binaries are up to date', () => {
     // Prepare
     writeBinaries();
-    stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     const stagedAt = statSync(join(outDir, 'bin', 'ffprobe')).mtimeMs;
     // Act
-    const again = stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    const again = stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(again.copied).toEqual([]);
     expect(statSync(join(outDir, 'bin', 'ffprobe')).mtimeMs).toBe(stagedAt);
@@ -97,11 +97,11 @@ describe('stageFfmpegLayer', () => {
   it('copies a binary again when its source changed, and restores a mode changed by hand', () => {
     // Prepare
     const { ffmpeg } = writeBinaries();
-    stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     writeFileSync(ffmpeg, 'a newer, longer ffmpeg binary');
     chmodSync(join(outDir, 'bin', 'ffprobe'), 0o700);
     // Act
-    const again = stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    const again = stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(again.copied).toEqual(['bin/ffmpeg']);
     expect(mode(join(outDir, 'bin', 'ffmpeg'))).toBe('755');
@@ -111,12 +111,12 @@ describe('stageFfmpegLayer', () => {
   it('copies a binary again when the staged copy is older than its source', () => {
     // Prepare
     const { ffmpeg } = writeBinaries();
-    stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     const past = new Date(Date.now() - 60_000);
     utimesSync(join(outDir, 'bin', 'ffmpeg'), past, past);
     utimesSync(ffmpeg, new Date(), new Date());
     // Act
-    const again = stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    const again = stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(again.copied).toEqual(['bin/ffmpeg']);
   });
@@ -125,7 +125,7 @@ describe('stageFfmpegLayer', () => {
     // Prepare
     writePackage('@ffmpeg-installer/linux-x64', {}, { ffmpeg: 'ffmpeg binary' });
     // Act
-    const stage = () => stageFfmpegLayer({ nodeModulesDir: nodeModules, outDir });
+    const stage = () => stageFfmpegLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(stage).toThrow(LayerStagingError);
     expect(stage).toThrow(
@@ -179,7 +179,7 @@ describe('stageSharpLayer', () => {
     // Prepare
     writeSharp();
     // Act
-    const staged = stageSharpLayer({ nodeModulesDir: nodeModules, outDir });
+    const staged = stageSharpLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(staged.packages.map((p) => p.name)).toEqual([
       '@img/sharp-libvips-linux-x64',
@@ -199,7 +199,7 @@ describe('stageSharpLayer', () => {
     writeSharp();
     writePackage('sharp/node_modules/semver', { name: 'semver', version: '7.9.0' }, { 'index.js': 'nested' });
     // Act
-    const staged = stageSharpLayer({ nodeModulesDir: nodeModules, outDir });
+    const staged = stageSharpLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(staged.packages.find((p) => p.name === 'semver')?.version).toBe('7.9.0');
     expect(filesUnder(outDir)).toContain('nodejs/node_modules/sharp/node_modules/semver/index.js');
@@ -208,12 +208,12 @@ describe('stageSharpLayer', () => {
   it('is idempotent, and removes what no longer belongs to the layer', () => {
     // Prepare
     writeSharp();
-    stageSharpLayer({ nodeModulesDir: nodeModules, outDir });
+    stageSharpLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     const stray = join(outDir, 'nodejs', 'node_modules', 'left-over', 'index.js');
     mkdirSync(dirname(stray), { recursive: true });
     writeFileSync(stray, 'from an older closure');
     // Act
-    const again = stageSharpLayer({ nodeModulesDir: nodeModules, outDir });
+    const again = stageSharpLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(again.copied).toEqual([]);
     expect(filesUnder(outDir).some((file) => file.includes('left-over'))).toBe(false);
@@ -224,7 +224,7 @@ describe('stageSharpLayer', () => {
     writePackage('sharp', { dependencies: {}, optionalDependencies: { '@img/sharp-darwin-arm64': '1' } });
     writePackage('@img/sharp-darwin-arm64', { os: ['darwin'], cpu: ['arm64'] });
     // Act
-    const stage = () => stageSharpLayer({ nodeModulesDir: nodeModules, outDir });
+    const stage = () => stageSharpLayer({ architecture: 'x86_64', nodeModulesDir: nodeModules, outDir });
     // Assess
     expect(stage).toThrow(LayerStagingError);
     expect(stage).toThrow(/@img\/sharp-linux-x64.*npm install --os=linux --cpu=x64 sharp/);
@@ -232,7 +232,7 @@ describe('stageSharpLayer', () => {
 
   it('stages the project’s real sharp so that it loads from the layer', () => {
     // Act: the project's own node_modules, staged to a temporary directory
-    const staged = stageSharpLayer({ outDir });
+    const staged = stageSharpLayer({ architecture: 'x86_64', outDir });
     // Assess
     expect(staged.packages.map((p) => p.name)).toEqual(
       expect.arrayContaining([

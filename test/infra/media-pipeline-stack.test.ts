@@ -8,6 +8,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostArchitecture } from '#lib/architecture';
 import type { MediaPipelineStack } from '#lib/media-pipeline-stack';
 import { PROJECT_ROOT } from '#lib/paths';
 import { type SynthesizedPipeline, synthesizePipeline } from './synthesize.ts';
@@ -28,6 +29,8 @@ const SERVICES = [
   'media-authorizer',
 ];
 
+const HOST_ARCHITECTURE = hostArchitecture() ?? 'x86_64';
+
 describe('MediaPipeline stack', () => {
   // Prepare and Act, once for the file: synthesizing bundles every function with esbuild.
   let synthesized: SynthesizedPipeline;
@@ -40,20 +43,22 @@ describe('MediaPipeline stack', () => {
   };
 
   beforeAll(() => {
-    synthesized = synthesizePipeline();
+    // On this machine's architecture, so that the bundles load here with their layers' binaries (the
+    // deployed default, arm64, is test/infra/architecture.test.ts's).
+    synthesized = synthesizePipeline({ architecture: HOST_ARCHITECTURE });
     ({ stack, template } = synthesized);
     queries = new TemplateQueries(template);
   });
   afterAll(() => synthesized?.cleanUp());
 
   describe('functions', () => {
-    it('defines the project functions on nodejs22.x and x86_64, with source maps and Powertools settings', () => {
+    it('defines the project functions on nodejs22.x and the architecture asked for, with source maps and Powertools settings', () => {
       // Assess
       const functions = queries.projectFunctions();
       expect([...functions.keys()].sort()).toEqual([...SERVICES].sort());
       for (const [service, { properties }] of functions) {
         expect(properties.Runtime, service).toBe('nodejs22.x');
-        expect(properties.Architectures, service).toEqual(['x86_64']);
+        expect(properties.Architectures, service).toEqual([HOST_ARCHITECTURE]);
         expect(properties.Handler, service).toBe('index.handler');
         expect(environmentOf(properties), service).toMatchObject({
           NODE_OPTIONS: '--enable-source-maps',
