@@ -28,6 +28,7 @@ export const LOCALSTACK_COMMUNITY_RESOURCE_TYPES: ReadonlySet<string> = new Set(
   'AWS::Events::Rule',
   'AWS::IAM::Policy',
   'AWS::IAM::Role',
+  'AWS::KMS::Key',
   'AWS::Lambda::EventInvokeConfig',
   'AWS::Lambda::EventSourceMapping',
   'AWS::Lambda::Function',
@@ -37,6 +38,9 @@ export const LOCALSTACK_COMMUNITY_RESOURCE_TYPES: ReadonlySet<string> = new Set(
   'AWS::S3::Bucket',
   'AWS::S3::BucketPolicy',
   'AWS::SecretsManager::Secret',
+  'AWS::SNS::Subscription',
+  'AWS::SNS::Topic',
+  'AWS::SNS::TopicPolicy',
   'AWS::SQS::Queue',
   'AWS::SQS::QueuePolicy',
 ]);

@@ -243,7 +243,8 @@ export class MediaPipelineStack extends Stack {
   readonly target: DeploymentTarget;
   readonly alerts: Alerts;
   readonly monitoring: Monitoring;
-  readonly dashboard: PipelineDashboard;
+  /** Undefined in the LocalStack variant: LocalStack's community image has no provider for dashboards. */
+  readonly dashboard: PipelineDashboard | undefined;
   /** The functions' and layers' architecture. */
   readonly architecture: LambdaArchitecture;
 
@@ -441,31 +442,33 @@ export class MediaPipelineStack extends Stack {
         .map(({ deadLetter }) => deadLetter.alarm),
     );
     this.alerts.notifyEveryAlarm(this);
-    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
-      processors: [this.processing.imageFunction, this.processing.videoFunction],
-      functions,
-      workQueues: [
-        { name: 'image', queue: imageQueue },
-        { name: 'video', queue: videoQueue },
-        { name: 'webhook', queue: webhookQueue },
-      ],
-      deadLetterQueues,
-      webhookFunction: this.notifications.webhookFunction,
-      apiStage: this.uploadApi.stage,
-      jobsReconciled: this.monitoring.jobsReconciled,
-      alarms: [
-        ...deadLetterQueues.map(({ deadLetter }) => deadLetter.alarm),
-        ...(this.monitoring.apiServerErrors ? [this.monitoring.apiServerErrors] : []),
-        ...this.monitoring.queueAgeAlarms.map(({ alarm }) => alarm),
-        ...this.monitoring.asyncAlarms.flatMap(({ deadLetterErrors, eventAge }) => [
-          deadLetterErrors,
-          eventAge,
-        ]),
-        ...this.monitoring.tableThrottles.map(({ alarm }) => alarm),
-        this.monitoring.reconcilerActivity,
-        ...this.monitoring.functionAlarms.flatMap(({ errors, throttles }) => [errors, throttles]),
-      ],
-    });
+    this.dashboard = localstack
+      ? undefined
+      : new PipelineDashboard(this, 'Dashboard', {
+          processors: [this.processing.imageFunction, this.processing.videoFunction],
+          functions,
+          workQueues: [
+            { name: 'image', queue: imageQueue },
+            { name: 'video', queue: videoQueue },
+            { name: 'webhook', queue: webhookQueue },
+          ],
+          deadLetterQueues,
+          webhookFunction: this.notifications.webhookFunction,
+          apiStage: this.uploadApi.stage,
+          jobsReconciled: this.monitoring.jobsReconciled,
+          alarms: [
+            ...deadLetterQueues.map(({ deadLetter }) => deadLetter.alarm),
+            ...(this.monitoring.apiServerErrors ? [this.monitoring.apiServerErrors] : []),
+            ...this.monitoring.queueAgeAlarms.map(({ alarm }) => alarm),
+            ...this.monitoring.asyncAlarms.flatMap(({ deadLetterErrors, eventAge }) => [
+              deadLetterErrors,
+              eventAge,
+            ]),
+            ...this.monitoring.tableThrottles.map(({ alarm }) => alarm),
+            this.monitoring.reconcilerActivity,
+            ...this.monitoring.functionAlarms.flatMap(({ errors, throttles }) => [errors, throttles]),
+          ],
+        });
 
     const outputs: Record<string, { value: string; description: string }> = {
       ApiUrl: apiUrl,
@@ -509,10 +512,14 @@ export class MediaPipelineStack extends Stack {
         description:
           'SNS topic every alarm notifies: subscribe email, Slack (AWS Chatbot) or PagerDuty to it',
       },
-      DashboardName: {
-        value: this.dashboard.dashboardName,
-        description: 'CloudWatch dashboard of the pipeline',
-      },
+      ...(this.dashboard
+        ? {
+            DashboardName: {
+              value: this.dashboard.dashboardName,
+              description: 'CloudWatch dashboard of the pipeline',
+            },
+          }
+        : {}),
     };
     for (const [name, output] of Object.entries(outputs)) new CfnOutput(this, name, output);
   }

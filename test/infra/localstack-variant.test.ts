@@ -295,6 +295,8 @@ describe('both variants', () => {
       'AWS::ApiGatewayV2::Integration',
       'AWS::ApiGatewayV2::Route',
       'AWS::ApiGatewayV2::Stage',
+      'AWS::CloudWatch::Alarm', // the HTTP API's 5xx alarm
+      'AWS::CloudWatch::Dashboard', // no community provider: left out
       'AWS::IAM::Policy', // CDK's notifications handler's, the page's and the authorizer's
       'AWS::IAM::Role', // the same functions'
       'AWS::Lambda::Function', // the same functions
