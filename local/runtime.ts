@@ -381,8 +381,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       jobsTable: provisioned.outputs.JobsTableName,
       authMode,
     });
-    // Gone first on a stop: the keys CLI must not work on a runtime that is going away.
-    intake.unshift(() => removeRuntimeFile(options.dataDir));
+    // Gone with the intake on a stop, so the keys CLI does not work on a runtime that is going away; after
+    // S3's intake closes, which must happen at once (synchronously) when the stop begins.
+    intake.push(() => removeRuntimeFile(options.dataDir));
     return {
       apiUrl: apiBaseUrl,
       s3Endpoint: s3.endpoint,
