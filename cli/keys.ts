@@ -140,7 +140,7 @@ export interface KeysIo {
   env: NodeJS.ProcessEnv;
 }
 
-const SUBCOMMANDS = ['create', 'list', 'revoke', 'rotate-secret'] as const;
+const SUBCOMMANDS = ['create', 'add-tenant', 'list', 'revoke', 'rotate-secret'] as const;
 
 /** Key ids are 12 hex digits (`keys list`); a key pasted in their place is refused without being echoed. */
 const assertKeyId = (value: string): void => {
@@ -180,7 +180,8 @@ export const keysCommand = async (
   if (sub === 'revoke') assertKeyId(rest[0] ?? '');
   if (flags.region && !flags.stack) throw new UsageError('--region goes with --stack NAME');
   if (flags.finish && sub !== 'rotate-secret') throw new UsageError('--finish goes with keys rotate-secret');
-  const tenant = sub === 'create' || sub === 'rotate-secret' ? needTenant(flags, sub) : undefined;
+  const tenant =
+    sub === 'create' || sub === 'add-tenant' || sub === 'rotate-secret' ? needTenant(flags, sub) : undefined;
   const json = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const paint = painter(io.stdout, io.env);
 
@@ -202,6 +203,20 @@ export const keysCommand = async (
             webhook_secret: created.webhook_secret ?? null,
           });
         } else io.stdout.write(describeCreatedKey(created, target.description));
+        return 0;
+      }
+      case 'add-tenant': {
+        // A JWT deployment's tenants are token subjects with no key: this gives one its own webhook secret.
+        const added = await target.store.createTenant(tenant ?? '');
+        if (flags.json)
+          json({ tenant, created: added.created, webhook_secret: added.webhook_secret ?? null });
+        else {
+          io.stdout.write(
+            added.created
+              ? `tenant ${tenant} registered in ${target.description}; its webhooks are signed with this secret (shown once):\n${added.webhook_secret}\n`
+              : `tenant ${tenant} exists already; \`media-pipeline keys rotate-secret --tenant ${tenant}\` gives it a new secret\n`,
+          );
+        }
         return 0;
       }
       case 'list': {

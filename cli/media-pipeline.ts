@@ -62,6 +62,8 @@ Commands:
 Keys (written to the Tenants table directly, with your own access, not through the API):
   keys create --tenant NAME         a new API key (the last line of the output) for a tenant; a new
                                     tenant's webhook signing secret is shown too
+  keys add-tenant --tenant NAME     register a tenant without a key (a JWT deployment's token subject)
+                                    with its own webhook signing secret, shown once
   keys list                         every key: id, tenant, created, revoked
   keys revoke KEY_ID                revoke a key (the API may accept it for up to 5 more minutes)
   keys rotate-secret --tenant NAME  sign the tenant's webhooks with a new secret beside the current one;

@@ -122,12 +122,7 @@ export class TenantStore {
    * `key` registers a given key instead of a random one (the local runtime's MEDIA_PIPELINE_API_KEY).
    */
   async createKey(tenant: string, options: { key?: string; now?: Date } = {}): Promise<CreatedKey> {
-    if (!isTenantName(tenant)) {
-      throw new TenantError(
-        'Tenant::InvalidName',
-        `tenant ${JSON.stringify(tenant)} is not a valid name: 1 to 128 letters, digits or . _ @ | : + = -, starting with a letter or digit`,
-      );
-    }
+    assertTenantName(tenant);
     const created_at = (options.now ?? new Date()).toISOString();
     const { key, key_id } = options.key ? givenKey(options.key) : newApiKey();
     const key_hash = hashApiKey(key);
@@ -164,6 +159,20 @@ export class TenantStore {
       created_at,
       ...(webhookSecret ? { webhook_secret: webhookSecret } : {}),
     };
+  }
+
+  /**
+   * Registers a tenant without a key, for a JWT deployment whose tenants are the token's subjects: it
+   * gets its own webhook signing secret (otherwise its webhooks are signed with the stack's). The secret
+   * is returned only when this call made the tenant.
+   */
+  async createTenant(
+    tenant: string,
+    now: Date = new Date(),
+  ): Promise<{ created: boolean; webhook_secret?: string }> {
+    assertTenantName(tenant);
+    const secret = await this.ensureTenant(tenant, now.toISOString());
+    return secret ? { created: true, webhook_secret: secret } : { created: false };
   }
 
   /**
@@ -313,6 +322,15 @@ export class TenantStore {
  * A key chosen by the operator (MEDIA_PIPELINE_API_KEY): any bearer token of 16 to 512 characters. One
  * that is not in the generated form gets an id from its hash.
  */
+const assertTenantName = (tenant: string): void => {
+  if (!isTenantName(tenant)) {
+    throw new TenantError(
+      'Tenant::InvalidName',
+      `tenant ${JSON.stringify(tenant)} is not a valid name: 1 to 128 letters, digits or . _ @ | : + = -, starting with a letter or digit`,
+    );
+  }
+};
+
 const givenKey = (key: string): { key: string; key_id: string } => {
   if (!/^[A-Za-z0-9._~+/=-]{16,512}$/.test(key)) {
     throw new TenantError(

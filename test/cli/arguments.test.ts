@@ -99,7 +99,7 @@ describe('the CLI’s credentials', () => {
     [['list', '--limit', '101'], '--limit must be a whole number from 1 to 100'],
     [['list', 'extra'], 'list takes no arguments'],
     [['delete'], 'delete takes one job id'],
-    [['keys'], 'keys needs a command: create, list, revoke, rotate-secret'],
+    [['keys'], 'keys needs a command: create, add-tenant, list, revoke, rotate-secret'],
     [['keys', 'create'], 'keys create needs --tenant NAME'],
     [['keys', 'revoke'], 'keys revoke takes one key id'],
     [['keys', 'list', '--finish'], '--finish goes with keys rotate-secret'],
@@ -175,6 +175,25 @@ describe('media-pipeline keys, against a runtime’s Tenants table', () => {
     expect(JSON.parse(finished.stdout).webhook_secrets).toEqual([
       JSON.parse(rotated.stdout).webhook_secrets[0],
     ]);
+  });
+
+  it('registers a tenant without a key (a JWT subject) with its own webhook secret, shown once', async () => {
+    // Act
+    const added = await cli(['keys', 'add-tenant', '--tenant', 'auth0|alice', '--json'], env);
+    const again = await cli(['keys', 'add-tenant', '--tenant', 'auth0|alice'], env);
+    const rotated = await cli(['keys', 'rotate-secret', '--tenant', 'auth0|alice', '--json'], env);
+
+    // Assess
+    expect(added.code).toBe(0);
+    const secret = JSON.parse(added.stdout).webhook_secret as string;
+    expect(JSON.parse(added.stdout)).toEqual({
+      tenant: 'auth0|alice',
+      created: true,
+      webhook_secret: expect.stringMatching(/^whsec_/),
+    });
+    expect(again.stdout).toContain('exists already');
+    expect(again.stdout).not.toContain('whsec_');
+    expect(JSON.parse(rotated.stdout).webhook_secrets).toEqual([expect.any(String), secret]);
   });
 
   it('says what is wrong with a key id or a tenant it does not know, and exits 1', async () => {
