@@ -7,7 +7,7 @@
  * | --- | --- | --- |
  * | uploads → ingest notification | CDK's `Custom::S3BucketNotifications` (a deploy-time Lambda) | the bucket's own `NotificationConfiguration`, a `Lambda::Permission` it depends on, and a bucket name made from the stack id (the handler fails on LocalStack) |
  * | ffmpeg, ffprobe, sharp | the ffmpeg and sharp layers | copied into the video and image functions' assets (`/var/task/bin`, `/var/task/node_modules`): the free image does not mount layers |
- * | the API | the HTTP API | the HTTP API plus a function URL on the API function, which `ApiUrl` points at (API Gateway v2 is a paid LocalStack feature) |
+ * | the API | the HTTP API | a function URL on the API function, which `ApiUrl` points at; no HTTP API, page or dashboard (no community provider for API Gateway v2 or dashboards) |
  * | API keys (`auth: api-key`) | the HTTP API's Lambda authorizer | the API function checks the key itself (AUTH_IN_FUNCTION, a read of the tenants table): the function URL has no authorizer; `auth: jwt` is refused at synth |
  * | presigned URLs | signed for S3's own endpoint | signed for `localstackPublicEndpoint`, path-style (the functions reach LocalStack by another host inside Docker) |
  */

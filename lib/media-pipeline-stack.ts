@@ -48,7 +48,7 @@ export interface MediaPipelineStackProps extends StackProps {
    * Delivery attempts of a webhook before it is given up and left in the webhook dead-letter queue.
    * Attempts follow the schedule in functions/shared/retry.ts (immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
    * 10 h, 10 h, each ±20%); a larger budget repeats the last wait. At most MAX_WEBHOOK_ATTEMPTS, whose
-   * schedule still fits SQS's 14-day retention.
+   * schedule fits the webhook queue's retention (at most 7 days: a dead letter keeps its first send time, and the dead-letter queue's 14 days count from it).
    * @default 8 (the schedule's length, about 27.5 hours)
    */
   readonly webhookMaxAttempts?: number;

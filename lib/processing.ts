@@ -26,7 +26,7 @@ export const VIDEO_TIMEOUT = Duration.seconds(PROCESSOR_TIMEOUT_SECONDS.video);
  * concurrency (1000 by default, shared with the API) or being throttled.
  * - image 20: batches of 4, about a second of CPU per image at 2048 MB, so some 80 images in flight and
  *   tens of images a second, far beyond the default quota of 1000 jobs a tenant a day;
- * - video 10: each invocation may hold 3008 MB and 10 GB of /tmp for up to 5 minutes; ten at a time
+ * - video 10: each invocation may hold 3008 MB and 6 GB of /tmp for up to 5 minutes; ten at a time
  *   bound what a burst of large uploads costs an hour.
  */
 export const DEFAULT_PROCESSING_MAX_CONCURRENCY = { image: 20, video: 10 } as const;
@@ -133,7 +133,7 @@ export class Processing extends Construct {
       retentionPeriod: Duration.seconds(this.budgets.image.retentionSeconds),
       deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
       deadLetterAlarmDescription:
-        'An image job crashed or timed out on every attempt (the dead-letter function fails it).',
+        "An image job's message used its whole receive budget without an attempt being counted (days of throttling, or DynamoDB unreachable); the dead-letter function fails the job.",
     });
     this.videoQueue = new QueueWithDeadLetter(this, 'VideoQueue', {
       consumerTimeout: VIDEO_TIMEOUT,
@@ -141,7 +141,7 @@ export class Processing extends Construct {
       retentionPeriod: Duration.seconds(this.budgets.video.retentionSeconds),
       deadLetterConsumerTimeout: props.deadLetterConsumerTimeout,
       deadLetterAlarmDescription:
-        'A video job crashed or timed out on every attempt (the dead-letter function fails it).',
+        "A video job's message used its whole receive budget without an attempt being counted (days of throttling, or DynamoDB unreachable); the dead-letter function fails the job.",
     });
 
     const processorEnvironment = (queue: QueueWithDeadLetter, timeout: Duration) => ({

@@ -133,7 +133,7 @@ export interface ProcessingBudget {
  *   uncounted        = floor((R − A × attemptSpan) / V)      (R retention, A attempts)
  *   maxReceiveCount  = min(1000, A + uncounted)
  *
- * With the defaults (A 3, B 900 s, R 7 days): images (T 60 s, V 360 s) 3 + 1677 → 1000 receives, which
+ * With the defaults (A 3, B 900 s, R 7 days): images (T 60 s, V 360 s) 3 + 1672 → 1000 receives, which
  * throttling needs 997 × 6 min ≈ 4.2 days to use up; videos (T 300 s, V 1800 s) 3 + 333 = 336, about
  * 6.9 days. Throws when the retention leaves fewer than SPARE_RECEIVES receives beyond the attempts.
  */

@@ -65,7 +65,7 @@ export const checkRetentionDays = (name: string, days: number, min: number, why 
 
 /** Why originals are kept at least MIN_UPLOAD_RETENTION_DAYS, for the message that refuses fewer. */
 export const UPLOAD_RETENTION_FLOOR_REASON =
-  ' (a job waits a week for its upload, a queued job may wait days in an outage, and a failed job must keep its original for a retry)';
+  ' (a job waits a week for its upload, a queued job’s message may wait 7 days in an outage, and a failed job must keep its original for a retry)';
 
 export interface StorageProps {
   /** Browser origins allowed to upload to and download from the buckets (S3 CORS). */

@@ -17,11 +17,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_UPLOAD_RETENTION_DAYS = 30;
 
 /**
- * The shortest retention of originals: a week, as long as an announced job waits for its upload
- * (functions/api/create-upload.ts), and enough for a job held up in a queue during an outage (SQS
- * keeps messages 4 days by default) to find its original when it runs.
+ * The shortest retention of originals: longer than an announced job waits for its upload (a week,
+ * functions/api/create-upload.ts) and than a job's message can wait in a work queue during an outage
+ * (7 days, lib/retry-budgets.ts), plus the retry margin below and a day: a job that runs at all finds
+ * its original.
  */
-export const MIN_UPLOAD_RETENTION_DAYS = 7;
+export const MIN_UPLOAD_RETENTION_DAYS = 10;
 
 /** Whatever is kept longer than ten years had better not be decided by a lifecycle rule. */
 export const MAX_RETENTION_DAYS = 3650;

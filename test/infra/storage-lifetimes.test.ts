@@ -135,10 +135,10 @@ describe('lifecycle rules', () => {
 
   it.each([
     [
-      { uploadRetentionDays: 6 },
-      /uploadRetentionDays must be a whole number of days from 7 to 3650, not 6 \(a job waits a week/,
+      { uploadRetentionDays: 9 },
+      /uploadRetentionDays must be a whole number of days from 10 to 3650, not 9 \(a job waits a week/,
     ],
-    [{ uploadRetentionDays: 3651 }, /uploadRetentionDays must be a whole number of days from 7 to 3650/],
+    [{ uploadRetentionDays: 3651 }, /uploadRetentionDays must be a whole number of days from 10 to 3650/],
     [{ uploadRetentionDays: 7.5 }, /uploadRetentionDays must be a whole number/],
     [{ resultRetentionDays: 0 }, /resultRetentionDays must be a whole number of days from 1 to 3650, not 0/],
   ] as const)('refuses %j with a message saying what fits', (props, message) => {
@@ -247,9 +247,9 @@ describe('the retention settings', () => {
   it.each([
     [
       { uploadRetentionDays: '3' },
-      /context uploadRetentionDays must be a whole number of days from 7 to 3650, not "3" \(a job waits a week/,
+      /context uploadRetentionDays must be a whole number of days from 10 to 3650, not "3" \(a job waits a week/,
     ],
-    [{ uploadRetentionDays: 'forever' }, /context uploadRetentionDays must be a whole number of days from 7/],
+    [{ uploadRetentionDays: 'forever' }, /context uploadRetentionDays must be a whole number of days from 10/],
     [
       { resultRetentionDays: '0' },
       /context resultRetentionDays must be a whole number of days from 1 to 3650, not "0"/,
