@@ -249,7 +249,10 @@ describe('the retention settings', () => {
       { uploadRetentionDays: '3' },
       /context uploadRetentionDays must be a whole number of days from 10 to 3650, not "3" \(a job waits a week/,
     ],
-    [{ uploadRetentionDays: 'forever' }, /context uploadRetentionDays must be a whole number of days from 10/],
+    [
+      { uploadRetentionDays: 'forever' },
+      /context uploadRetentionDays must be a whole number of days from 10/,
+    ],
     [
       { resultRetentionDays: '0' },
       /context resultRetentionDays must be a whole number of days from 1 to 3650, not "0"/,
