@@ -1,8 +1,7 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
-import { DEFAULT_BACKOFF, webhookRetryDelaySeconds } from '#shared/retry';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
 import { Alerts } from './alerts.ts';
 import { ApiAuth } from './api-auth.ts';
@@ -18,7 +17,7 @@ import { DEFAULT_DEAD_LETTER_MAX_CONCURRENCY, DeadLetters } from './dead-letters
 import { DEFAULT_LOCALSTACK_PUBLIC_ENDPOINT, type DeploymentTarget } from './deployment-target.ts';
 import { Ingest } from './ingest.ts';
 import { applyLocalStackTarget } from './localstack-target.ts';
-import { Monitoring, type QueueTiming } from './monitoring.ts';
+import { Monitoring, processorQueueTiming, webhookQueueTiming } from './monitoring.ts';
 import { DEFAULT_WEBHOOK_MAX_CONCURRENCY, Notifications } from './notifications.ts';
 import {
   DEFAULT_PROCESSING_MAX_CONCURRENCY,
@@ -27,7 +26,11 @@ import {
   VIDEO_TIMEOUT,
 } from './processing.ts';
 import { Reconciler } from './reconciler.ts';
-import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, INGEST_ASYNC_RETRIES } from './retry-budgets.ts';
+import {
+  DEFAULT_WEBHOOK_MAX_ATTEMPTS,
+  INGEST_ASYNC_RETRIES,
+  WEBHOOK_FUNCTION_TIMEOUT_SECONDS,
+} from './retry-budgets.ts';
 import { Storage } from './storage.ts';
 import { enableActiveTracing } from './tracing.ts';
 import { DEFAULT_API_RESERVED_CONCURRENCY, DEFAULT_QUOTAS, UploadApi } from './upload-api.ts';
@@ -393,28 +396,28 @@ export class MediaPipelineStack extends Stack {
     if (settings.tracing) enableActiveTracing(functions);
     const { imageQueue, videoQueue } = this.processing;
     const { webhookQueue } = this.notifications;
-    const processorTiming = (queue: typeof imageQueue, timeout: typeof IMAGE_TIMEOUT): QueueTiming => ({
-      visibilityTimeoutSeconds: queue.visibilityTimeout.toSeconds(),
-      consumerTimeoutSeconds: timeout.toSeconds(),
-      // The full-jitter ceiling of the processors' default backoff (functions/shared/retry.ts).
-      retryWaitSeconds: (attempt) =>
-        Math.min(DEFAULT_BACKOFF.maxSeconds, DEFAULT_BACKOFF.baseSeconds * 2 ** (attempt - 1)),
-    });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions,
       asyncFunctions: [{ fn: this.ingest.ingestFunction, retries: INGEST_ASYNC_RETRIES }],
       workQueues: [
-        { name: 'Image', queue: imageQueue, timing: processorTiming(imageQueue, IMAGE_TIMEOUT) },
-        { name: 'Video', queue: videoQueue, timing: processorTiming(videoQueue, VIDEO_TIMEOUT) },
+        // The processors run with the default backoff (the stack sets no RETRY_* for them).
+        {
+          name: 'Image',
+          queue: imageQueue,
+          timing: processorQueueTiming(imageQueue.visibilityTimeout, IMAGE_TIMEOUT),
+        },
+        {
+          name: 'Video',
+          queue: videoQueue,
+          timing: processorQueueTiming(videoQueue.visibilityTimeout, VIDEO_TIMEOUT),
+        },
         {
           name: 'Webhook',
           queue: webhookQueue,
-          timing: {
-            visibilityTimeoutSeconds: webhookQueue.visibilityTimeout.toSeconds(),
-            consumerTimeoutSeconds: this.notifications.webhookFunction.timeout?.toSeconds() ?? 30,
-            // The schedule's wait at the top of its jitter.
-            retryWaitSeconds: (attempt) => webhookRetryDelaySeconds(attempt, { random: () => 1 }),
-          },
+          timing: webhookQueueTiming(
+            webhookQueue.visibilityTimeout,
+            Duration.seconds(WEBHOOK_FUNCTION_TIMEOUT_SECONDS),
+          ),
         },
       ],
       apiStage: this.uploadApi.stage,

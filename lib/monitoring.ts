@@ -12,6 +12,12 @@ import {
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { JobMetric, ReconcileKind } from '#shared/metric-names';
+import {
+  type BackoffPolicy,
+  backoffCeilingSeconds,
+  DEFAULT_BACKOFF,
+  webhookRetryDelaySeconds,
+} from '#shared/retry';
 import { METRICS_NAMESPACE, type MediaFunction } from './constructs/media-function.ts';
 import type { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
 
@@ -36,6 +42,27 @@ export interface QueueTiming {
   /** The longest wait the consumer sets after attempt `attempt` (from 1) failed. */
   readonly retryWaitSeconds: (attempt: number) => number;
 }
+
+/**
+ * A processor's queue: a crashed attempt's message returns after the visibility timeout, a failed one's
+ * after the processor's backoff (functions/shared/retry.ts), at most its ceiling.
+ */
+export const processorQueueTiming = (
+  visibilityTimeout: Duration,
+  consumerTimeout: Duration,
+  backoff: BackoffPolicy = DEFAULT_BACKOFF,
+): QueueTiming => ({
+  visibilityTimeoutSeconds: visibilityTimeout.toSeconds(),
+  consumerTimeoutSeconds: consumerTimeout.toSeconds(),
+  retryWaitSeconds: (attempt) => backoffCeilingSeconds(attempt, backoff),
+});
+
+/** The webhook queue: a failed delivery's message returns after the schedule's wait, at the top of its jitter. */
+export const webhookQueueTiming = (visibilityTimeout: Duration, consumerTimeout: Duration): QueueTiming => ({
+  visibilityTimeoutSeconds: visibilityTimeout.toSeconds(),
+  consumerTimeoutSeconds: consumerTimeout.toSeconds(),
+  retryWaitSeconds: (attempt) => webhookRetryDelaySeconds(attempt, { random: () => 1 }),
+});
 
 /**
  * The oldest a message moving as designed can be while the age metric still counts it: each of its first
@@ -71,6 +98,33 @@ export const asyncEventAgeThresholdSeconds = (timeoutSeconds: number, retries: n
     total += timeoutSeconds + (LAMBDA_ASYNC_RETRY_WAITS_SECONDS[retry - 1] ?? 120);
   }
   return total + ALARM_PERIOD.toSeconds();
+};
+
+/** CloudWatch refuses an alarm whose metric math reads more than this many metrics (PutMetricAlarm). */
+export const MAX_METRICS_PER_ALARM = 10;
+
+/**
+ * The sum of `metrics`, a period without data counting 0: what an alarm on several metrics watches.
+ * Throws at synth for more metrics than one alarm may read (CloudWatch would refuse it at deploy, after
+ * everything before it was created): a table with a fifth index, or a sixth reconcile kind, needs its
+ * alarm split.
+ */
+export const sumOfMetrics = (
+  metrics: Record<string, IMetric>,
+  options: { period: Duration; label: string },
+): MathExpression => {
+  const ids = Object.keys(metrics);
+  if (ids.length > MAX_METRICS_PER_ALARM) {
+    throw new Error(
+      `the alarm on ${options.label} would read ${ids.length} metrics; CloudWatch allows an alarm at most ${MAX_METRICS_PER_ALARM}: split it`,
+    );
+  }
+  return new MathExpression({
+    expression: ids.map((id) => `FILL(${id}, 0)`).join(' + '),
+    usingMetrics: metrics,
+    period: options.period,
+    label: options.label,
+  });
 };
 
 /** The reconciler alarm: jobs moved on in every one of these periods means something keeps losing them. */
@@ -227,11 +281,7 @@ export class Monitoring extends Construct {
           });
         }
       });
-      const alarm = new MathExpression({
-        expression: Object.keys(metrics)
-          .map((key) => `FILL(${key}, 0)`)
-          .join(' + '),
-        usingMetrics: metrics,
+      const alarm = sumOfMetrics(metrics, {
         period: ALARM_PERIOD,
         label: `${name} throttled requests`,
       }).createAlarm(this, `${name}TableThrottles`, {
@@ -251,11 +301,7 @@ export class Monitoring extends Construct {
         statistic: Stats.SUM,
       });
     });
-    this.jobsReconciled = new MathExpression({
-      expression: Object.keys(reconciled)
-        .map((key) => `FILL(${key}, 0)`)
-        .join(' + '),
-      usingMetrics: reconciled,
+    this.jobsReconciled = sumOfMetrics(reconciled, {
       period: RECONCILER_ALARM_PERIOD,
       label: 'jobs reconciled',
     });

@@ -29,6 +29,13 @@ export const backoffPolicyFrom = (config: {
 });
 
 /**
+ * The exponential ceiling of the wait after attempt `attempt` (from 1) failed: the longest
+ * {@link fullJitterDelaySeconds} can draw, and what the stack's queue-age alarms allow for.
+ */
+export const backoffCeilingSeconds = (attempt: number, policy: BackoffPolicy): number =>
+  Math.min(MAX_VISIBILITY_SECONDS, policy.maxSeconds, policy.baseSeconds * 2 ** Math.max(0, attempt - 1));
+
+/**
  * Exponential backoff with full jitter: a uniformly random wait below the exponential ceiling, so that
  * retries of many jobs that failed together (an outage) spread out instead of returning together.
  * `attempt` is the number of the attempt that just failed, from 1.
@@ -38,8 +45,7 @@ export const fullJitterDelaySeconds = (
   policy: BackoffPolicy,
   random: () => number = Math.random,
 ): number => {
-  const ceiling = Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** Math.max(0, attempt - 1));
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.floor(random() * (ceiling + 1)));
+  return Math.floor(random() * (backoffCeilingSeconds(attempt, policy) + 1));
 };
 
 /**

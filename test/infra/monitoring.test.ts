@@ -1,7 +1,7 @@
-import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { App, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { CfnAlarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,12 @@ import type { MediaPipelineStack } from '#lib/media-pipeline-stack';
 import {
   asyncEventAgeThresholdSeconds,
   legitimateOldestMessageAgeSeconds,
+  MAX_METRICS_PER_ALARM,
   oldestMessageAgeThresholdSeconds,
+  processorQueueTiming,
+  sumOfMetrics,
 } from '#lib/monitoring';
+import { DEFAULT_BACKOFF, fullJitterDelaySeconds } from '#shared/retry';
 import { type SynthesizedPipeline, synthesizePipeline } from './synthesize.ts';
 import { environmentOf, TemplateQueries } from './template-queries.ts';
 
@@ -344,6 +348,18 @@ describe('alerts and visibility', () => {
     });
   });
 
+  it('has no alarm reading more metrics than CloudWatch allows one alarm (10)', () => {
+    // Prepare
+    const metricCounts = queries
+      .ofType('AWS::CloudWatch::Alarm')
+      .map(
+        ([, { Properties }]) =>
+          (Properties as AlarmProperties).Metrics?.filter((m) => m.MetricStat).length ?? 1,
+      );
+    // Assess
+    expect(Math.max(...metricCounts)).toBeLessThanOrEqual(MAX_METRICS_PER_ALARM);
+  });
+
   it('passes cdk-nag’s AWS Solutions checks', () => {
     // Act
     const report = new AwsSolutionsChecks().validateScope(stack);
@@ -455,5 +471,52 @@ describe('alarm thresholds', () => {
     // Act and Assess
     expect(asyncEventAgeThresholdSeconds(300, 2)).toBe(300 + 60 + 300 + 120 + 300);
     expect(asyncEventAgeThresholdSeconds(30, 0)).toBe(300);
+  });
+});
+
+describe('metric math alarms', () => {
+  const metrics = (count: number) =>
+    Object.fromEntries(
+      Array.from({ length: count }, (_, i) => [
+        `m${i}`,
+        new Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName: 'ReadThrottleEvents',
+          dimensionsMap: { i: `${i}` },
+        }),
+      ]),
+    );
+
+  it('sums up to ten metrics, a missing period counting 0', () => {
+    // Act
+    const sum = sumOfMetrics(metrics(MAX_METRICS_PER_ALARM), { period: Duration.minutes(5), label: 'x' });
+    // Assess
+    expect(sum.expression).toBe(
+      Array.from({ length: MAX_METRICS_PER_ALARM }, (_, i) => `FILL(m${i}, 0)`).join(' + '),
+    );
+  });
+
+  it('refuses at synth an eleventh metric, which CloudWatch would refuse at deploy', () => {
+    // Act and Assess
+    expect(() =>
+      sumOfMetrics(metrics(MAX_METRICS_PER_ALARM + 1), {
+        period: Duration.minutes(5),
+        label: 'Jobs throttled requests',
+      }),
+    ).toThrow(/Jobs throttled requests would read 11 metrics; CloudWatch allows an alarm at most 10/);
+  });
+});
+
+describe('processor queue timing', () => {
+  it('allows for the longest wait the processors’ backoff can draw after each attempt', () => {
+    // Prepare
+    const timing = processorQueueTiming(Duration.seconds(360), Duration.seconds(60));
+    const longestDraw = (attempt: number) =>
+      fullJitterDelaySeconds(attempt, DEFAULT_BACKOFF, () => 0.999_999_9);
+    // Assess
+    for (const attempt of [1, 2, 3, 7, 20]) {
+      expect(timing.retryWaitSeconds(attempt)).toBe(longestDraw(attempt));
+    }
+    expect(timing).toMatchObject({ visibilityTimeoutSeconds: 360, consumerTimeoutSeconds: 60 });
   });
 });
