@@ -128,7 +128,7 @@ export interface MediaPipelineStackProps extends StackProps {
   readonly quotaBytesPerDay?: number;
   /**
    * Days after upload when originals are deleted (uploads bucket lifecycle), whatever became of their
-   * job; a failed job can be retried until two days before. From 7 to 3650.
+   * job; a failed job can be retried until two days before. From 10 (MIN_UPLOAD_RETENTION_DAYS) to 3650.
    * @default 30
    */
   readonly uploadRetentionDays?: number;

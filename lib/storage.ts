@@ -86,7 +86,7 @@ export interface StorageProps {
   /**
    * Days after upload when originals (uploads/) are deleted, whatever became of their job: a job needs
    * its original only while it runs or can be retried, and the API refuses a retry from two days before
-   * (functions/shared/retention.ts). From 7 to 3650.
+   * (functions/shared/retention.ts). From 10 (MIN_UPLOAD_RETENTION_DAYS) to 3650.
    * @default 30
    */
   readonly uploadRetentionDays?: number;
