@@ -57,7 +57,9 @@ export const lambdaPlatform = (architecture: LambdaArchitecture): NpmPlatform =>
   libc: 'glibc',
 });
 
-export class LayerStagingError extends Error {}
+export class LayerStagingError extends Error {
+  override readonly name = 'LayerStagingError';
+}
 
 /** Fetches `name@version` and extracts it so that `dest` is the package's root (holds its package.json). */
 export type PackageFetcher = (spec: {

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LayerStagingError, stageFfmpegLayer, stageSharpLayer } from '../../layers/stage.ts';
 
 /** A throw-away node_modules with only the packages a test writes into it. */
@@ -243,5 +243,82 @@ describe('stageSharpLayer', () => {
       ]),
     );
     expect(mode(join(outDir, 'nodejs', 'node_modules', 'sharp', 'package.json'))).toMatch(/^[67]44$/);
+  });
+});
+
+describe('another platform’s binaries without the registry', () => {
+  const lockArm64Binaries = () => {
+    const lockFile = join(root, 'package-lock.json');
+    const locked = { version: '4.1.0', cpu: ['arm64'], os: ['linux'] };
+    writeFileSync(
+      lockFile,
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          'node_modules/@ffmpeg-installer/linux-arm64': locked,
+          'node_modules/@ffprobe-installer/linux-arm64': { ...locked, version: '5.1.0' },
+        },
+      }),
+    );
+    return lockFile;
+  };
+  const cacheDir = () => join(root, 'cache');
+  const unreachableRegistry = () => {
+    // Port 9 (discard) refuses at once; no retries, so the failure is immediate.
+    vi.stubEnv('npm_config_registry', 'http://127.0.0.1:9/');
+    vi.stubEnv('npm_config_fetch_retries', '0');
+  };
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('fails with a LayerStagingError that names the package and how to install it offline', () => {
+    // Prepare
+    const lockFile = lockArm64Binaries();
+    mkdirSync(nodeModules, { recursive: true });
+    unreachableRegistry();
+    // Act
+    const stage = () =>
+      stageFfmpegLayer({
+        architecture: 'arm64',
+        nodeModulesDir: nodeModules,
+        outDir,
+        lockFile,
+        cacheDir: cacheDir(),
+      });
+    // Assess
+    expect(stage).toThrow(LayerStagingError);
+    expect(stage).toThrow(
+      /could not fetch @ffmpeg-installer\/linux-arm64@4\.1\.0 from the npm registry.*npm install --no-save --force @ffmpeg-installer\/linux-arm64@4\.1\.0/,
+    );
+    expect(readdirSync(join(cacheDir(), '@ffmpeg-installer'))).toEqual([]);
+  });
+
+  it('stages from layers/.cache with the registry unreachable once the packages were fetched', () => {
+    // Prepare: what an earlier, online synth left in the cache
+    const lockFile = lockArm64Binaries();
+    mkdirSync(nodeModules, { recursive: true });
+    for (const [name, version, file] of [
+      ['@ffmpeg-installer/linux-arm64', '4.1.0', 'ffmpeg'],
+      ['@ffprobe-installer/linux-arm64', '5.1.0', 'ffprobe'],
+    ] as const) {
+      const dir = join(cacheDir(), `${name}@${version}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version }));
+      writeFileSync(join(dir, file), `${file} aarch64 binary`, { mode: 0o644 });
+    }
+    unreachableRegistry();
+    // Act
+    const staged = stageFfmpegLayer({
+      architecture: 'arm64',
+      nodeModulesDir: nodeModules,
+      outDir,
+      lockFile,
+      cacheDir: cacheDir(),
+    });
+    // Assess
+    expect(staged.packages).toEqual([
+      { name: '@ffmpeg-installer/linux-arm64', version: '4.1.0' },
+      { name: '@ffprobe-installer/linux-arm64', version: '5.1.0' },
+    ]);
+    expect(mode(join(outDir, 'bin', 'ffprobe'))).toBe('755');
   });
 });
