@@ -336,6 +336,18 @@ describe('alerts and visibility', () => {
       }
       template.hasOutput('DashboardName', { Value: { Ref: id } });
     });
+
+    it('shows every alarm of the stack in its alarm status widget', () => {
+      // Prepare
+      const id = logicalId(stack.dashboard?.dashboard ?? stack);
+      const body = JSON.stringify(queries.get(id).Properties);
+      const alarmIds = queries.ofType('AWS::CloudWatch::Alarm').map(([alarmId]) => alarmId);
+      // Assess
+      expect(alarmIds.length).toBeGreaterThan(20);
+      for (const alarmId of alarmIds) {
+        expect(body, alarmId).toContain(JSON.stringify({ 'Fn::GetAtt': [alarmId, 'Arn'] }));
+      }
+    });
   });
 
   describe('tracing', () => {
