@@ -12,11 +12,14 @@
  *   could count (DynamoDB unreachable, a broken deployment). Each of those hides the message for one
  *   visibility timeout. The queue's maxReceiveCount is therefore made as large as the queue's
  *   retention allows (`processingReceiveBudget`): the attempts, plus one receive per visibility timeout
- *   for the rest of the retention, at most SQS's 1000. Throttling can then only delay a job: a message
- *   throttled for longer than its budget lasts (4 days for images, about 7 for videos) runs out of
- *   retention, not of attempts, and the reconciler sends the job again. What still reaches the
- *   dead-letter queue is a message none of whose deliveries could ever count an attempt; the
- *   dead-letter function fails its job (functions/dead-letter/settle-dead-letter.ts).
+ *   for the rest of the retention, at most SQS's 1000. Throttling then only delays a job, for days: an
+ *   image message's 1000 receives last about 4.2 days of uninterrupted throttling, a video message's
+ *   336 the whole 7 days' retention. A message that outlasts its budget reaches the dead-letter queue,
+ *   as does one none of whose deliveries could ever count an attempt, and the dead-letter function
+ *   fails its job (functions/dead-letter/settle-dead-letter.ts). Meanwhile the reconciler takes a
+ *   queued job whose message was sent longer ago than the backoff ceiling plus a visibility timeout
+ *   (about 23 minutes for images, 47 for videos) for lost and sends it again: a backlog or throttling
+ *   that lasts longer gets copies, which the processors drop once the job has moved on.
  * - Webhooks: attempts follow a schedule of about a day (WEBHOOK_RETRY_SCHEDULE_SECONDS in
  *   functions/shared/retry.ts), whose length is the default budget. The webhook function counts them on
  *   the job (`webhook.attempts`), not with SQS's receive count, so the budget survives restarts and
