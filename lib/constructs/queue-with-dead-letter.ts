@@ -4,9 +4,11 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ALARM_PERIOD } from '../monitoring.ts';
 import {
   DEAD_LETTER_RETENTION_SECONDS,
   MAX_WORK_QUEUE_RETENTION_SECONDS,
+  SQS_MAX_RECEIVE_COUNT,
   VISIBILITY_TIMEOUT_FACTOR,
   visibilityTimeoutSeconds,
 } from '../retry-budgets.ts';
@@ -22,8 +24,11 @@ export const DEAD_LETTER_RETENTION = Duration.seconds(DEAD_LETTER_RETENTION_SECO
 /** SQS's smallest and largest maximum concurrency of an SQS event source mapping. */
 export const MAX_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
-/** The period of the dead-letter alarms: one notification per 5 minutes of dead letters is plenty. */
-export const DEAD_LETTER_ALARM_PERIOD = Duration.minutes(5);
+/**
+ * The period of the dead-letter alarms, the other alarms' (lib/monitoring.ts): one notification per 5
+ * minutes of dead letters is plenty.
+ */
+export const DEAD_LETTER_ALARM_PERIOD = ALARM_PERIOD;
 
 export const visibilityTimeoutFor = (consumerTimeout: Duration): Duration =>
   Duration.seconds(visibilityTimeoutSeconds(consumerTimeout.toSeconds()));
@@ -185,10 +190,10 @@ export class QueueWithDeadLetter extends Construct {
     if (
       !Number.isInteger(props.maxReceiveCount) ||
       props.maxReceiveCount < 1 ||
-      props.maxReceiveCount > 1000
+      props.maxReceiveCount > SQS_MAX_RECEIVE_COUNT
     ) {
       throw new Error(
-        `${this.node.path}: maxReceiveCount must be an integer from 1 to 1000, not ${props.maxReceiveCount}`,
+        `${this.node.path}: maxReceiveCount must be an integer from 1 to ${SQS_MAX_RECEIVE_COUNT}, not ${props.maxReceiveCount}`,
       );
     }
     if (props.retentionPeriod.toSeconds() > MAX_WORK_QUEUE_RETENTION_SECONDS) {
