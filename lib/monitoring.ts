@@ -311,7 +311,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: RECONCILER_ALARM_PERIODS,
       datapointsToAlarm: RECONCILER_ALARM_PERIODS,
       treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: `The reconciler moved jobs on in every ${RECONCILER_ALARM_PERIOD.toMinutes()} minutes for ${(RECONCILER_ALARM_PERIOD.toMinutes() * RECONCILER_ALARM_PERIODS) / 60} hour(s): something keeps losing events or messages, or a function keeps dying between two writes (a bug, not bad luck). The reconciler's log lines "job reconciled" say which kind and which jobs.`,
+      alarmDescription: `The reconciler moved jobs on in every ${RECONCILER_ALARM_PERIOD.toMinutes()} minutes for ${(RECONCILER_ALARM_PERIOD.toMinutes() * RECONCILER_ALARM_PERIODS) / 60} hour(s): something keeps losing events or messages, or a function keeps dying between two writes (a bug, not bad luck). A backlog held back by the mappings' maximum concurrency does not count: the reconciler calls queued jobs' messages lost only when their queue holds fewer messages than it found such jobs. The reconciler's log lines "job reconciled" say which kind and which jobs.`,
     });
   }
 }

@@ -62,7 +62,9 @@ export interface ReconcilerProps {
  * The reconciler: a function run on a schedule that heals the pipeline from the jobs table, its source
  * of truth, when an event or a message was lost, or a function died between two writes. It reads the
  * sparse open-jobs index (never the whole table) and moves on the jobs that stopped moving
- * (functions/reconciler/reconcile-jobs.ts). Its deadlines derive from the processors it watches.
+ * (functions/reconciler/reconcile-jobs.ts). Its deadlines derive from the processors it watches; a
+ * queued job past its deadline is called lost only when its queue holds fewer messages than the run
+ * found such jobs (a backlog behind a mapping's maximum concurrency is not a loss).
  */
 export class Reconciler extends Construct {
   readonly reconcilerFunction: MediaFunction;
@@ -108,6 +110,11 @@ export class Reconciler extends Construct {
     storage.grantReadUploads(this.reconcilerFunction);
     for (const queue of [image.queue.queue, video.queue.queue, props.webhookQueue]) {
       queue.grantSendMessages(this.reconcilerFunction);
+    }
+    // Before calling queued jobs' messages lost, it reads their queue's backlog (GetQueueAttributes).
+    // grantSendMessages happens to include the action today; granted by name so that it stays granted.
+    for (const queue of [image.queue.queue, video.queue.queue]) {
+      queue.grant(this.reconcilerFunction, 'sqs:GetQueueAttributes');
     }
 
     this.rule = new Rule(this, 'Schedule', {

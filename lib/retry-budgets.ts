@@ -16,10 +16,13 @@
  *   image message's 1000 receives last about 4.2 days of uninterrupted throttling, a video message's
  *   336 the whole 7 days' retention. A message that outlasts its budget reaches the dead-letter queue,
  *   as does one none of whose deliveries could ever count an attempt, and the dead-letter function
- *   fails its job (functions/dead-letter/settle-dead-letter.ts). Meanwhile the reconciler takes a
- *   queued job whose message was sent longer ago than the backoff ceiling plus a visibility timeout
- *   (about 23 minutes for images, 47 for videos) for lost and sends it again: a backlog or throttling
- *   that lasts longer gets copies, which the processors drop once the job has moved on.
+ *   fails its job (functions/dead-letter/settle-dead-letter.ts). Meanwhile the reconciler counts the
+ *   queued jobs whose message was sent longer ago than the backoff ceiling plus a visibility timeout
+ *   (about 23 minutes for images, 47 for videos) and asks their queue for its backlog (waiting, in
+ *   flight and delayed messages): while the queue holds at least as many messages, a backlog or
+ *   throttling keeps them there and nothing is sent again. Only a queue holding fewer has lost some;
+ *   which ones cannot be told, so that run's candidates are all sent again, and the copies of messages
+ *   still queued are dropped by the processors once their job has moved on.
  * - Webhooks: attempts follow a schedule of about a day (WEBHOOK_RETRY_SCHEDULE_SECONDS in
  *   functions/shared/retry.ts), whose length is the default budget. The webhook function counts them on
  *   the job (`webhook.attempts`), not with SQS's receive count, so the budget survives restarts and

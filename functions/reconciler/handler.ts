@@ -4,21 +4,27 @@ import { Dispatcher } from '#shared/dispatch';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
 import { logger } from '#shared/observability';
-import { type ReconcileReport, reconcileJobs } from './reconcile-jobs.ts';
+import type { MediaKind } from '#shared/presets';
+import { readQueueBacklog } from './queue-backlog.ts';
+import { type ReconcileDeps, type ReconcileReport, reconcileJobs } from './reconcile-jobs.ts';
 import { reconcilePolicyFrom, reconcilerEnv } from './reconciler-config.ts';
 
 const config = loadConfig(reconcilerEnv);
+const processingQueues: Record<MediaKind, string> = {
+  image: config.IMAGE_QUEUE_URL,
+  video: config.VIDEO_QUEUE_URL,
+};
 
-const deps = {
+const deps: ReconcileDeps = {
   s3,
   store: new JobStore(dynamodb, config.JOBS_TABLE),
   uploadsBucket: config.UPLOADS_BUCKET,
   dispatcher: new Dispatcher(sqs, {
-    image: config.IMAGE_QUEUE_URL,
-    video: config.VIDEO_QUEUE_URL,
+    ...processingQueues,
     webhook: config.WEBHOOK_QUEUE_URL,
   }),
   policy: reconcilePolicyFrom(config),
+  queueBacklog: (kind) => readQueueBacklog(sqs, processingQueues[kind]),
 };
 
 /**
@@ -32,6 +38,8 @@ export const handler = withObservability(async (): Promise<ReconcileReport> => {
     examined: report.examined,
     moved: report.moved.length,
     errors: report.errors,
+    // Lost-message candidates left for the next run, their queue's backlog holding as many messages.
+    deferred: report.backlogs.reduce((sum, check) => sum + (check.deferred ? check.candidates : 0), 0),
   });
   return report;
 });

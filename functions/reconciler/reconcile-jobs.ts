@@ -36,6 +36,11 @@ export interface ReconcileDeps {
   dispatcher: Dispatcher;
   uploadsBucket: string;
   policy: ReconcilePolicy;
+  /**
+   * The messages a kind's processing queue holds: visible, in flight and delayed (readQueueBacklog,
+   * SQS GetQueueAttributes). Asked once per kind per run, only of a kind with lost-message candidates.
+   */
+  queueBacklog: (kind: MediaKind) => Promise<number>;
 }
 
 // The kinds are named with the metric's other names, where the stack's alarm reads them too.
@@ -51,17 +56,106 @@ export interface ReconciledJob {
   action: ReconcileAction;
 }
 
+/**
+ * What a run made of the queued jobs of one kind whose message was sent longer ago than any legitimate
+ * wait (its lost-message candidates), given what the kind's queue holds.
+ */
+export interface BacklogCheck {
+  media_kind: MediaKind;
+  /** Lost-message candidates of this kind among the jobs read in this run. */
+  candidates: number;
+  /** Messages the queue holds (visible, in flight, delayed); absent when it could not be read. */
+  backlog?: number;
+  /**
+   * The queue holds at least as many messages as there are candidates: the candidates may all still be
+   * waiting there (a backlog held back by the mapping's maximum concurrency), so none is called lost
+   * and sent again; they are looked at and left for the next run.
+   */
+  deferred: boolean;
+}
+
 export interface ReconcileReport {
   /** Jobs read from the index. */
   examined: number;
   moved: ReconciledJob[];
   /** Jobs whose move threw (logged; they go to the back of the index and are tried next run). */
   errors: number;
+  /** One per media kind that had lost-message candidates in this run. */
+  backlogs: BacklogCheck[];
 }
 
 export const RECONCILED_METRIC = JobMetric.Reconciled;
 
 const secondsBetween = (earlier: string, now: Date): number => (now.getTime() - Date.parse(earlier)) / 1000;
+
+/**
+ * How long a queued job may wait before its message counts as missing. A job that was attempted had its
+ * message sent, whatever `enqueued_at` says (its write can lose to the attempt's start): it may be
+ * waiting out a retry's backoff, so it gets the long wait.
+ */
+const queuedWait = (policy: ReconcilePolicy, job: IdleJob): { sent: boolean; waitSeconds: number } => {
+  const sent = job.enqueued_at !== undefined || job.attempts > 0;
+  const processor = processorOf(policy, job.media_kind);
+  return {
+    sent,
+    waitSeconds: sent
+      ? policy.retryMaxSeconds + processor.visibilityTimeoutSeconds + policy.marginSeconds
+      : policy.enqueueDeadlineSeconds,
+  };
+};
+
+/**
+ * The kind of a queued job whose message was sent longer ago than any backoff and visibility timeout
+ * (a lost-message candidate), or undefined for any other job.
+ */
+const lostMessageCandidate = (policy: ReconcilePolicy, job: IdleJob, now: Date): MediaKind | undefined => {
+  if (job.status !== JobStatus.Queued || !job.media_kind) return undefined;
+  const { sent, waitSeconds } = queuedWait(policy, job);
+  return sent && secondsBetween(job.updated_at, now) >= waitSeconds ? job.media_kind : undefined;
+};
+
+/**
+ * Weighs each kind's lost-message candidates against its queue's backlog, one GetQueueAttributes per
+ * kind that has candidates. A queue holding at least as many messages as there are candidates may hold
+ * every one of theirs (a backlog behind the mapping's maximum concurrency is not a loss): they are
+ * deferred. A queue holding fewer has lost some, which ones cannot be told: they are all sent again (a
+ * copy of a message still queued is dropped by the processor once its job moved on). A backlog that
+ * cannot be read defers nothing: copies cost an invocation each, a lost message costs the job.
+ */
+const checkBacklogs = async (
+  deps: ReconcileDeps,
+  jobs: readonly IdleJob[],
+  now: Date,
+): Promise<BacklogCheck[]> => {
+  const candidates = new Map<MediaKind, number>();
+  for (const job of jobs) {
+    const kind = lostMessageCandidate(deps.policy, job, now);
+    if (kind) candidates.set(kind, (candidates.get(kind) ?? 0) + 1);
+  }
+  return Promise.all(
+    [...candidates].map(async ([kind, count]): Promise<BacklogCheck> => {
+      const check = { media_kind: kind, candidates: count };
+      let backlog: number;
+      try {
+        backlog = await deps.queueBacklog(kind);
+      } catch (error) {
+        logger.warn('could not read the queue backlog: the lost-message candidates are sent again', {
+          ...check,
+          error,
+        });
+        return { ...check, deferred: false };
+      }
+      const deferred = backlog >= count;
+      logger.info(
+        deferred
+          ? 'queue backlog holds the lost-message candidates: left for the next run'
+          : 'queue backlog below the lost-message candidates: they are sent again',
+        { ...check, backlog },
+      );
+      return { ...check, backlog, deferred };
+    }),
+  );
+};
 
 /** The shortest wait of any kind: nothing idle for less is ever due, so the index query stops there. */
 export const shortestDeadlineSeconds = (policy: ReconcilePolicy): number =>
@@ -77,20 +171,23 @@ export const shortestDeadlineSeconds = (policy: ReconcilePolicy): number =>
  * open-jobs index (oldest first, at most `pageLimit` per shard) and moves on those that stopped moving.
  * Every move is a conditional write on what the index showed (the job's `updated_at`, or its place in
  * the index), made before any message is sent: a job that progressed meanwhile is left alone, and of two
- * overlapping runs only one moves a job. `now` is the run's clock (tests pass their own).
+ * overlapping runs only one moves a job. Before queued jobs' messages are called lost, their queue's
+ * backlog is read once per kind (checkBacklogs). `now` is the run's clock (tests pass their own).
  */
 export const reconcileJobs = async (deps: ReconcileDeps, now: Date): Promise<ReconcileReport> => {
   const idleBefore = new Date(now.getTime() - shortestDeadlineSeconds(deps.policy) * 1000).toISOString();
   const shards = await Promise.all(
     openJobShards().map((shard) => deps.store.findIdleJobs(shard, idleBefore, deps.policy.pageLimit)),
   );
-  const report: ReconcileReport = { examined: 0, moved: [], errors: 0 };
+  const backlogs = await checkBacklogs(deps, shards.flat(), now);
+  const deferred = new Set(backlogs.filter((check) => check.deferred).map(({ media_kind }) => media_kind));
+  const report: ReconcileReport = { examined: 0, moved: [], errors: 0, backlogs };
   await Promise.all(
     shards.map(async (jobs) => {
       for (const job of jobs) {
         report.examined++;
         try {
-          const moved = await reconcileJob(deps, job, now);
+          const moved = await reconcileJob(deps, job, now, deferred);
           if (moved) report.moved.push(moved);
         } catch (error) {
           report.errors++;
@@ -107,14 +204,16 @@ export const reconcileJobs = async (deps: ReconcileDeps, now: Date): Promise<Rec
 /**
  * Looks at one job the index showed and moves it on if it stopped moving; a job that is waiting
  * legitimately is sent to the back of the index. Returns what was done, or undefined when nothing was
- * (not due, waiting legitimately, or moved by someone else meanwhile).
+ * (not due, waiting legitimately, or moved by someone else meanwhile). A lost-message candidate of a kind
+ * in `deferred` (its queue's backlog holds as many messages as the run found candidates) is left.
  */
 export const reconcileJob = async (
   deps: ReconcileDeps,
   job: IdleJob,
   now: Date,
+  deferred: ReadonlySet<MediaKind> = new Set(),
 ): Promise<ReconciledJob | undefined> => {
-  const moved = await moveIfStalled(deps, job, now);
+  const moved = await moveIfStalled(deps, job, now, deferred);
   if (moved) {
     const reconciled: ReconciledJob = { job_id: job.id, from: job.status, ...moved };
     logger.info('job reconciled', { ...reconciled });
@@ -128,7 +227,12 @@ export const reconcileJob = async (
 
 type Move = { kind: ReconcileKind; action: ReconcileAction };
 
-const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Promise<Move | undefined> => {
+const moveIfStalled = async (
+  deps: ReconcileDeps,
+  job: IdleJob,
+  now: Date,
+  deferred: ReadonlySet<MediaKind>,
+): Promise<Move | undefined> => {
   const { policy, store } = deps;
   const idle = secondsBetween(job.updated_at, now);
   const leave = async (): Promise<undefined> => {
@@ -148,15 +252,11 @@ const moveIfStalled = async (deps: ReconcileDeps, job: IdleJob, now: Date): Prom
     }
 
     case JobStatus.Queued: {
-      const processor = processorOf(policy, job.media_kind);
-      // A job that was attempted had its message sent, whatever `enqueued_at` says (its write can lose
-      // to the attempt's start): it may be waiting out a retry's backoff, so it gets the long wait.
-      const sent = job.enqueued_at !== undefined || job.attempts > 0;
-      const wait = sent
-        ? policy.retryMaxSeconds + processor.visibilityTimeoutSeconds + policy.marginSeconds
-        : policy.enqueueDeadlineSeconds;
-      if (idle < wait || !job.media_kind) return leave();
-      // Recorded first, as the claim: if the send then fails, the job waits out `wait` and is sent again.
+      const { sent, waitSeconds } = queuedWait(policy, job);
+      if (idle < waitSeconds || !job.media_kind) return leave();
+      // Its message may still be in the queue's backlog: to the back of the index until the backlog drains.
+      if (sent && deferred.has(job.media_kind)) return leave();
+      // Recorded first, as the claim: if the send then fails, the job waits out the wait and is sent again.
       const claimed = await store.markEnqueued(job.id, { unchangedSince: job.updated_at });
       if (!claimed) return undefined;
       await deps.dispatcher.enqueueProcessing(claimed);

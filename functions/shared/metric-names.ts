@@ -22,7 +22,10 @@ export const ReconcileKind = {
   UploadNotIngested: 'upload_not_ingested',
   /** queued, its message never recorded as sent: the sender stopped between two writes. */
   MessageNotSent: 'message_not_sent',
-  /** queued, its message sent longer ago than any backoff and visibility timeout: the message is gone. */
+  /**
+   * queued, its message sent longer ago than any backoff and visibility timeout, and its queue holding
+   * fewer messages than the run found such jobs: the message is gone.
+   */
   MessageLost: 'message_lost',
   /** processing past the function's timeout: the attempt died without recording an outcome. */
   AttemptStalled: 'attempt_stalled',

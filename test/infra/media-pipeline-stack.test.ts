@@ -603,6 +603,28 @@ describe('MediaPipeline stack', () => {
       expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
     });
 
+    it('lets the reconciler read the image and video queues’ backlog, and neither receive nor delete', () => {
+      // Prepare
+      const queueIds = {
+        image: logicalId(stack.processing.imageQueue.queue),
+        video: logicalId(stack.processing.videoQueue.queue),
+        webhook: logicalId(stack.notifications.webhookQueue.queue),
+      };
+      const sqsActions = queries
+        .statementsOf('media-reconciler')
+        .flatMap(actionsOf)
+        .filter((action) => action.startsWith('sqs:'));
+      // Assess: GetQueueAttributes before calling queued jobs' messages lost, on the processing queues
+      for (const id of [queueIds.image, queueIds.video]) {
+        expect(queries.grants('media-reconciler', 'sqs:GetQueueAttributes', id)).not.toHaveLength(0);
+      }
+      expect([...new Set(sqsActions)].sort()).toEqual([
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+      ]);
+    });
+
     it('lets the API query the tenant-jobs index only, and no other function read any index', () => {
       const apiIndexGrants = queries
         .statementsOf('media-api')

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeWebhookId } from '#shared/dispatch';
 import type { Job, StoredStatus } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { openJobShards } from '#shared/jobs-table';
+import type { MediaKind } from '#shared/presets';
 import { createTestEnvironment, type TestEnvironment } from '#test/emulators';
 import { newJob } from '#test/jobs';
 import { makeJpeg } from '#test/media';
@@ -26,6 +28,9 @@ let store: JobStore;
 let deps: ReconcileDeps;
 let reconcileJobs: (deps: ReconcileDeps, now: Date) => Promise<ReconcileReport>;
 let reconcileJob: typeof import('../../functions/reconciler/reconcile-jobs.ts').reconcileJob;
+let readQueueBacklog: typeof import('../../functions/reconciler/queue-backlog.ts').readQueueBacklog;
+/** The queues the reconciler asked for their backlog, in order (reset by each test that reads it). */
+let backlogReads: MediaKind[] = [];
 
 const POLICY: ReconcilePolicy = {
   uploadDeadlineSeconds: 300,
@@ -48,7 +53,12 @@ beforeAll(async () => {
   const { Dispatcher } = await import('#shared/dispatch');
   const { dynamodb, s3, sqs } = await import('#shared/aws-clients');
   ({ reconcileJobs, reconcileJob } = await import('../../functions/reconciler/reconcile-jobs.ts'));
+  ({ readQueueBacklog } = await import('../../functions/reconciler/queue-backlog.ts'));
   store = new JobStore(dynamodb, env.tableName);
+  const processingQueues: Record<MediaKind, string> = {
+    image: env.queues.image.url,
+    video: env.queues.video.url,
+  };
   deps = {
     s3,
     store,
@@ -59,6 +69,10 @@ beforeAll(async () => {
       webhook: env.queues.webhook.url,
     }),
     policy: POLICY,
+    queueBacklog: (kind) => {
+      backlogReads.push(kind);
+      return readQueueBacklog(sqs, processingQueues[kind]);
+    },
   };
 });
 afterAll(() => env.close());
@@ -119,7 +133,7 @@ describe('the reconciler', () => {
     expect(idsOf(await processMessages(env.queues.image.url))).toEqual([uploaded.id]);
     expect(await store.get(neverUploaded.id)).toMatchObject({ status: 'awaiting_upload' });
     // Looked at, it went to the back of the index: the next run at the same time does not read it again.
-    expect(again).toEqual({ examined: 0, moved: [], errors: 0 });
+    expect(again).toEqual({ examined: 0, moved: [], errors: 0, backlogs: [] });
   });
 
   it('sends a queued job whose message was never sent, and one whose message outlived every wait', async () => {
@@ -148,6 +162,8 @@ describe('the reconciler', () => {
       ]),
     );
     expect(report.moved).toHaveLength(2);
+    // The image queue was empty: the candidate's message is gone.
+    expect(report.backlogs).toEqual([{ media_kind: 'image', candidates: 1, backlog: 0, deferred: false }]);
     expect(idsOf(await processMessages(env.queues.image.url))).toEqual([neverSent.id, sentLongAgo.id].sort());
     expect((await store.get(neverSent.id))?.enqueued_at).toBeDefined();
     expect(await store.get(sentRecently.id)).toMatchObject({
@@ -376,6 +392,157 @@ describe('the reconciler', () => {
     expect(first.examined).toBe(2);
     expect(first.moved.map(({ job_id }) => job_id)).toEqual([jobs[0]?.id, jobs[1]?.id]);
     expect(second.moved.map(({ job_id }) => job_id)).toEqual([jobs[2]?.id]);
+  });
+
+  describe('a queue’s backlog', () => {
+    const LOST_AFTER = {
+      image: POLICY.retryMaxSeconds + POLICY.processors.image.visibilityTimeoutSeconds + POLICY.marginSeconds,
+      video: POLICY.retryMaxSeconds + POLICY.processors.video.visibilityTimeoutSeconds + POLICY.marginSeconds,
+    };
+    /** A queued job whose message was sent longer ago than every legitimate wait: a lost-message candidate. */
+    const candidate = (now: Date, media_kind: MediaKind, overrides: Partial<Job> = {}) =>
+      stalledJob(now, LOST_AFTER[media_kind] + 60, {
+        status: 'queued',
+        media_kind,
+        enqueued_at: secondsBefore(now, LOST_AFTER[media_kind] + 60),
+        ...overrides,
+      });
+    /** Messages of other jobs in a queue, as a backlog behind the mapping's maximum concurrency leaves them. */
+    const fillQueue = async (queueUrl: string, count: number): Promise<string[]> => {
+      const ids = Array.from({ length: count }, () => randomUUID());
+      for (const job_id of ids) {
+        await env.clients.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: JSON.stringify({ kind: 'process', job_id }),
+          }),
+        );
+      }
+      return ids;
+    };
+
+    it('leaves the lost-message candidates while the queue holds as many messages, and sends them once it drains', async () => {
+      // Prepare: two image jobs past the lost-message deadline, behind a backlog of three messages
+      const now = testClock();
+      const waiting = [await candidate(now, 'image'), await candidate(now, 'image', { attempts: 1 })];
+      const backlog = await fillQueue(env.queues.image.url, 3);
+      backlogReads = [];
+
+      // Act
+      const report = await reconcileJobs(deps, now);
+      const again = await reconcileJobs(deps, now);
+
+      // Assess: nothing sent, nothing written but the jobs' place in the index
+      expect(report.moved).toEqual([]);
+      expect(report.backlogs).toEqual([{ media_kind: 'image', candidates: 2, backlog: 3, deferred: true }]);
+      expect(backlogReads).toEqual(['image']);
+      for (const job of waiting) {
+        expect(await store.get(job.id)).toMatchObject({
+          status: 'queued',
+          updated_at: job.updated_at,
+          enqueued_at: job.enqueued_at,
+        });
+      }
+      // Looked at: to the back of the index, so the next run at the same time does not read them again.
+      expect(again).toEqual({ examined: 0, moved: [], errors: 0, backlogs: [] });
+      expect((await openJobs(new Date(now.getTime() + 1))).map(({ id }) => id)).toEqual(
+        expect.arrayContaining(waiting.map(({ id }) => id)),
+      );
+      expect(idsOf(await processMessages(env.queues.image.url))).toEqual([...backlog].sort());
+
+      // Act: the backlog drained (the messages above were received and deleted); a later run
+      const later = new Date(now.getTime() + 3600_000);
+      const drained = await reconcileJobs(deps, later);
+
+      // Assess: the queue holds none of their messages: they were lost, and are sent again
+      expect(drained.backlogs).toEqual([{ media_kind: 'image', candidates: 2, backlog: 0, deferred: false }]);
+      expect(drained.moved.map(({ job_id, kind }) => ({ job_id, kind }))).toEqual(
+        expect.arrayContaining(waiting.map(({ id }) => ({ job_id: id, kind: 'message_lost' }))),
+      );
+      expect(drained.moved).toHaveLength(2);
+      expect(idsOf(await processMessages(env.queues.image.url))).toEqual(waiting.map(({ id }) => id).sort());
+    });
+
+    it('sends every candidate of a kind whose queue holds fewer messages, and weighs each kind against its own queue', async () => {
+      // Prepare: three image candidates and one message in the image queue; one video candidate behind
+      // one video message; a job whose message was never sent (it is no candidate: it has no message)
+      const now = testClock();
+      const images = await Promise.all([1, 2, 3].map(() => candidate(now, 'image')));
+      const video = await candidate(now, 'video');
+      const neverSent = await stalledJob(now, 600, { status: 'queued', media_kind: 'video' });
+      const [imageBacklog] = await fillQueue(env.queues.image.url, 1);
+      const videoBacklog = await fillQueue(env.queues.video.url, 1);
+      backlogReads = [];
+
+      // Act
+      const report = await reconcileJobs(deps, now);
+
+      // Assess
+      expect(report.backlogs).toEqual(
+        expect.arrayContaining([
+          { media_kind: 'image', candidates: 3, backlog: 1, deferred: false },
+          { media_kind: 'video', candidates: 1, backlog: 1, deferred: true },
+        ]),
+      );
+      expect(report.backlogs).toHaveLength(2);
+      expect(backlogReads.sort()).toEqual(['image', 'video']);
+      expect(report.moved.map(({ job_id, kind }) => ({ job_id, kind }))).toEqual(
+        expect.arrayContaining([
+          ...images.map(({ id }) => ({ job_id: id, kind: 'message_lost' })),
+          { job_id: neverSent.id, kind: 'message_not_sent' },
+        ]),
+      );
+      expect(report.moved).toHaveLength(4);
+      expect(idsOf(await processMessages(env.queues.image.url))).toEqual(
+        [imageBacklog, ...images.map(({ id }) => id)].sort(),
+      );
+      expect(idsOf(await processMessages(env.queues.video.url))).toEqual(
+        [...videoBacklog, neverSent.id].sort(),
+      );
+      expect(await store.get(video.id)).toMatchObject({ status: 'queued', updated_at: video.updated_at });
+    });
+
+    it('asks no queue when no job is a candidate, and sends the candidates again when the backlog cannot be read', async () => {
+      // Prepare
+      const now = testClock();
+      // Read (idle longer than the shortest deadline) but within its own: an attempt still at work.
+      await stalledJob(now, 200, { status: 'processing', attempts: 1, media_kind: 'video' });
+      backlogReads = [];
+      const quiet = await reconcileJobs(deps, now);
+      const lost = await candidate(now, 'image');
+      const unreadable: ReconcileDeps = {
+        ...deps,
+        queueBacklog: () => Promise.reject(new Error('AccessDenied')),
+      };
+      await fillQueue(env.queues.image.url, 5);
+
+      // Act
+      const report = await reconcileJobs(unreadable, now);
+
+      // Assess
+      expect(quiet).toMatchObject({ moved: [], backlogs: [] });
+      expect(backlogReads).toEqual([]);
+      expect(report.backlogs).toEqual([{ media_kind: 'image', candidates: 1, deferred: false }]);
+      expect(report.moved).toEqual([
+        { job_id: lost.id, kind: 'message_lost', from: 'queued', action: 'enqueued' },
+      ]);
+    });
+
+    it('counts the messages waiting, in flight and delayed', async () => {
+      // Prepare: one waiting, one received (in flight), one delayed
+      const { sqs } = await import('#shared/aws-clients');
+      const queueUrl = env.queues.video.url;
+      await fillQueue(queueUrl, 1);
+      expect(await env.receive(queueUrl, 1)).toHaveLength(1);
+      await fillQueue(queueUrl, 1);
+      await env.clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{}', DelaySeconds: 600 }),
+      );
+
+      // Act & assess
+      expect(await readQueueBacklog(sqs, queueUrl)).toBe(3);
+      expect(await readQueueBacklog(sqs, env.queues.image.url)).toBe(0);
+    });
   });
 
   it('keeps the index sparse: a finished job without a callback is not in it', async () => {
