@@ -1,3 +1,4 @@
+import './test/support/node-version-notice.ts';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -1,3 +1,4 @@
+import './test/support/node-version-notice.ts';
 import { defineConfig } from 'vitest/config';
 
 /** The end-to-end suite: the whole pipeline through its public API (see test/e2e/setup.ts for the target). */

@@ -1,11 +1,17 @@
 import type { InvokeOutcome } from './types.ts';
 
 /**
- * One line per invocation, so that a developer can follow a job through the pipeline:
+ * One line per invocation, written when it ends and stamped with its end time, so that a developer can
+ * follow a job through the pipeline (the header says which time it is):
  *
- *   12:01:02.345 api          http POST /api/media            41 ms ok 201  job=0b9f…
- *   12:01:02.512 ingest       s3 uploads/0b9f…               310 ms ok  job=0b9f…  (cold)
- *   12:01:03.020 image        sqs image-queue                 812 ms error handler Error: …  job=0b9f…
+ *   ended        function     trigger                                  took  outcome
+ *   12:01:02.386 api          http POST /api/media                    41 ms  ok 201  job 0b9f5a52  (cold)
+ *   12:01:02.822 ingest       s3 uploads/default/0b9f5a52…/original  310 ms  ok  job 0b9f5a52
+ *   12:01:03.832 image        sqs ImageQueue                         812 ms  failed 1/4  jobs 0b9f5a52,…
+ *   12:01:04.100 api          http POST /api/media/0b9f5a52…/retry    12 ms  error 500
+ *
+ * `failed` is the function's own verdict on the work (SQS partial batch failures, or the job it worked
+ * on ended `failed`); `error` is the invocation's (it threw, timed out or crashed; an HTTP 5xx).
  */
 
 export interface InvocationRecord {
@@ -79,43 +85,138 @@ const safeDecode = (value: string): string => {
 const time = (date: Date): string =>
   `${[date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':')}.${String(date.getMilliseconds()).padStart(3, '0')}`;
 
-const oneLine = (text: string, max: number): string => {
+/** Column widths of the line (the header below lines up with them). */
+const FUNCTION_WIDTH = 12;
+const TRIGGER_WIDTH = 40;
+/** Characters of a job id shown: enough to tell jobs apart and to grep for them. */
+export const SHORT_ID = 8;
+
+export const INVOCATION_LOG_HEADER = `${'ended'.padEnd(12)} ${'function'.padEnd(FUNCTION_WIDTH)} ${'trigger'.padEnd(TRIGGER_WIDTH)} ${'took'.padStart(9)}  outcome`;
+
+/** Whitespace folded; when too long, cut in the middle, so that both ends (`…/retry`, `…/complete`) stay. */
+export const fitMiddle = (text: string, max: number): string => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  const tail = Math.floor((max - 1) / 2);
+  return `${flat.slice(0, max - 1 - tail)}…${flat.slice(flat.length - tail)}`;
+};
+
+const cutEnd = (text: string, max: number): string => {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
-const describeOutcome = (record: InvocationRecord): string => {
+const IS_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const shortId = (id: string): string => (IS_UUID.test(id) ? id.slice(0, SHORT_ID) : cutEnd(id, 12));
+
+/** The trigger with every UUID in it shortened (`/api/media/0b9f5a52…/retry`). */
+const shortenIds = (trigger: string): string =>
+  safeDecode(trigger).replace(UUID, (uuid) => `${uuid.slice(0, SHORT_ID)}…`);
+
+/** What the job an invocation worked on became, when the runtime can tell (local/runtime.ts asks the jobs table). */
+export interface JobVerdict {
+  jobId: string;
+  status: string;
+  /** The job's `error_code` when it failed (`Image::Corrupt`). */
+  errorCode?: string | undefined;
+  /** The job's `updated_at`: a job counts as failed by this invocation only if it moved while it ran. */
+  updatedAt?: string | undefined;
+}
+
+/** Clock slack between the worker that wrote `updated_at` and this process (the same machine). */
+const VERDICT_SLACK_MS = 50;
+
+/** The invocation's verdict: `ok 201`, `error 500`, `failed 1/4`, `failed Image::Corrupt`, `error timeout …`, `stopped`. */
+export const describeOutcome = (record: InvocationRecord, verdicts: readonly JobVerdict[] = []): string => {
   const { outcome, event } = record;
-  if (!outcome.ok)
-    return `error ${outcome.kind} ${oneLine(`${outcome.error.name}: ${outcome.error.message}`, 160)}`;
-  const parts = ['ok'];
+  if (!outcome.ok) {
+    if (outcome.error.name === 'Runtime.Shutdown') return 'stopped (the runtime stopped while it ran)';
+    return `error ${outcome.kind} ${cutEnd(`${outcome.error.name}: ${outcome.error.message}`, 160)}`;
+  }
   const result = outcome.result;
-  if (isRecord(result) && typeof result.statusCode === 'number') parts.push(String(result.statusCode));
+  if (isRecord(result) && typeof result.statusCode === 'number')
+    return `${result.statusCode >= 500 ? 'error' : 'ok'} ${result.statusCode}`;
   if (isRecord(result) && Array.isArray(result.batchItemFailures) && result.batchItemFailures.length > 0) {
     const total = isRecord(event) && Array.isArray(event.Records) ? event.Records.length : undefined;
-    parts.push(`${result.batchItemFailures.length}${total === undefined ? '' : `/${total}`} items failed`);
+    return `failed ${result.batchItemFailures.length}${total === undefined ? '' : `/${total}`}`;
   }
-  return parts.join(' ');
+  const from = record.startedAt.getTime() - VERDICT_SLACK_MS;
+  const to = record.startedAt.getTime() + outcome.durationMs + VERDICT_SLACK_MS;
+  // A job that failed earlier (a webhook announcing it, a retry refused) is not this invocation's failure.
+  const failed = verdicts.filter((verdict) => {
+    const at = verdict.updatedAt ? Date.parse(verdict.updatedAt) : Number.NaN;
+    return verdict.status === 'failed' && at >= from && at <= to;
+  });
+  if (failed.length > 0) {
+    const codes = [...new Set(failed.map((verdict) => verdict.errorCode ?? 'no error code'))];
+    return `failed ${failed.length > 1 ? `${failed.length} jobs ` : ''}${codes.join(', ')}`;
+  }
+  return 'ok';
 };
 
-/** The invocation's line (no trailing newline). */
-export const formatInvocation = (record: InvocationRecord): string => {
-  const jobs = findJobIds(record.outcome.ok ? record.outcome.result : undefined, record.event);
+/** The invocation's line (no trailing newline), stamped with its end time. */
+export const formatInvocation = (record: InvocationRecord, verdicts: readonly JobVerdict[] = []): string => {
+  const trigger = fitMiddle(shortenIds(record.trigger), TRIGGER_WIDTH);
+  const jobs = findJobIds(record.outcome.ok ? record.outcome.result : undefined, record.event).filter(
+    // Named in the trigger already (a path, a key): once is enough.
+    (id) => !trigger.includes(shortId(id)),
+  );
   const job =
     jobs.length === 0
       ? ''
-      : `  job=${jobs.slice(0, 3).join(',')}${jobs.length > 3 ? ` +${jobs.length - 3}` : ''}`;
+      : `  ${jobs.length === 1 ? 'job' : 'jobs'} ${jobs.slice(0, 2).map(shortId).join(',')}${jobs.length > 2 ? ` +${jobs.length - 2}` : ''}`;
+  const endedAt = new Date(record.startedAt.getTime() + record.outcome.durationMs);
   return [
-    time(record.startedAt),
-    record.functionName.padEnd(12),
-    oneLine(record.trigger, 60).padEnd(30),
-    `${String(Math.round(record.outcome.durationMs)).padStart(6)} ms`,
-    `${describeOutcome(record)}${job}${record.coldStart ? '  (cold)' : ''}`,
+    time(endedAt),
+    cutEnd(record.functionName, FUNCTION_WIDTH).padEnd(FUNCTION_WIDTH),
+    trigger.padEnd(TRIGGER_WIDTH),
+    `${String(Math.round(record.outcome.durationMs)).padStart(6)} ms `,
+    `${describeOutcome(record, verdicts)}${job}${record.coldStart ? '  (cold)' : ''}`,
   ].join(' ');
 };
 
-/** A `LambdaPoolOptions.onInvocation` that writes one line per invocation. */
-export const createInvocationLog =
-  (write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)) =>
-  (record: InvocationRecord): void =>
-    write(formatInvocation(record));
+export interface InvocationLogOptions {
+  /** @default - stdout, one line each */
+  write?: (line: string) => void;
+  /**
+   * What a job became, for invocations that are not HTTP requests: a processor that marks a job failed
+   * and returns normally succeeded as an invocation, and its line says `failed` only if told so.
+   * Undefined when the job is unknown. @default - not asked
+   */
+  jobVerdict?: (jobId: string) => Promise<JobVerdict | undefined>;
+  /** How long a line waits for the verdicts. @default 1000 ms */
+  verdictTimeoutMs?: number;
+}
+
+/**
+ * A `LambdaPoolOptions.onInvocation` that writes one line per invocation, in the order the
+ * invocations ended (a line that waits for its jobs' verdicts holds back the ones after it).
+ */
+export const createInvocationLog = (
+  options: InvocationLogOptions | ((line: string) => void) = {},
+): ((record: InvocationRecord) => void) => {
+  const { write = (line: string) => process.stdout.write(`${line}\n`), ...rest } =
+    typeof options === 'function' ? { write: options } : options;
+  let queue: Promise<void> = Promise.resolve();
+  return (record) => {
+    const pending = verdictsOf(record, rest);
+    queue = queue.then(async () => write(formatInvocation(record, await pending)));
+  };
+};
+
+const verdictsOf = async (
+  record: InvocationRecord,
+  { jobVerdict, verdictTimeoutMs = 1_000 }: Omit<InvocationLogOptions, 'write'>,
+): Promise<JobVerdict[]> => {
+  if (!jobVerdict || !record.outcome.ok || record.trigger.startsWith('http ')) return [];
+  const ids = findJobIds(record.outcome.result, record.event).slice(0, 10);
+  if (ids.length === 0) return [];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<JobVerdict[]>((resolve) => {
+    timer = setTimeout(() => resolve([]), verdictTimeoutMs);
+  });
+  const asked = Promise.all(ids.map((id) => jobVerdict(id).catch(() => undefined))).then((found) =>
+    found.filter((verdict): verdict is JobVerdict => verdict !== undefined),
+  );
+  return Promise.race([asked, timeout]).finally(() => clearTimeout(timer));
+};

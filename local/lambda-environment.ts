@@ -6,7 +6,7 @@
  *   `<ffmpeg layer>/bin/ffmpeg`. NODE_PATH gets each layer's `nodejs/node22/node_modules` and
  *   `nodejs/node_modules`, PATH each layer's `bin`, LD_LIBRARY_PATH each layer's `lib`.
  * - Environment, later wins: a minimal base (PATH, NODE_PATH, LD_LIBRARY_PATH, TZ=UTC, LANG, HOME,
- *   TMPDIR), the function's own variables, Lambda's reserved ones (AWS_REGION, AWS_LAMBDA_*,
+ *   TMPDIR, the SDK's Node-version notice off: it concerns the host's Node, not nodejs22.x), the function's own variables, Lambda's reserved ones (AWS_REGION, AWS_LAMBDA_*,
  *   LAMBDA_TASK_ROOT, _HANDLER), then `extraEnv` (endpoints and credentials the runtime hands every
  *   function). The parent's other variables do not leak in.
  */
@@ -71,6 +71,8 @@ export const functionEnvironment = (
       spec.codeDir,
     ].join(delimiter),
   };
+  // The functions run on nodejs22.x in AWS; here on the host's Node, whose age the SDK's notice is about.
+  base.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   for (const name of ['HOME', 'TMPDIR', 'USER', 'SystemRoot']) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;

@@ -361,7 +361,12 @@ class FunctionEnvironments {
     const requestId = waiting.meta.requestId ?? randomUUID();
     const startedAt = new Date();
     const arn = `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${this.spec.name}`;
-    const outcome = await environment.invoke(waiting.event, requestId, arn);
+    const ran = await environment.invoke(waiting.event, requestId, arn);
+    // A worker killed because the pool is closing did not crash: say the runtime stopped it.
+    const outcome: InvokeOutcome =
+      this.closed && !ran.ok && ran.kind === 'crash'
+        ? { ...closedOutcome(), durationMs: ran.durationMs }
+        : ran;
     try {
       this.options.onInvocation?.({
         startedAt,

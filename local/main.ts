@@ -1,13 +1,36 @@
-import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LAMBDA_RETRY_DELAYS_MS } from './async-invoke.ts';
 import { localSettingsFromEnvironment } from './config.ts';
+import { INVOCATION_LOG_HEADER } from './invocation-log.ts';
+import {
+  assertPortsFree,
+  findPortHolder,
+  type NeededPort,
+  PortInUseError,
+  portInUseMessage,
+} from './port-holder.ts';
+import { RuntimeRunningError, resetLocalData } from './reset.ts';
 import { startLocalRuntime } from './runtime.ts';
 
 /**
  * `npm start`: the whole stack on this machine, from its synthesized template, on the embedded
- * emulators. `npm run reset`: forget every job, object and message (the synth cache is kept).
+ * emulators. `npm run reset [-- --force] [-- --new-secrets]`: forget every job, object and message
+ * (local/reset.ts says what is kept and why).
  */
+
+// The SDK announces that its releases after the first week of January 2027 need Node 22 (the deployed
+// functions run nodejs22.x; README "Node versions" says what that means here): said once in the README,
+// not on every start. Set before any client exists; AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false shows it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const USAGE = 'usage: npm start | npm run reset [-- --force] [-- --new-secrets]';
+const args = process.argv.slice(2);
+const unknown = args.filter((arg) => !['--reset', '--force', '--new-secrets'].includes(arg));
+if (unknown.length > 0 || (!args.includes('--reset') && args.length > 0)) {
+  console.error(`unknown option ${unknown[0] ?? args[0]}; ${USAGE}`);
+  process.exit(2);
+}
+
 const settings = (() => {
   try {
     return localSettingsFromEnvironment();
@@ -19,30 +42,31 @@ const settings = (() => {
 
 const dataDir = resolve(settings.dataDir);
 
-/** The synth cache: rebuilding it costs a synth, and it holds no data. */
-const KEEP_ON_RESET = new Set(['cdk.out']);
-
-const reset = async (): Promise<void> => {
-  const entries = await readdir(dataDir).catch(() => []);
-  for (const entry of entries) {
-    if (!KEEP_ON_RESET.has(entry)) await rm(join(dataDir, entry), { recursive: true, force: true });
-  }
-  console.log(`Cleared local data in ${dataDir}`);
-};
-
-// The SDK announces that its 2027 releases need Node 22 (the deployed functions run nodejs22.x): not news here.
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (!warning.message.includes('NodeVersionSupportWarning'))
-    for (const listener of printWarning) listener(warning);
-});
+/** The ports `npm start` listens on, with the settings that choose them (0: any free port, not checked). */
+const neededPorts: NeededPort[] = [
+  { port: settings.port, role: 'the API', setting: 'PORT' },
+  ...(settings.externalS3
+    ? []
+    : [
+        {
+          port: settings.s3Port ?? (settings.port === 0 ? 0 : settings.port + 1),
+          role: 'the S3 emulator',
+          setting: settings.s3Port === undefined ? 'S3_PORT (default PORT+1)' : 'S3_PORT',
+        },
+      ]),
+];
+const apiHost = settings.host ?? '127.0.0.1';
 
 const main = async (): Promise<void> => {
-  if (process.argv.includes('--reset')) {
-    await reset();
+  if (args.includes('--reset')) {
+    await resetLocalData(dataDir, {
+      force: args.includes('--force'),
+      newSecrets: args.includes('--new-secrets'),
+    });
     return;
   }
+  // Before the minute of synth: a port in use is said at once, with who holds it.
+  await assertPortsFree(neededPorts, apiHost);
   const started = Date.now();
   if (settings.auth === 'none') {
     console.warn(
@@ -120,8 +144,9 @@ const main = async (): Promise<void> => {
     '',
     `  Try: curl ${curlAuth}${runtime.apiUrl}/api/presets/`,
     '',
-    'One line per invocation follows. Ctrl-C stops everything.',
+    'One line per invocation follows, as each ends. Ctrl-C stops everything.',
     '',
+    INVOCATION_LOG_HEADER,
   ];
   console.log(lines.join('\n'));
 
@@ -136,13 +161,32 @@ const main = async (): Promise<void> => {
     }, 15_000);
     timer.unref();
     await runtime.stop();
+    console.log(`stopped; the data in ${dataDir} is kept for the next npm start`);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 };
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+/** A port taken between the check and the listen (or by the check's own race) says the same one line. */
+const portErrorMessage = async (
+  error: NodeJS.ErrnoException & { port?: number },
+): Promise<string | undefined> => {
+  if (error.code !== 'EADDRINUSE' || error.port === undefined) return undefined;
+  const needed = neededPorts.find((candidate) => candidate.port === error.port) ?? {
+    port: error.port,
+    role: 'the runtime',
+    setting: 'PORT / S3_PORT',
+  };
+  return portInUseMessage(needed, await findPortHolder(error.port));
+};
+
+main().catch(async (error: unknown) => {
+  if (error instanceof PortInUseError || error instanceof RuntimeRunningError) console.error(error.message);
+  else
+    console.error(
+      (error instanceof Error && (await portErrorMessage(error))) ||
+        (error instanceof Error ? error.message : error),
+    );
   process.exit(1);
 });

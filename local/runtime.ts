@@ -1,4 +1,7 @@
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { JobStore } from '#shared/job-store';
 import { type AuthMode, isAuthMode } from '#shared/tenants';
 import { startAsyncInvoker } from './async-invoke.ts';
 import { devKey, localTenantStore, registerDefaultTenant } from './dev-key.ts';
@@ -7,8 +10,9 @@ import { freePort, localSqsClient, startSqs } from './emulators.ts';
 import type { ExternalS3Options } from './external-s3.ts';
 import { startFaultProxies } from './fault-proxy.ts';
 import { type FaultSpec, withInvocationFaults } from './faults.ts';
+import { functionLogOutput } from './function-log.ts';
 import { startHttpApi } from './http-api.ts';
-import { createInvocationLog, type InvocationRecord } from './invocation-log.ts';
+import { createInvocationLog, type InvocationRecord, type JobVerdict } from './invocation-log.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { provisionStack } from './provision.ts';
 import { restoreQueues, saveQueues } from './queue-snapshot.ts';
@@ -24,7 +28,13 @@ import {
 } from './secrets-manager.ts';
 import { startSqsEventSources } from './sqs-event-source.ts';
 import { synthesizeStack } from './synth.ts';
-import { type CfnTemplate, LOCAL_REGION, type LocalEndpoints, type ProvisionedStack } from './types.ts';
+import {
+  type CfnTemplate,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalEndpoints,
+  type ProvisionedStack,
+} from './types.ts';
 
 export interface LocalRuntimeOptions {
   /** Where objects, tables, generated secrets, queued messages and the synth cache live. */
@@ -162,6 +172,15 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const stack = await synthesizeStack({
       outdir: join(options.dataDir, 'cdk.out'),
       ...(options.context ? { context: options.context } : {}),
+      ...(options.quiet
+        ? {}
+        : {
+            onSynthesize: (reason: string, functionCount: number) =>
+              log(
+                `synthesizing the stack and bundling ${functionCount} functions (${reason}): about a minute, ` +
+                  'with only "Bundling asset" lines meanwhile; the result is reused until a source changes',
+              ),
+          }),
     });
     if (!options.quiet) log(`template ${stack.reused ? 'reused' : 'synthesized'} in ${stack.durationMs} ms`);
 
@@ -261,6 +280,24 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       sqsClient.destroy();
     });
 
+    // What a job became, for the invocation lines (`failed Image::Corrupt` rather than `ok`).
+    const jobsTable = provisioned.outputs.JobsTableName;
+    const jobsClient = jobsTable
+      ? new DynamoDBClient({
+          region: LOCAL_REGION,
+          credentials: LOCAL_CREDENTIALS,
+          endpoint: endpoints.dynamodb,
+          maxAttempts: 1,
+        })
+      : undefined;
+    if (jobsClient) cleanups.push(async () => jobsClient.destroy());
+    const jobs =
+      jobsClient && jobsTable ? new JobStore(DynamoDBDocumentClient.from(jobsClient), jobsTable) : undefined;
+    const jobVerdict = async (jobId: string): Promise<JobVerdict | undefined> => {
+      const job = await jobs?.get(jobId);
+      return job && { jobId, status: job.status, errorCode: job.error_code, updatedAt: job.updated_at };
+    };
+
     const faults = options.faults ?? [];
     const functions = provisioned.functions.map((spec) => {
       const overrides = Object.entries(options.functionEnvironment ?? {})
@@ -307,9 +344,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         POWERTOOLS_LOG_LEVEL: process.env.FUNCTION_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_METRICS_DISABLED: 'true',
       },
-      ...(options.quiet ? { output: () => undefined } : {}),
+      output: options.quiet ? () => undefined : functionLogOutput,
       ...(options.onInvocation || !options.quiet
-        ? { onInvocation: options.onInvocation ?? createInvocationLog() }
+        ? { onInvocation: options.onInvocation ?? createInvocationLog({ jobVerdict }) }
         : {}),
     });
     crashTarget = pool;

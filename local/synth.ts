@@ -67,7 +67,20 @@ export interface SynthOptions {
   context?: Record<string, unknown>;
   /** Synthesize even if the assembly is up to date. */
   force?: boolean;
+  /**
+   * Called before a synth starts (not when the assembly is reused), with why and how many functions it
+   * bundles: a synth with bundling takes about a minute, and the runtime says so.
+   */
+  onSynthesize?: (reason: string, functionCount: number) => void;
 }
+
+/** The functions a synth bundles: one per `functions/<name>/handler.ts`. */
+export const countFunctions = async (root: string = PROJECT_ROOT): Promise<number> => {
+  const entries = await readdir(join(root, 'functions'), { withFileTypes: true }).catch(() => []);
+  return entries.filter(
+    (entry) => entry.isDirectory() && existsSync(join(root, 'functions', entry.name, 'handler.ts')),
+  ).length;
+};
 
 export interface SynthResult extends SynthesizedStack {
   /** True when the existing assembly was reused. */
@@ -168,7 +181,8 @@ export const synthesizeStack = async (options: SynthOptions): Promise<SynthResul
   const started = Date.now();
   const outdir = resolve(options.outdir);
   const context = await effectiveContext(options.context);
-  if (!options.force && (await staleReason(outdir, context)) === undefined) {
+  const reason = options.force ? 'asked to' : await staleReason(outdir, context);
+  if (reason === undefined) {
     const stamp = (await readStamp(outdir)) as Stamp;
     const template = JSON.parse(await readFile(join(outdir, stamp.templateFile), 'utf8')) as CfnTemplate;
     return {
@@ -180,6 +194,7 @@ export const synthesizeStack = async (options: SynthOptions): Promise<SynthResul
     };
   }
 
+  options.onSynthesize?.(reason, await countFunctions());
   await mkdir(outdir, { recursive: true });
   // A synth that fails halfway may have rewritten the template: until one succeeds, nothing is reusable.
   await rm(join(outdir, STAMP_FILE), { force: true });

@@ -391,7 +391,7 @@ describe('LambdaPool', () => {
     const record = records.at(-1) as InvocationRecord;
     expect(record).toMatchObject({ functionName: 'throws', trigger: 'sqs jobs-queue', coldStart: false });
     expect(formatInvocation(record)).toMatch(
-      /throws +sqs jobs-queue +\d+ ms error handler TypeError: bad input: x/,
+      /throws +sqs jobs-queue +\d+ ms +error handler TypeError: bad input: x/,
     );
   });
 
@@ -452,7 +452,7 @@ describe('invocation log', () => {
       },
     });
     expect(line).toBe(
-      `12:01:02.345 api          http POST /api/media               41 ms ok 201  job=${jobId}  (cold)`,
+      `12:01:02.386 api          http POST /api/media                         41 ms  ok 201  job ${jobId.slice(0, 8)}  (cold)`,
     );
   });
 });
