@@ -17,7 +17,11 @@ describe('unknown routes and methods on the running stack', () => {
   const ask = async (
     method: string,
     path: string,
-    { key, headers = {}, body }: { key?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
+    {
+      key,
+      headers = {},
+      body,
+    }: { key?: string; headers?: Record<string, string>; body?: Uint8Array<ArrayBuffer> } = {},
   ) => {
     const response = await fetch(`${runtime.apiUrl}${path}`, {
       method,
@@ -48,7 +52,10 @@ describe('unknown routes and methods on the running stack', () => {
     expect(anonymous).toMatchObject({ status: 401, body: { message: 'Unauthorized' } });
     expect(withKey.status).toBe(404);
     expect(withKey.body).toEqual({
-      error: { code: 'Request::UnknownRoute', message: expect.stringContaining('there is no GET /api/nothing') },
+      error: {
+        code: 'Request::UnknownRoute',
+        message: expect.stringContaining('there is no GET /api/nothing'),
+      },
     });
   });
 
