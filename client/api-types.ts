@@ -132,6 +132,13 @@ export interface CreatedUpload {
   upload: UploadPlan;
 }
 
+/**
+ * The form POST /api/media/ → 201 (200 when the same file and preset already had a job) and
+ * POST /api/media/{id}/upload/complete → 200: the job view with `job_id` beside its `id`, as the original
+ * project's creation answer `{"job_id", "status"}` has it.
+ */
+export type CreatedJob = { job_id: string } & JobView;
+
 /** POST /api/media/{id}/upload/parts → 200 */
 export interface SignedParts {
   job_id: string;
@@ -161,7 +168,10 @@ export interface AbortedUpload {
 export interface RetriedJob {
   job_id: string;
   status: 'queued';
+  /** Processing attempts already used (the failed ones), as in the job view. */
   attempts: number;
+  /** The attempt this retry queues: `attempts + 1`. */
+  attempt: number;
 }
 
 /** GET /api/media/?limit=&cursor=&status= → 200: the caller's jobs, newest first. */

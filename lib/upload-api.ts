@@ -35,6 +35,35 @@ export const API_ROUTES: readonly { readonly method: HttpMethod; readonly path: 
   { method: HttpMethod.GET, path: '/api/presets' },
 ];
 
+/**
+ * Routes that hand every other request under `/api` to the API function, so that it answers an unknown
+ * path 404 `Request::UnknownRoute` and a known path with another method 405 `Request::MethodNotAllowed`
+ * (with `Allow`) in the API's error shape, where API Gateway would answer a bare `404 {"message":"Not
+ * Found"}` itself. They carry the same authorizer as the API's routes: without a valid key or token the
+ * gateway still answers 401 before the function runs. A declared route always wins over them (a method
+ * and literal path over a greedy one).
+ *
+ * Deliberately not `$default` nor `ANY /api/{proxy+}`: either also matches OPTIONS, so a browser's CORS
+ * preflight (which carries no Authorization header) would meet the authorizer and get a 401 instead of
+ * the answer API Gateway gives an OPTIONS request that no route matches (corsPreflight). Listing the
+ * methods leaves OPTIONS unrouted. Paths outside `/api` (the page's `/`, `/app.js`, …, and anything
+ * else) stay API Gateway's: an unknown one gets its `404 {"message":"Not Found"}`.
+ */
+export const API_CATCH_ALL_ROUTES: readonly { readonly methods: HttpMethod[]; readonly path: string }[] = [
+  '/api',
+  '/api/{proxy+}',
+].map((path) => ({
+  path,
+  methods: [
+    HttpMethod.GET,
+    HttpMethod.HEAD,
+    HttpMethod.POST,
+    HttpMethod.PUT,
+    HttpMethod.PATCH,
+    HttpMethod.DELETE,
+  ],
+}));
+
 /** Stage-wide throttling: a ceiling against floods, far above what one user's browser does. */
 export const API_THROTTLE = { burstLimit: 200, rateLimit: 100 } as const;
 
@@ -187,6 +216,9 @@ export class UploadApi extends Construct {
         integration,
         authorizer: props.authorizer,
       });
+    }
+    for (const route of API_CATCH_ALL_ROUTES) {
+      httpApi.addRoutes({ ...route, integration, authorizer: props.authorizer });
     }
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {

@@ -12,6 +12,7 @@ import { AUTH_MODES, TenantStore } from '#shared/tenants';
 import { UnsupportedMediaTypeError } from './api-errors.ts';
 import { type Caller, createCallerOf } from './caller.ts';
 import { type CreateUploadDeps, createUpload } from './create-upload.ts';
+import { asCreatedJob } from './created-job.ts';
 import { type DeleteJobDeps, deleteJob } from './delete-job.ts';
 import {
   assertDirectUploadFits,
@@ -201,7 +202,7 @@ const createMedia = async (event: APIGatewayProxyEventV2, { tenant }: Caller) =>
       contentType: headerValue(event, 'content-type') ?? '',
     });
     if (created) countJob(JobMetric.Created);
-    return json(created ? 201 : 200, job);
+    return json(created ? 201 : 200, asCreatedJob(job));
   }
   if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
     throw new UnsupportedMediaTypeError(
@@ -269,7 +270,7 @@ const route = createRouter<CallerRoute>({
     const request = parseCompleteUploadRequest(readJsonBody(event, MAX_COMPLETE_BODY_BYTES));
     const job = await completeMultipartUpload(multipartDeps, tenant, id, request);
     logger.info('multipart upload completed', { parts: request.parts.length });
-    return json(200, job);
+    return json(200, asCreatedJob(job));
   },
   'POST /api/media/{id}/upload/abort': async (_event, parameters, { tenant }) => {
     const aborted = await abortMultipartUpload(multipartDeps, tenant, jobIdFrom(parameters));

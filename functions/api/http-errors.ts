@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from '#shared/errors';
 import { logger } from '#shared/observability';
-import { ServiceUnavailableError, UnsupportedMediaTypeError } from './api-errors.ts';
+import { MethodNotAllowedError, ServiceUnavailableError, UnsupportedMediaTypeError } from './api-errors.ts';
 import { type ErrorBody, json } from './responses.ts';
 
 /**
@@ -24,6 +24,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [abstract new (...args: never[]) =
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
   [NotFoundError, 404],
+  [MethodNotAllowedError, 405],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
@@ -52,6 +53,9 @@ export const toErrorResponse = (error: unknown, requestId: string): APIGatewayPr
     if (status === 503) response.headers = { ...response.headers, 'retry-after': '30' };
     // RFC 9110: a 401 names the scheme the credential goes in.
     if (status === 401) response.headers = { ...response.headers, 'www-authenticate': 'Bearer' };
+    if (error instanceof MethodNotAllowedError) {
+      response.headers = { ...response.headers, allow: error.allow.join(', ') };
+    }
     if (error instanceof TooManyRequestsError) {
       response.headers = { ...response.headers, 'retry-after': String(error.retryAfterSeconds) };
     }

@@ -26,7 +26,10 @@ export interface RetryLimits {
 export interface RetriedJob {
   job_id: string;
   status: typeof JobStatus.Queued;
+  /** Processing attempts already used (the failed ones), as in the job view. */
   attempts: number;
+  /** The attempt this retry queues: `attempts + 1`. */
+  attempt: number;
 }
 
 /** Why a job cannot be retried now, or undefined when it can. */
@@ -126,5 +129,10 @@ export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string
       { cause: error },
     );
   }
-  return { job_id: jobId, status: JobStatus.Queued, attempts: requeued.attempts };
+  return {
+    job_id: jobId,
+    status: JobStatus.Queued,
+    attempts: requeued.attempts,
+    attempt: requeued.attempts + 1,
+  };
 };

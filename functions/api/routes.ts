@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError } from '#shared/errors';
+import { MethodNotAllowedError } from './api-errors.ts';
 import type { HttpResponse } from './responses.ts';
 
 export type PathParameters = Readonly<Record<string, string | undefined>>;
@@ -51,13 +52,16 @@ const decodeSegment = (value: string): string => {
 };
 
 /**
- * Picks the handler for an event by its route key. A catch-all route (`$default`, `ANY /{proxy+}`) has
- * no template to go by, so then the request's own method and path are matched against the table.
+ * Picks the handler for an event by its route key. A catch-all route (`$default`, `ANY /{proxy+}`,
+ * `GET /api/{proxy+}`, …) has no template to go by, so then the request's own method and path are
+ * matched against the table. A request no route serves is refused in the API's error shape: 405
+ * `Request::MethodNotAllowed` with the path's methods (for the `Allow` header) when the path is one of
+ * the table's with another method, else 404 `Request::UnknownRoute`.
  */
 export const createRouter = <H = RouteHandler>(routes: RouteTable<H>) => {
   const templates = Object.keys(routes).map((key) => {
     const { method, path } = splitRouteKey(key);
-    return { key, method, pattern: templatePattern(path) };
+    return { key, method, path, pattern: templatePattern(path) };
   });
   const described = Object.keys(routes)
     .map((key) => `${key}/`)
@@ -68,9 +72,9 @@ export const createRouter = <H = RouteHandler>(routes: RouteTable<H>) => {
     const handler = routes[normaliseRouteKey(event.routeKey, requestMethod)];
     if (handler) return { handler, parameters: event.pathParameters ?? {} };
 
+    const path = withoutTrailingSlash(event.rawPath);
     const isCatchAll = event.routeKey === '$default' || event.routeKey.includes('+}');
     if (isCatchAll) {
-      const path = withoutTrailingSlash(event.rawPath);
       for (const { key, method, pattern } of templates) {
         const match = method === requestMethod ? pattern.exec(path) : null;
         const matched = match ? routes[key] : undefined;
@@ -81,6 +85,16 @@ export const createRouter = <H = RouteHandler>(routes: RouteTable<H>) => {
           return { handler: matched, parameters };
         }
       }
+    }
+    const sameResource = templates.filter(({ pattern }) => pattern.test(path));
+    const allow = [...new Set(sameResource.map(({ method }) => method))].sort();
+    const resource = sameResource[0];
+    if (resource && !allow.includes(requestMethod)) {
+      throw new MethodNotAllowedError(
+        'Request::MethodNotAllowed',
+        `${requestMethod} is not allowed on ${resource.path}/; it takes ${allow.join(', ')}`,
+        allow,
+      );
     }
     throw new NotFoundError(
       'Request::UnknownRoute',

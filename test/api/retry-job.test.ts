@@ -53,7 +53,7 @@ describe('POST /api/media/{id}/retry/', () => {
 
     // Assess
     expect(response.statusCode).toBe(202);
-    expect(response.body).toEqual({ job_id: job.id, status: 'queued', attempts: 1 });
+    expect(response.body).toEqual({ job_id: job.id, status: 'queued', attempts: 1, attempt: 2 });
     expect(await api.env.drain(api.env.queues.image.url)).toEqual([{ kind: 'process', job_id: job.id }]);
     const stored = await api.store.get(job.id);
     expect(stored).toMatchObject({ status: 'queued', attempts: 1, enqueued_at: expect.any(String) });

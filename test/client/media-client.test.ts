@@ -5,6 +5,7 @@ import {
   type AbortedUpload,
   backoffDelay,
   bearerChallengeReason,
+  type CreatedJob,
   createMediaClient,
   guessContentType,
   type JobList,
@@ -19,6 +20,7 @@ import {
   type SignedParts,
   type UploadedParts,
 } from '../../client/media-client.ts';
+import type { CreatedJob as ServerCreatedJob } from '../../functions/api/created-job.ts';
 import type { JobView as ServerJobView } from '../../functions/api/job-view.ts';
 import type { JobListing } from '../../functions/api/list-jobs.ts';
 import type { PresetListing } from '../../functions/api/list-presets.ts';
@@ -33,6 +35,7 @@ import type { RetriedJob as ServerRetriedJob } from '../../functions/api/retry-j
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const agree = <T extends true>(): T => true as T;
 agree<Same<JobView, ServerJobView>>();
+agree<Same<CreatedJob, ServerCreatedJob>>();
 agree<Same<PresetsResponse, PresetListing>>();
 agree<Same<SignedParts, ServerSignedParts>>();
 agree<Same<UploadedParts, ServerUploadedParts>>();

@@ -31,10 +31,10 @@ const logicalIdOf = (stack: MediaPipelineStack, construct: { node: { defaultChil
 
 const routes = ({ queries }: Synthesized) =>
   queries.ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
-const apiRoutes = (synthesized: Synthesized) =>
-  routes(synthesized).filter((route) => String(route.RouteKey).includes(' /api/'));
-const pageRoutes = (synthesized: Synthesized) =>
-  routes(synthesized).filter((route) => !String(route.RouteKey).includes(' /api/'));
+/** `/api` itself (a catch-all route) and every path under it. */
+const isApiRoute = (route: Record<string, unknown>) => / \/api(\/|$)/.test(String(route.RouteKey));
+const apiRoutes = (synthesized: Synthesized) => routes(synthesized).filter(isApiRoute);
+const pageRoutes = (synthesized: Synthesized) => routes(synthesized).filter((route) => !isApiRoute(route));
 
 /** Statements of the role that are not about its own logs. */
 const dataStatements = (queries: TemplateQueries, service: string) =>

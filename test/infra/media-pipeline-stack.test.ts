@@ -769,7 +769,9 @@ describe('MediaPipeline stack', () => {
       const routes = queries
         .ofType('AWS::ApiGatewayV2::Route')
         .map(([, route]) => route.Properties)
-        .filter((route) => String(route.RouteKey).includes(' /api/'));
+        .filter((route) => String(route.RouteKey).includes(' /api/'))
+        // The catch-all routes (test/infra/api-letter.test.ts) share the integration.
+        .filter((route) => !String(route.RouteKey).includes('{proxy+}'));
       const integrations = queries
         .ofType('AWS::ApiGatewayV2::Integration')
         .filter(([, integration]) => references(integration.Properties.IntegrationUri, apiFunctionId));
