@@ -34,6 +34,9 @@ export type WebhookMessage = z.infer<typeof webhookMessageSchema>;
 export const outcomeWebhookId = (recipientId: string, status: string, attempts: number, run = 1): string =>
   `msg_${recipientId}_${status}_${attempts}${run > 1 ? `_r${run}` : ''}`;
 
+/** A later run is named in the message; run 1's message is what every message was before runs existed. */
+const runField = (job: Pick<Job, 'run'>): { run?: number } => (runOf(job) > 1 ? { run: runOf(job) } : {});
+
 export interface DispatchQueues {
   image?: string;
   video?: string;
@@ -72,7 +75,7 @@ export class Dispatcher {
         source_job_id: job.id,
         status,
         attempts: job.attempts,
-        run: runOf(job),
+        ...runField(job),
       }),
     );
     await this.sendWebhookMessages(messages);
@@ -88,7 +91,7 @@ export class Dispatcher {
         source_job_id: canonical.id,
         status: canonical.status,
         attempts: canonical.attempts,
-        run: runOf(canonical),
+        ...runField(canonical),
       },
     ]);
   }
