@@ -33,6 +33,7 @@ export interface JobView {
   size: number;
   preset: string;
   file_hash: string | null;
+  /** Attempts of the current run (at most `max_attempts`). */
   attempts: number;
   /** Image: {width, height, format, variants}; video: {poster, width, height, codec, duration, …}. */
   result: Record<string, unknown> | null;
@@ -44,7 +45,15 @@ export interface JobView {
   updated_at: string;
   error_code: string | null;
   webhook: WebhookState | null;
+  /** Attempts of one run. */
   max_attempts: number;
+  /** 1 for the job's first processing, one more for each retry. */
+  run: number;
+  /**
+   * Whether POST /api/media/{id}/retry/ would start another run now: a failed job whose failure was
+   * transient, with retries left. False for a permanent failure (upload another file instead).
+   */
+  retryable: boolean;
 }
 
 export interface ImageVariantSpec {
@@ -98,6 +107,8 @@ export interface PresetsResponse {
      * answers 404 (NoSuchKey) from S3.
      */
     result_retention_days: number | null;
+    /** Retries a job whose failure was transient may have, each a new run of automatic attempts; 0: none. */
+    max_retries: number;
   };
 }
 
@@ -168,10 +179,12 @@ export interface AbortedUpload {
 export interface RetriedJob {
   job_id: string;
   status: 'queued';
-  /** Processing attempts already used (the failed ones), as in the job view. */
+  /** Attempts of the new run used so far: 0. */
   attempts: number;
-  /** The attempt this retry queues: `attempts + 1`. */
+  /** The attempt about to run: 1, the first of the new run. */
   attempt: number;
+  /** The run the retry started: 2 for the first retry. */
+  run: number;
 }
 
 /** GET /api/media/?limit=&cursor=&status= → 200: the caller's jobs, newest first. */

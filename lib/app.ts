@@ -1,6 +1,7 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
+import { MAX_MAX_RETRIES } from '#shared/job';
 import { MAX_RETENTION_DAYS, MIN_UPLOAD_RETENTION_DAYS } from '#shared/retention';
 import { AUTH_MODES, isAuthMode } from '#shared/tenants';
 import { isAlarmEmail } from './alerts.ts';
@@ -26,6 +27,9 @@ export const settingsFromContext = (node: Node): Partial<MediaPipelineStackProps
   if (origins !== undefined) settings.allowedOrigins = parseOrigins(origins);
   const maxAttempts = node.tryGetContext('maxAttempts');
   if (maxAttempts !== undefined) settings.maxAttempts = parseCount('maxAttempts', maxAttempts, 20);
+  const maxRetries = node.tryGetContext('maxRetries');
+  if (maxRetries !== undefined)
+    settings.maxRetries = parseCount('maxRetries', maxRetries, MAX_MAX_RETRIES, 0);
   const webhookMaxAttempts = node.tryGetContext('webhookMaxAttempts');
   if (webhookMaxAttempts !== undefined) {
     settings.webhookMaxAttempts = parseCount('webhookMaxAttempts', webhookMaxAttempts, MAX_WEBHOOK_ATTEMPTS);

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
+import { DEFAULT_MAX_RETRIES } from '#shared/job';
 import { OPEN_JOBS_INDEX, TENANT_JOBS_INDEX } from '#shared/jobs-table';
 import { type AuthMode, DEFAULT_TENANT_CLAIM } from '#shared/tenants';
 import { Alerts } from './alerts.ts';
@@ -44,10 +45,17 @@ export interface MediaPipelineStackProps extends StackProps {
    */
   readonly allowedOrigins?: readonly string[];
   /**
-   * Processing attempts of a job before it fails.
+   * Processing attempts of one run of a job before the run fails (a transient failure is tried again
+   * after a backoff; a permanent one fails at once).
    * @default 3
    */
   readonly maxAttempts?: number;
+  /**
+   * Retries (POST /api/media/{id}/retry/) of a job whose failure was transient: each starts a new run
+   * with `maxAttempts` attempts. From 0 (no retries) to MAX_MAX_RETRIES.
+   * @default 3
+   */
+  readonly maxRetries?: number;
   /**
    * Delivery attempts of a webhook before it is given up and left in the webhook dead-letter queue.
    * Attempts follow the schedule in functions/shared/retry.ts (immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
@@ -189,6 +197,7 @@ export type MediaPipelineSettings = Required<
     MediaPipelineStackProps,
     | 'allowedOrigins'
     | 'maxAttempts'
+    | 'maxRetries'
     | 'webhookMaxAttempts'
     | 'allowLoopbackCallbacks'
     | 'callbackPorts'
@@ -210,6 +219,7 @@ export type MediaPipelineSettings = Required<
 export const DEFAULT_SETTINGS: MediaPipelineSettings = {
   allowedOrigins: ['*'],
   maxAttempts: 3,
+  maxRetries: DEFAULT_MAX_RETRIES,
   webhookMaxAttempts: DEFAULT_WEBHOOK_MAX_ATTEMPTS,
   allowLoopbackCallbacks: false,
   callbackPorts: DEFAULT_CALLBACK_PORTS,
@@ -257,6 +267,7 @@ export class MediaPipelineStack extends Stack {
     const settings: MediaPipelineSettings = {
       allowedOrigins: props.allowedOrigins ?? DEFAULT_SETTINGS.allowedOrigins,
       maxAttempts: props.maxAttempts ?? DEFAULT_SETTINGS.maxAttempts,
+      maxRetries: props.maxRetries ?? DEFAULT_SETTINGS.maxRetries,
       webhookMaxAttempts: props.webhookMaxAttempts ?? DEFAULT_SETTINGS.webhookMaxAttempts,
       allowLoopbackCallbacks: props.allowLoopbackCallbacks ?? DEFAULT_SETTINGS.allowLoopbackCallbacks,
       callbackPorts: props.callbackPorts ?? DEFAULT_SETTINGS.callbackPorts,
@@ -357,6 +368,7 @@ export class MediaPipelineStack extends Stack {
       webhookQueue: this.notifications.queue,
       allowedOrigins: settings.allowedOrigins,
       maxAttempts: settings.maxAttempts,
+      maxRetries: settings.maxRetries,
       allowLoopbackCallbacks: settings.allowLoopbackCallbacks,
       callbackPorts: settings.callbackPorts,
       multipartThresholdBytes: settings.multipartThresholdBytes,

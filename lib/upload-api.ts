@@ -12,6 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_MAX_RETRIES } from '#shared/job';
 import { MediaFunction } from './constructs/media-function.ts';
 import type { Storage } from './storage.ts';
 
@@ -75,8 +76,14 @@ export interface UploadApiProps {
   readonly webhookQueue: IQueue;
   /** Origins allowed to call the API from a browser (CORS preflight). */
   readonly allowedOrigins: readonly string[];
-  /** Processing attempts of a job; a retry request is refused once a job has used them. */
+  /** Processing attempts of one run of a job (shown in job views as `max_attempts`). */
   readonly maxAttempts: number;
+  /**
+   * Retries of a job whose failure was transient, each a new run with `maxAttempts` attempts (shown in
+   * GET /api/presets/ as `max_retries`); 0: no retries.
+   * @default 3
+   */
+  readonly maxRetries?: number;
   /** Let callback URLs point at loopback addresses (local runs only). */
   readonly allowLoopbackCallbacks: boolean;
   /** Ports callback URLs may use; other ports are refused with a 400. */
@@ -161,6 +168,7 @@ export class UploadApi extends Construct {
         VIDEO_QUEUE_URL: props.videoQueue.queueUrl,
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
         MAX_ATTEMPTS: String(props.maxAttempts),
+        MAX_RETRIES: String(props.maxRetries ?? DEFAULT_MAX_RETRIES),
         ALLOW_LOOPBACK_CALLBACKS: String(props.allowLoopbackCallbacks),
         CALLBACK_PORTS: props.callbackPorts.join(','),
         MULTIPART_THRESHOLD_BYTES: String(props.multipartThresholdBytes ?? 100 * 1024 * 1024),

@@ -16,7 +16,7 @@ import { renderResults } from './results.ts';
  * The upload page: pick or drop files, and each one is uploaded with the chosen preset (straight to
  * S3 through the typed client), then its job is followed until its outputs or its error can be shown.
  * Everything the page says comes from the API: the presets and limits, the refusal of a file, a job's
- * `error`, the reason a retry is refused. The API wants a key or a token (unless deployed with
+ * `error`, whether it can be retried (`retryable`), the reason a retry is refused. The API wants a key or a token (unless deployed with
  * `auth: none`): the page asks for one when the API refuses a request without it, keeps it in this
  * tab's sessionStorage, and lists the tenant's recent jobs on load, so a reload loses none.
  */
@@ -442,6 +442,8 @@ class UploadItem {
           status === 'awaiting_upload' && !this.#file
             ? 'Awaiting upload'
             : (JOB_STATUS_LABELS[status] ?? status);
+        // Attempts are counted per run; a retried job says which run it is in.
+        const run = job && job.run > 1 ? `retry ${job.run - 1}` : '';
         const attempts =
           job && job.attempts > 0 && status !== 'done'
             ? `attempt ${job.attempts} of ${job.max_attempts}`
@@ -454,7 +456,7 @@ class UploadItem {
               : '';
         return {
           label,
-          detail: [attempts, problem].filter(Boolean).join(' · '),
+          detail: [run, attempts, problem].filter(Boolean).join(' · '),
           state: status,
         };
       }
@@ -542,7 +544,9 @@ class UploadItem {
     if (this.#file && (phase.kind === 'cancelled' || (phase.kind === 'refused' && phase.again))) {
       button('Upload again', 'Send this file again, as a new job', () => void this.start());
     }
-    if (job?.status === 'failed') {
+    // Only a failure another run can change (an outage, a timeout) is offered a retry; the job's error
+    // says what to do about any other.
+    if (job?.status === 'failed' && job.retryable) {
       button('Retry', 'Process this job again', (element) => void this.#retry(element));
     }
     // Keep the same buttons (and the keyboard focus on them) while nothing about them changed.

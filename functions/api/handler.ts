@@ -4,6 +4,7 @@ import { dynamodb, s3, s3Presigner, sqs } from '#shared/aws-clients';
 import { DEFAULT_CALLBACK_PORTS } from '#shared/callback-url';
 import { envBoolean, envInt, envPortList, envString, loadConfig } from '#shared/config';
 import { Dispatcher } from '#shared/dispatch';
+import { DEFAULT_MAX_RETRIES, MAX_MAX_RETRIES } from '#shared/job';
 import { JobStore } from '#shared/job-store';
 import { withObservability } from '#shared/middleware';
 import { countJob, JobMetric, logger } from '#shared/observability';
@@ -63,6 +64,8 @@ const config = loadConfig(
       /** Ingest of a direct upload may announce a refused upload to the job's callback. */
       WEBHOOK_QUEUE_URL: envString(),
       MAX_ATTEMPTS: envInt(3, { min: 1, max: 100 }),
+      /** Manual retries of a job whose failure was transient: runs after the first (retry-job.ts). */
+      MAX_RETRIES: envInt(DEFAULT_MAX_RETRIES, { max: MAX_MAX_RETRIES }),
       ALLOW_LOOPBACK_CALLBACKS: envBoolean(false),
       /** Ports callback URLs may use; the webhook function enforces the same list when it delivers. */
       CALLBACK_PORTS: envPortList(DEFAULT_CALLBACK_PORTS),
@@ -139,6 +142,8 @@ const viewDeps: JobViewDeps = {
   resultsBucket: config.RESULTS_BUCKET,
   resultUrlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
   maxAttempts: config.MAX_ATTEMPTS,
+  maxRetries: config.MAX_RETRIES,
+  uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
 };
 
 const createUploadDeps: CreateUploadDeps = {
@@ -170,7 +175,7 @@ const multipartDeps: MultipartDeps = {
 const retryDeps: RetryJobDeps = {
   store,
   dispatcher,
-  maxAttempts: config.MAX_ATTEMPTS,
+  maxRetries: config.MAX_RETRIES,
   uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
 };
 const deleteDeps: DeleteJobDeps = {
@@ -255,7 +260,7 @@ const route = createRouter<CallerRoute>({
   'POST /api/media/{id}/retry': async (_event, parameters, { tenant }) => {
     const retried = await retryJob(retryDeps, tenant, jobIdFrom(parameters));
     countJob(JobMetric.Retried);
-    logger.info('job re-queued', { attempts: retried.attempts });
+    logger.info('job re-queued', { run: retried.run });
     return json(202, retried);
   },
   'POST /api/media/{id}/upload/parts': async (event, parameters, { tenant }) => {
@@ -288,6 +293,7 @@ const route = createRouter<CallerRoute>({
         quotaBytesPerDay: config.QUOTA_BYTES_PER_DAY,
         uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
         resultRetentionDays: config.RESULT_RETENTION_DAYS,
+        maxRetries: config.MAX_RETRIES,
       }),
     ),
 });

@@ -1,21 +1,27 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '#shared/errors';
-import { DUPLICATE, type Job, type JobStatus, type WebhookState } from '#shared/job';
+import { DUPLICATE, type Job, type JobStatus, runOf, type WebhookState } from '#shared/job';
 import type { JobStore } from '#shared/job-store';
 import { ownJob } from './job-access.ts';
+import { retryRefusal } from './retry-job.ts';
 
 export interface JobViewDeps {
   store: JobStore;
   presigner: S3Client;
   resultsBucket: string;
   resultUrlTtlSeconds: number;
+  /** Attempts of one run. */
   maxAttempts: number;
+  /** Manual retries of a job (runs after the first), for `retryable`. */
+  maxRetries: number;
+  /** Days originals are kept (0: kept), for `retryable`. */
+  uploadRetentionDays: number;
 }
 
 /**
  * A job as callers see it: the original project's fields, every one present (null when absent), plus
- * `error_code`, `webhook` and `max_attempts`. A stored `duplicate` never shows: such a job reports the
+ * `error_code`, `webhook`, `max_attempts`, `run` and `retryable`. A stored `duplicate` never shows: such a job reports the
  * canonical job's progress and outputs, since that job does the work for both.
  */
 export interface JobView {
@@ -35,7 +41,16 @@ export interface JobView {
   updated_at: string;
   error_code: string | null;
   webhook: WebhookState | null;
+  /** Attempts of one run (`attempts` counts those of the current run). */
   max_attempts: number;
+  /** The run: 1 for the job's first processing, one more for each retry (POST /api/media/{id}/retry/). */
+  run: number;
+  /**
+   * Whether POST /api/media/{id}/retry/ would start another run now: a failed job whose failure was
+   * transient, with retries left and its original still kept. False for anything else (a duplicate too:
+   * retry the job it duplicates).
+   */
+  retryable: boolean;
 }
 
 const presignResults = async (deps: JobViewDeps, job: Job): Promise<Record<string, string> | null> => {
@@ -94,6 +109,10 @@ export const renderJobView = async (deps: JobViewDeps, job: Job): Promise<JobVie
     error_code: source.error_code ?? null,
     webhook: job.webhook ?? null,
     max_attempts: deps.maxAttempts,
+    run: runOf(source),
+    retryable:
+      retryRefusal(job, { maxRetries: deps.maxRetries, uploadRetentionDays: deps.uploadRetentionDays }) ===
+      undefined,
   };
 };
 

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_RETRIES } from '#shared/job';
 import { type MediaLimits, type PresetsFile, presetsConfig } from '#shared/presets';
 import { MAX_PART_URLS_PER_REQUEST, MAX_PARTS } from './request-schemas.ts';
 
@@ -29,6 +30,11 @@ export interface PresetListing {
     upload_retention_days: number | null;
     /** Days after processing when results are deleted and their URLs answer 404 (null: kept). */
     result_retention_days: number | null;
+    /**
+     * Retries (POST /api/media/{id}/retry/) a job whose failure was transient may have, each a new run
+     * with a fresh set of automatic attempts; 0: none.
+     */
+    max_retries: number;
   };
 }
 
@@ -43,6 +49,8 @@ export const listPresets = (
     /** Days the buckets keep originals and results; 0 or absent: kept. */
     uploadRetentionDays?: number;
     resultRetentionDays?: number;
+    /** Manual retries of a job. @default 3 */
+    maxRetries?: number;
   },
   presets: PresetsFile = presetsConfig,
 ): PresetListing => ({
@@ -63,5 +71,6 @@ export const listPresets = (
     quota_bytes_per_day: options.quotaBytesPerDay || null,
     upload_retention_days: options.uploadRetentionDays || null,
     result_retention_days: options.resultRetentionDays || null,
+    max_retries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
   },
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Dispatcher } from '#shared/dispatch';
 import { processMessageSchema } from '#shared/dispatch';
 import { describeIssues, jsonStringified, s3EventSchema } from '#shared/events';
-import { type Job, JobStatus, jobIdFromUploadKey } from '#shared/job';
+import { FailureKind, type Job, JobStatus, jobIdFromUploadKey } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
 import { countJob, JobMetric, logger, withRecordContext } from '#shared/observability';
 
@@ -69,6 +69,8 @@ const settleIngestLetter = (deps: DeadLetterDeps, jobId: string, key: string): P
     await failUnfinished(deps, jobId, awaitingUpload, () => ({
       code: 'Upload::IngestFailed',
       message: 'the upload could not be ingested and its file is no longer in storage; upload the file again',
+      // Its file is gone: no run can process it.
+      kind: FailureKind.Permanent,
     }));
   });
 

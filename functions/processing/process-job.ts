@@ -4,7 +4,7 @@ import type { Dispatcher } from '#shared/dispatch';
 import { processMessageSchema } from '#shared/dispatch';
 import { AppError, describeError, isPermanent } from '#shared/errors';
 import { describeIssues, jsonStringified } from '#shared/events';
-import { isTerminal, type Job, type JobOutput, JobStatus } from '#shared/job';
+import { FailureKind, isTerminal, type Job, type JobOutput, JobStatus, runOf } from '#shared/job';
 import type { JobFailure, JobStore } from '#shared/job-store';
 import { countJob, JobMetric, logger, recordProcessingTime, withRecordContext } from '#shared/observability';
 import { type BackoffPolicy, delayRedelivery, fullJitterDelaySeconds } from '#shared/retry';
@@ -21,6 +21,7 @@ export interface JobRunnerDeps {
   sqs: SQSClient;
   /** The queue the records come from, for delaying a retry. */
   queueUrl: string;
+  /** Attempts of one run of a job (a manual retry starts another run with as many). */
   maxAttempts: number;
   /**
    * How long an attempt may run (the function's timeout). A message for a job whose attempt started
@@ -44,10 +45,13 @@ export class RetryScheduledError extends AppError {
 /**
  * Runs one processing attempt for an SQS record, shared by the image and video functions:
  * - the attempt is counted on the job before any work, so crashes and timeouts count too;
- * - success → done; a permanent failure (corrupt, unsupported, over a cap) → failed at once;
- * - a transient failure with attempts left → back to queued, and the message comes back after an
- *   exponential backoff with full jitter (its visibility is changed, then the record is reported failed);
- * - no attempts left → failed with the last error.
+ * - success → done; a permanent failure (corrupt, unsupported, over a cap) → failed at once, recorded
+ *   as permanent (the retry route refuses it);
+ * - a transient failure with attempts of the run left → back to queued, and the message comes back
+ *   after an exponential backoff with full jitter (its visibility is changed, then the record is
+ *   reported failed);
+ * - no attempts of the run left → failed with the last error, recorded as transient (a manual retry
+ *   starts another run).
  * Every terminal outcome is announced to the webhook queue, for the job and its duplicates.
  */
 export const createJobRunner =
@@ -85,16 +89,16 @@ const runAttempt = async (deps: JobRunnerDeps, record: SQSRecord, jobId: string)
     }
     recordProcessingTime(Date.now() - started);
     countJob(JobMetric.Done);
-    logger.info('job done', { attempts: done.attempts, duration_ms: Date.now() - started });
+    logger.info('job done', { attempts: done.attempts, run: runOf(done), duration_ms: Date.now() - started });
     await deps.dispatcher.announceOutcome(done);
   } catch (error) {
     const failure = describeError(error);
     if (isPermanent(error)) {
       logger.info('job failed permanently', { error_code: failure.code, error_message: failure.message });
-      await failAndAnnounce(deps, jobId, failure);
+      await failAndAnnounce(deps, jobId, { ...failure, kind: FailureKind.Permanent });
       return;
     }
-    logger.warn('attempt failed', { attempts: job.attempts, error });
+    logger.warn('attempt failed', { attempts: job.attempts, run: runOf(job), error });
     if (job.attempts >= deps.maxAttempts) {
       await failAndAnnounce(deps, jobId, {
         code: failure.code,

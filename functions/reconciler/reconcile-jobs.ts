@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ingestUpload } from '#ingest/ingest-upload';
 import { type Dispatcher, outcomeWebhookId } from '#shared/dispatch';
-import { isTerminal, type Job, JobStatus, type WebhookState, WebhookStatus } from '#shared/job';
+import { isTerminal, JobStatus, runOf, type WebhookState, WebhookStatus } from '#shared/job';
 import type { IdleJob, JobStore } from '#shared/job-store';
 import { openJobShards } from '#shared/jobs-table';
 import { JobMetric, ReconcileKind } from '#shared/metric-names';
@@ -24,7 +24,7 @@ export interface ReconcilePolicy {
   marginSeconds: number;
   /** A finished job whose callback has not heard of its outcome this long (nor since the last try) is announced. */
   announceDeadlineSeconds: number;
-  /** Processing attempts of a job (MAX_ATTEMPTS of the processors). */
+  /** Processing attempts of one run of a job (MAX_ATTEMPTS of the processors; a manual retry starts a run). */
   maxAttempts: number;
   /** Jobs read from each index shard per run: what bounds a run. */
   pageLimit: number;
@@ -308,9 +308,11 @@ const announceIfUntold = async (deps: ReconcileDeps, job: IdleJob, now: Date): P
     return undefined;
   }
   // The outcome owed: the job's own, or a duplicate's canonical job's (still at work: its completion tells).
-  const source = job.duplicate_of ? await store.get(job.duplicate_of) : job;
+  // Read whole: the index does not project the run, which the outcome's webhook id names.
+  const source = await store.get(job.duplicate_of ?? job.id);
   if (!source || !isTerminal(source.status)) return leave();
-  const toldOfIt = job.webhook?.message_id === outcomeWebhookId(job.id, source.status, source.attempts);
+  const toldOfIt =
+    job.webhook?.message_id === outcomeWebhookId(job.id, source.status, source.attempts, runOf(source));
   if (toldOfIt && job.webhook && isFinal(job.webhook)) {
     await store.closeOpenJob(job.id, job.updated_at);
     return undefined;
@@ -329,7 +331,7 @@ const announceIfUntold = async (deps: ReconcileDeps, job: IdleJob, now: Date): P
   // The claim: of two overlapping runs, one announces.
   if (!(await store.markLookedAt(job.id, job, now.toISOString(), { announced: true }))) return undefined;
   if (job.duplicate_of) {
-    await deps.dispatcher.announceToDuplicate(job.id, source as Job);
+    await deps.dispatcher.announceToDuplicate(job.id, source);
   } else {
     // The whole job (its duplicates are told too), unless it moved since (the retry route).
     const finished = await store.get(job.id);

@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
-import { isTerminal, type Job, JobStatus } from './job.ts';
+import { isTerminal, type Job, JobStatus, runOf } from './job.ts';
 import type { MediaKind } from './presets.ts';
 
 /** Asks the image or video processor to work on a job; the job record is the source of truth. */
@@ -10,8 +10,9 @@ export type ProcessMessage = z.infer<typeof processMessageSchema>;
 
 /**
  * Asks the webhook function to tell `job_id`'s callback URL that `source_job_id` (itself, or the
- * canonical job it duplicates) finished. `attempts` pins which run finished, so the webhook id stays the
- * same across delivery retries and differs after a retried job finishes again.
+ * canonical job it duplicates) finished. `run` and `attempts` pin which outcome it was, so the webhook id
+ * stays the same across delivery retries and differs after a retried job finishes again. `run` is
+ * absent from messages sent before runs existed: run 1.
  */
 export const webhookMessageSchema = z.object({
   kind: z.literal('webhook'),
@@ -19,16 +20,22 @@ export const webhookMessageSchema = z.object({
   source_job_id: z.uuid(),
   status: z.enum([JobStatus.Done, JobStatus.Failed]),
   attempts: z.number().int().min(0),
+  run: z.number().int().min(1).optional(),
 });
 export type WebhookMessage = z.infer<typeof webhookMessageSchema>;
 
 /**
  * The webhook id of an outcome told to `recipientId`'s callback: the webhook function records it on the
  * job (`webhook.message_id`), so the reconciler can tell whether the job's current outcome was told.
- * The webhook function's `webhookIdFor` is this, for the message it delivers.
+ * The webhook function's `webhookIdFor` is this, for the message it delivers. Attempts are counted per
+ * run, so a later run's outcome carries its run (`msg_<id>_failed_3_r2`); run 1's id is the one every
+ * outcome had before runs existed.
  */
-export const outcomeWebhookId = (recipientId: string, status: string, attempts: number): string =>
-  `msg_${recipientId}_${status}_${attempts}`;
+export const outcomeWebhookId = (recipientId: string, status: string, attempts: number, run = 1): string =>
+  `msg_${recipientId}_${status}_${attempts}${run > 1 ? `_r${run}` : ''}`;
+
+/** A later run is named in the message; run 1's message is what every message was before runs existed. */
+const runField = (job: Pick<Job, 'run'>): { run?: number } => (runOf(job) > 1 ? { run: runOf(job) } : {});
 
 export interface DispatchQueues {
   image?: string;
@@ -68,6 +75,7 @@ export class Dispatcher {
         source_job_id: job.id,
         status,
         attempts: job.attempts,
+        ...runField(job),
       }),
     );
     await this.sendWebhookMessages(messages);
@@ -83,6 +91,7 @@ export class Dispatcher {
         source_job_id: canonical.id,
         status: canonical.status,
         attempts: canonical.attempts,
+        ...runField(canonical),
       },
     ]);
   }

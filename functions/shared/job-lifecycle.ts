@@ -13,6 +13,10 @@ import { DUPLICATE, JobStatus, type StoredStatus } from './job.ts';
  *                                        ▲   attemptStarted / retryDeferred / processingStalled
  *                failed ─ retryRequested ┘ (retryReverted undoes it when the message cannot be sent)
  * ```
+ *
+ * Attempts are counted per run: attemptStarted, retryDeferred, processingStalled and attemptsExhausted
+ * work within one run's `maxAttempts`; retryRequested (a manual retry of a transient failure) starts
+ * the next run with a fresh budget, up to `maxRetries` runs after the first.
  */
 export interface Transition {
   readonly from: readonly StoredStatus[];
@@ -60,18 +64,19 @@ export const JOB_LIFECYCLE = {
   retryDeferred: {
     from: [Processing],
     to: Queued,
-    meaning: 'a transient failure with attempts left: the message comes back after a backoff',
+    meaning: 'a transient failure with attempts of its run left: the message comes back after a backoff',
   },
   processingStalled: {
     from: [Processing],
     to: Queued,
     meaning:
-      'the reconciler found an attempt that outlived its function timeout, with attempts left: queued again',
+      'the reconciler found an attempt that outlived its function timeout, with attempts of its run left: queued again',
   },
   attemptsExhausted: {
     from: [Queued, Processing],
     to: Failed,
-    meaning: 'every attempt was used by deliveries that crashed or timed out before recording an outcome',
+    meaning:
+      'every attempt of the run was used by deliveries that crashed or timed out before recording an outcome',
   },
   deadLettered: {
     from: [AwaitingUpload, Queued, Processing],
@@ -81,12 +86,14 @@ export const JOB_LIFECYCLE = {
   retryRequested: {
     from: [Failed],
     to: Queued,
-    meaning: 'the retry route re-queues a failed job that has attempts left',
+    meaning:
+      'the retry route re-queues a job whose failure was transient, as the next run with a fresh attempt budget, while manual runs are left',
   },
   retryReverted: {
     from: [Queued],
     to: Failed,
-    meaning: 'the retry route could not send the message, so the job goes back to failed',
+    meaning:
+      'the retry route could not send the message, so the job goes back to failed, its previous run and attempts restored',
   },
 } as const satisfies Record<string, Transition>;
 

@@ -11,6 +11,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   DUPLICATE,
+  FailureKind,
   type Job,
   JobStatus,
   type StoredStatus,
@@ -33,6 +34,11 @@ export interface UploadFacts {
 export interface JobFailure {
   code: string;
   message: string;
+  /**
+   * Whether running again could change it (recorded as `failure_kind`, which the retry route reads).
+   * @default 'transient'
+   */
+  kind?: FailureKind;
 }
 
 export type DedupClaim = { claimed: true } | { claimed: false; holder: string };
@@ -140,7 +146,7 @@ export class JobStore {
   /** The upload arrived but cannot be processed (empty, wrong size, a type the preset does not accept). */
   markUploadRefused(id: string, failure: JobFailure, facts?: Partial<UploadFacts>): Promise<Job | undefined> {
     return this.transition(id, 'uploadRefused', {
-      set: { ...failureOf(failure), ...factsOf(facts) },
+      set: { ...failureOf({ ...failure, kind: FailureKind.Permanent }), ...factsOf(facts) },
       remove: ['ttl'],
     });
   }
@@ -156,7 +162,10 @@ export class JobStore {
     });
   }
 
-  /** Starts a processing attempt, counting it, unless the attempts are used up or the job is not queued. */
+  /**
+   * Starts a processing attempt, counting it, unless the attempts of the job's run are used up or the
+   * job is not queued.
+   */
   startAttempt(
     id: string,
     maxAttempts: number,
@@ -178,7 +187,10 @@ export class JobStore {
   }
 
   complete(id: string, result: Record<string, unknown>, outputs: Job['outputs']): Promise<Job | undefined> {
-    return this.transition(id, 'completed', { set: { result, outputs }, remove: ['error', 'error_code'] });
+    return this.transition(id, 'completed', {
+      set: { result, outputs },
+      remove: ['error', 'error_code', 'failure_kind'],
+    });
   }
 
   /**
@@ -221,18 +233,39 @@ export class JobStore {
     return this.transition(id, 'retryDeferred', { set: failureOf(failure) });
   }
 
-  /** The retry route: a failed job with attempts left goes back to the queue. */
-  requeue(id: string, maxAttempts: number): Promise<Job | undefined> {
-    return this.transition(id, 'retryRequested', {
-      remove: ['error', 'error_code', 'enqueued_at'],
-      condition: { expression: 'attempts < :max', values: { ':max': maxAttempts } },
+  /**
+   * The retry route: a failed job goes back to the queue as its next run, with a fresh attempt budget
+   * (`attempts` back to 0, `run` one more), only if it has not moved since the caller judged it (its
+   * `updated_at`) and at most `maxRetries` runs after the first were started. Two concurrent retries of
+   * one failure start one run.
+   */
+  requeue(seen: Pick<Job, 'id' | 'updated_at'>, maxRetries: number): Promise<Job | undefined> {
+    // A job without `run` is in run 1: retryable only when manual retries are allowed at all.
+    if (maxRetries < 1) return Promise.resolve(undefined);
+    const unchanged = unchangedSince(seen.updated_at);
+    return this.transition(seen.id, 'retryRequested', {
+      set: { attempts: 0 },
+      increment: 'run',
+      remove: ['error', 'error_code', 'failure_kind', 'enqueued_at'],
+      condition: {
+        expression: `${unchanged.expression} AND (attribute_not_exists(#inc) OR #inc <= :maxRetries)`,
+        values: { ...unchanged.values, ':maxRetries': maxRetries },
+      },
     });
   }
 
-  /** Undoes `requeue` when the message could not be sent, so the job does not sit queued with nothing queued. */
-  revertRequeue(id: string, failure: JobFailure): Promise<Job | undefined> {
+  /**
+   * Undoes `requeue` when the message could not be sent, so the job does not sit queued with nothing
+   * queued: the failure, the run and the attempts the caller saw come back.
+   */
+  revertRequeue(
+    id: string,
+    failure: JobFailure,
+    previous: Pick<Job, 'attempts' | 'run'>,
+  ): Promise<Job | undefined> {
     return this.transition(id, 'retryReverted', {
-      set: failureOf(failure),
+      set: { ...failureOf(failure), attempts: previous.attempts, run: previous.run },
+      ...(previous.run === undefined ? { remove: ['run'] } : {}),
       condition: { expression: 'attribute_not_exists(enqueued_at)', values: {} },
     });
   }
@@ -564,7 +597,9 @@ export class JobStore {
     if (change.increment) {
       names['#inc'] = change.increment;
       values[':one'] = 1;
-      sets.push('#inc = #inc + :one');
+      // A job written before the attribute existed counts from 1 (`run`) as from 0 (`attempts`, always set).
+      values[':base'] = change.increment === 'run' ? 1 : 0;
+      sets.push('#inc = if_not_exists(#inc, :base) + :one');
     }
     const removes = (change.remove ?? []).map((attribute, index) => {
       names[`#r${index}`] = attribute;
@@ -646,6 +681,7 @@ const unchangedSince = (updatedAt: string): { expression: string; values: Record
 const failureOf = (failure: JobFailure): Record<string, unknown> => ({
   error: failure.message,
   error_code: failure.code,
+  failure_kind: failure.kind ?? FailureKind.Transient,
 });
 
 const factsOf = (facts: Partial<UploadFacts> | undefined): Record<string, unknown> => ({

@@ -85,11 +85,22 @@ export interface Job {
   upload_etag?: string;
   detected_type?: string;
   media_kind?: MediaKind;
+  /**
+   * Processing attempts of the current run, counted before each starts: a run fails once `maxAttempts`
+   * of them failed. A manual retry starts the next run with none used.
+   */
   attempts: number;
+  /** The run: 1 for the job's first processing, one more for each manual retry. Absent on older jobs: 1 (`runOf`). */
+  run?: number;
   result?: Record<string, unknown>;
   outputs?: JobOutput[];
   error?: string;
   error_code?: string;
+  /**
+   * Whether the recorded failure can change by running again (`transient`: an outage, a timeout, a crash)
+   * or not (`permanent`: the file or the upload is the problem). Absent on older jobs: `failureKindOf`.
+   */
+  failure_kind?: FailureKind;
   duplicate_of?: string;
   /** Jobs recorded as duplicates of this one: they are told when this one finishes. */
   duplicates?: Set<string>;
@@ -108,6 +119,50 @@ export interface Job {
   /** DynamoDB TTL (epoch seconds): a job whose upload never arrives expires. */
   ttl?: number;
 }
+
+/** Manual retries of a job (runs after the first) when the stack does not say (CDK context `maxRetries`). */
+export const DEFAULT_MAX_RETRIES = 3;
+/** The most manual retries a stack may allow. */
+export const MAX_MAX_RETRIES = 20;
+
+/** The job's run (1 for jobs recorded before runs existed). */
+export const runOf = (job: Pick<Job, 'run'>): number => job.run ?? 1;
+
+/**
+ * How a failure is classified when it is recorded (functions/processing/process-job.ts: a
+ * PermanentMediaError is permanent, anything else transient; an upload refused by ingest is permanent).
+ */
+export const FailureKind = { Permanent: 'permanent', Transient: 'transient' } as const;
+export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
+
+/**
+ * The codes of the PermanentMediaErrors the processors throw, for failures recorded before the kind
+ * was: no run can change them.
+ */
+const PERMANENT_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'Job::PresetUnavailable',
+  'Media::Corrupt',
+  'Media::NoVideoStream',
+  'Media::TooComplex',
+  'Media::TooLarge',
+  'Media::TooLong',
+  'Media::TooManyPixels',
+  'Media::Unsupported',
+  'Media::UnsupportedFormat',
+]);
+
+/**
+ * Whether the job's recorded failure is permanent or transient: as recorded, or for a job recorded
+ * before the kind was, from its code (an upload refusal, `Upload::*`, and the processors' permanent
+ * media errors are permanent; everything else, outages and crashes, transient).
+ */
+export const failureKindOf = (job: Pick<Job, 'failure_kind' | 'error_code' | 'media_kind'>): FailureKind => {
+  if (job.failure_kind) return job.failure_kind;
+  const code = job.error_code ?? '';
+  return !job.media_kind || code.startsWith('Upload::') || PERMANENT_FAILURE_CODES.has(code)
+    ? FailureKind.Permanent
+    : FailureKind.Transient;
+};
 
 /** The job's tenant; jobs recorded before tenants existed belong to `default`. */
 export const tenantOf = (job: Pick<Job, 'tenant'>): string => job.tenant ?? DEFAULT_TENANT;

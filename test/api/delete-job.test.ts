@@ -236,7 +236,7 @@ describe('DELETE /api/media/{id}/', () => {
       outputs: undefined,
       updated_at: '2026-01-01T00:00:00.000Z',
     });
-    await api.store.requeue(job.id, 3);
+    await api.store.requeue(job, 3);
 
     // Act: the store's conditional delete of the job as read
     const removed = await api.store.remove(job);

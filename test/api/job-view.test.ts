@@ -77,6 +77,8 @@ describe('GET /api/media/{id}/', () => {
       error_code: null,
       webhook: null,
       max_attempts: 3,
+      run: 1,
+      retryable: false,
     });
   });
 

@@ -54,6 +54,8 @@ describe('GET /api/presets/', () => {
         // The function's defaults (UPLOAD_/RESULT_RETENTION_DAYS unset): originals 30 days, results kept.
         upload_retention_days: 30,
         result_retention_days: null,
+        // MAX_RETRIES unset: 3 retries, each a new run of automatic attempts.
+        max_retries: 3,
       });
     },
   );

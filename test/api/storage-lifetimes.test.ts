@@ -112,12 +112,12 @@ describe('the retry window of a failed job', () => {
     expect(retryDeadline(created.toISOString(), 0)).toBeUndefined();
   });
 
-  it('lets a failed job with attempts left be retried until the deadline', () => {
+  it('lets a job that failed transiently be retried until the deadline', () => {
     // Prepare
     const job = failedJob(created);
     const justBefore = new Date(created.getTime() + 28 * DAY_MS - 1000);
     // Act
-    const refusal = retryRefusal(job, { maxAttempts: 3, uploadRetentionDays: 30, now: justBefore });
+    const refusal = retryRefusal(job, { maxRetries: 3, uploadRetentionDays: 30, now: justBefore });
     // Assess
     expect(refusal).toBeUndefined();
   });
@@ -127,7 +127,7 @@ describe('the retry window of a failed job', () => {
     const job = failedJob(created);
     const atDeadline = new Date(created.getTime() + 28 * DAY_MS);
     // Act
-    const refusal = retryRefusal(job, { maxAttempts: 3, uploadRetentionDays: 30, now: atDeadline });
+    const refusal = retryRefusal(job, { maxRetries: 3, uploadRetentionDays: 30, now: atDeadline });
     // Assess
     expect(refusal?.code).toBe('Retry::OriginalExpiring');
     expect(refusal?.message).toMatch(
@@ -140,7 +140,7 @@ describe('the retry window of a failed job', () => {
     const job = failedJob(created);
     const muchLater = new Date(created.getTime() + 3000 * DAY_MS);
     // Act
-    const refusal = retryRefusal(job, { maxAttempts: 3, uploadRetentionDays: 0, now: muchLater });
+    const refusal = retryRefusal(job, { maxRetries: 3, uploadRetentionDays: 0, now: muchLater });
     // Assess
     expect(refusal).toBeUndefined();
   });

@@ -65,6 +65,8 @@ export interface JobView {
   error_code: string | null;
   duplicate_of: string | null;
   webhook: Record<string, unknown> | null;
+  run: number;
+  retryable: boolean;
 }
 
 export const createUpload = (fields: Record<string, unknown>) =>

@@ -324,13 +324,28 @@ describe.skipIf((!existsSync(CHROMIUM) && !chromiumRequired) || servedByFunction
       expect((await failed.locator('.error').textContent())?.toLowerCase()).toContain(
         job.body.error?.toLowerCase(),
       );
+      // No run can change a refused upload: the card offers no Retry.
+      expect(job.body.retryable).toBe(false);
+      expect(await failed.getByRole('button', { name: /Retry/ }).count()).toBe(0);
       expect(policyViolations).toEqual([]);
     });
 
     it('retries a failed job from the keyboard and shows why the API refuses it', async () => {
-      // Prepare
+      // Prepare: a listing that went stale shows the refused upload as retryable (the page offers Retry
+      // only then), so that the API's refusal is what the page meets; a reload lists the jobs again.
+      const jobId = await upload(NOTES_JPG).getAttribute('data-job-id');
+      await page.route(/\/api\/media\/(\?[^/]*)?$/, async (route) => {
+        if (route.request().method() !== 'GET') return route.fallback();
+        const response = await route.fetch();
+        const listing = (await response.json()) as { items: JobView[] };
+        const items = listing.items.map((item) => (item.id === jobId ? { ...item, retryable: true } : item));
+        return route.fulfill({ response, json: { ...listing, items } });
+      });
+      await page.reload();
       const failed = upload(NOTES_JPG);
       const retry = failed.getByRole('button', { name: `Retry ${NOTES_JPG}` });
+      await expect.poll(() => retry.count(), SOON).toBe(1);
+      await page.unroute(/\/api\/media\/(\?[^/]*)?$/);
       // Act
       await retry.focus();
       await page.keyboard.press('Enter');

@@ -15,6 +15,7 @@ describe('settingsFromContext', () => {
     expect(settings).toEqual({
       allowedOrigins: ['*'],
       maxAttempts: 3,
+      maxRetries: 3,
       webhookMaxAttempts: 8,
       allowLoopbackCallbacks: false,
       callbackPorts: [80, 443, 8080, 8443],
@@ -38,6 +39,7 @@ describe('settingsFromContext', () => {
     const settings = settingsFor({
       allowedOrigins: 'https://app.example.com, http://localhost:5173',
       maxAttempts: '5',
+      maxRetries: '0',
       webhookMaxAttempts: '12',
       allowLoopbackCallbacks: 'true',
       callbackPorts: '443, 8443',
@@ -54,6 +56,7 @@ describe('settingsFromContext', () => {
     expect(settings).toEqual({
       allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
       maxAttempts: 5,
+      maxRetries: 0,
       webhookMaxAttempts: 12,
       allowLoopbackCallbacks: true,
       callbackPorts: [443, 8443],

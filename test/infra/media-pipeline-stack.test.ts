@@ -116,6 +116,7 @@ describe('MediaPipeline stack', () => {
           'VIDEO_QUEUE_URL',
           'WEBHOOK_QUEUE_URL',
           'MAX_ATTEMPTS',
+          'MAX_RETRIES',
           'ALLOW_LOOPBACK_CALLBACKS',
           'CALLBACK_PORTS',
           'MULTIPART_THRESHOLD_BYTES',
@@ -217,6 +218,7 @@ describe('MediaPipeline stack', () => {
       expect(referencedId(webhook.QUEUE_URL)).toBe(logicalId(stack.notifications.webhookQueue.queue));
       expect(image.MAX_ATTEMPTS).toBe('3');
       expect(api.MAX_ATTEMPTS).toBe('3');
+      expect(api.MAX_RETRIES).toBe('3');
       expect(api.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
       expect(webhook.ALLOW_LOOPBACK_CALLBACKS).toBe('false');
       expect(api.CALLBACK_PORTS).toBe('80,443,8080,8443');

@@ -363,7 +363,7 @@ describe('the reconciler', () => {
     await store.startAttempt(queued.id, POLICY.maxAttempts);
     await store.complete(processing.id, {}, []);
     await store.complete(lastAttempt.id, {}, []);
-    await store.requeue(finished.id, POLICY.maxAttempts);
+    await store.requeue(finished, 3);
 
     // Act
     const results = await Promise.all(seen.map((job) => reconcileJob(deps, job, now)));

@@ -125,7 +125,7 @@ describe('job store', () => {
     });
     await store.create(job);
     const seen = (await store.get(job.id)) as Job;
-    await store.requeue(job.id, 3);
+    await store.requeue(seen, 3);
 
     // Act
     const removedStale = await store.remove(seen);
@@ -147,7 +147,7 @@ describe('job store', () => {
     const tombstone = await store.tombstone(job);
 
     // Act
-    const retried = await store.requeue(job.id, 3);
+    const retried = await store.requeue(job, 3);
     const linked = await store.linkDuplicate(job.id, randomUUID());
 
     // Assess
@@ -170,15 +170,118 @@ describe('job store', () => {
     expect(await store.linkDuplicate(randomUUID(), a)).toBeUndefined();
   });
 
-  it('re-queues a failed job only while attempts are left', async () => {
-    const retryable = newJob({ status: 'failed', attempts: 1, error: 'boom', error_code: 'X' });
-    const exhausted = newJob({ status: 'failed', attempts: 3 });
-    await Promise.all([store.create(retryable), store.create(exhausted)]);
+  it('re-queues a failed job as its next run, with a fresh attempt budget, while retries are left', async () => {
+    // Prepare: a job whose first run used every attempt (written before runs: no `run`), one retried
+    // three times already, and one for a deployment that allows no retries
+    const firstRun = newJob({
+      status: 'failed',
+      attempts: 3,
+      error: 'gave up after 3 attempts: boom',
+      error_code: 'Internal::Unexpected',
+      failure_kind: 'transient',
+    });
+    const fourthRun = newJob({ status: 'failed', attempts: 3, run: 4, error: 'boom', error_code: 'X' });
+    const noRetries = newJob({ status: 'failed', attempts: 3, error: 'boom', error_code: 'X' });
+    await Promise.all([firstRun, fourthRun, noRetries].map((job) => store.create(job)));
 
-    const requeued = await store.requeue(retryable.id, 3);
-    expect(requeued).toMatchObject({ status: 'queued', attempts: 1 });
+    // Act
+    const requeued = await store.requeue(firstRun, 3);
+    const beyond = await store.requeue(fourthRun, 3);
+    const refused = await store.requeue(noRetries, 0);
+
+    // Assess
+    expect(requeued).toMatchObject({ status: 'queued', attempts: 0, run: 2 });
     expect(requeued?.error).toBeUndefined();
-    expect(await store.requeue(exhausted.id, 3)).toBeUndefined();
+    expect(requeued?.error_code).toBeUndefined();
+    expect(requeued?.failure_kind).toBeUndefined();
+    expect(beyond).toBeUndefined();
+    expect(refused).toBeUndefined();
+    expect(await store.get(fourthRun.id)).toEqual(fourthRun);
+    expect(await store.get(noRetries.id)).toEqual(noRetries);
+  });
+
+  it('gives each run its own attempts: the next run starts counting from none', async () => {
+    // Prepare: run 1 used all three attempts, then a retry
+    const job = newJob({
+      status: 'failed',
+      attempts: 3,
+      media_kind: 'image',
+      error: 'boom',
+      error_code: 'X',
+    });
+    await store.create(job);
+    await store.requeue(job, 3);
+
+    // Act
+    const first = await store.startAttempt(job.id, 3);
+
+    // Assess
+    expect(first).toMatchObject({ status: 'processing', attempts: 1, run: 2 });
+  });
+
+  it('starts one run for two concurrent retries of one failure, and none for a job that moved since it was judged', async () => {
+    // Prepare
+    const job = newJob({ status: 'failed', attempts: 3, error: 'boom', error_code: 'X' });
+    const moved = newJob({ status: 'failed', attempts: 3, error: 'boom', error_code: 'X' });
+    await Promise.all([store.create(job), store.create(moved)]);
+    await store.linkDuplicate(moved.id, randomUUID());
+
+    // Act
+    const [a, b] = await Promise.all([store.requeue(job, 3), store.requeue(job, 3)]);
+    const stale = await store.requeue(moved, 3);
+
+    // Assess
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    expect(await store.get(job.id)).toMatchObject({ status: 'queued', run: 2, attempts: 0 });
+    expect(stale).toBeUndefined();
+    expect((await store.get(moved.id))?.status).toBe('failed');
+  });
+
+  it('reverts a retry whose message was never sent to the run, attempts and failure it came from', async () => {
+    // Prepare: a job in its second run, and one written before runs
+    const second = newJob({ status: 'failed', attempts: 3, run: 2, error: 'boom', error_code: 'X' });
+    const legacy = newJob({ status: 'failed', attempts: 2, error: 'boom', error_code: 'X' });
+    await Promise.all([store.create(second), store.create(legacy)]);
+    await Promise.all([store.requeue(second, 3), store.requeue(legacy, 3)]);
+
+    // Act
+    const failure = { code: 'X', message: 'boom' };
+    const revertedSecond = await store.revertRequeue(second.id, failure, second);
+    const revertedLegacy = await store.revertRequeue(legacy.id, failure, legacy);
+
+    // Assess
+    expect(revertedSecond).toMatchObject({ status: 'failed', attempts: 3, run: 2, error: 'boom' });
+    expect(revertedSecond?.failure_kind).toBe('transient');
+    expect(revertedLegacy).toMatchObject({ status: 'failed', attempts: 2, error_code: 'X' });
+    expect(revertedLegacy?.run).toBeUndefined();
+  });
+
+  it('records whether a failure is permanent, and forgets it when the job completes', async () => {
+    // Prepare
+    const refused = newJob();
+    const permanent = newJob({ status: 'processing', attempts: 1 });
+    const transient = newJob({ status: 'processing', attempts: 3 });
+    const deferred = newJob({ status: 'processing', attempts: 1 });
+    await Promise.all([refused, permanent, transient, deferred].map((job) => store.create(job)));
+    const failure = { code: 'X', message: 'boom' };
+
+    // Act
+    const uploadRefused = await store.markUploadRefused(refused.id, failure);
+    const failedForGood = await store.fail(permanent.id, 'processingFailed', {
+      ...failure,
+      kind: 'permanent',
+    });
+    const failedForNow = await store.fail(transient.id, 'processingFailed', failure);
+    await store.deferRetry(deferred.id, failure);
+    await store.startAttempt(deferred.id, 3);
+    const completed = await store.complete(deferred.id, {}, []);
+
+    // Assess
+    expect(uploadRefused?.failure_kind).toBe('permanent');
+    expect(failedForGood?.failure_kind).toBe('permanent');
+    expect(failedForNow?.failure_kind).toBe('transient');
+    expect(completed?.failure_kind).toBeUndefined();
+    expect(completed?.error).toBeUndefined();
   });
 });
 
@@ -189,6 +292,7 @@ describe('job store', () => {
  */
 const failure = { code: 'Test::Failure', message: 'failed on purpose' };
 const MAX_ATTEMPTS = 3;
+const MAX_RETRIES = 3;
 
 /** The JobStore call that records each event, as the pipeline makes it. */
 const record: Record<JobEvent, (job: Job) => Promise<unknown>> = {
@@ -203,8 +307,8 @@ const record: Record<JobEvent, (job: Job) => Promise<unknown>> = {
   processingStalled: (job) => store.requeueStalled(job.id, job.updated_at, MAX_ATTEMPTS),
   attemptsExhausted: ({ id }) => store.fail(id, 'attemptsExhausted', failure),
   deadLettered: ({ id }) => store.fail(id, 'deadLettered', failure),
-  retryRequested: ({ id }) => store.requeue(id, MAX_ATTEMPTS),
-  retryReverted: ({ id }) => store.revertRequeue(id, failure),
+  retryRequested: (job) => store.requeue(job, MAX_RETRIES),
+  retryReverted: (job) => store.revertRequeue(job.id, failure, job),
 };
 
 const walk = (Object.keys(JOB_LIFECYCLE) as JobEvent[]).flatMap((event) =>
@@ -241,13 +345,15 @@ describe('the job lifecycle', () => {
     });
   });
 
-  it('re-queues a failed job only while attempts are left, and reverts only a retry whose message was never sent', async () => {
+  it('re-queues a failed job whose run used every attempt while retries are left, and reverts only a retry whose message was never sent', async () => {
     const spent = newJob({ status: 'failed', attempts: MAX_ATTEMPTS });
+    const lastRun = newJob({ status: 'failed', attempts: MAX_ATTEMPTS, run: MAX_RETRIES + 1 });
     const sent = newJob({ status: 'queued', enqueued_at: new Date().toISOString() });
-    await Promise.all([store.create(spent), store.create(sent)]);
+    await Promise.all([store.create(spent), store.create(lastRun), store.create(sent)]);
 
-    expect(await store.requeue(spent.id, MAX_ATTEMPTS)).toBeUndefined();
-    expect(await store.revertRequeue(sent.id, failure)).toBeUndefined();
+    expect(await store.requeue(spent, MAX_RETRIES)).toMatchObject({ status: 'queued', attempts: 0, run: 2 });
+    expect(await store.requeue(lastRun, MAX_RETRIES)).toBeUndefined();
+    expect(await store.revertRequeue(sent.id, failure, sent)).toBeUndefined();
   });
 
   it('fails a job only from the statuses its caller saw, when it narrows them', async () => {

@@ -81,6 +81,8 @@ const messageFor = (job: Job, overrides: Partial<WebhookMessage> = {}): WebhookM
   source_job_id: job.id,
   status: job.status as WebhookMessage['status'],
   attempts: job.attempts,
+  // As the dispatcher sends it; a job in run 1 gets a message without `run`, as sent before runs existed.
+  ...(job.run ? { run: job.run } : {}),
   ...overrides,
 });
 
@@ -136,6 +138,7 @@ describe('webhook handler', () => {
       status: 'done',
       result: { width: 1280, height: 720 },
       error: null,
+      run: 1,
     });
     expect((await store.get(job.id))?.webhook).toEqual({
       message_id: `msg_${job.id}_done_1`,
@@ -554,10 +557,11 @@ describe('webhook handler', () => {
     await poll();
 
     // Prepare: it is retried and finishes (the store's own transitions)
-    await store.requeue(job.id, 3);
+    await store.requeue(job, 3);
     await store.startAttempt(job.id, 3);
     const done = await store.complete(job.id, { width: 10 }, []);
-    expect(done).toMatchObject({ status: 'done', attempts: 2 });
+    // Attempts count per run: run 2's outcome has as many as run 1's, and its own webhook id.
+    expect(done).toMatchObject({ status: 'done', attempts: 1, run: 2 });
 
     // Act
     await enqueue(messageFor(done as Job));
@@ -569,15 +573,17 @@ describe('webhook handler', () => {
     expect(late.failed).toEqual([]);
     expect(receiver.requests.map(({ headers }) => headers['webhook-id'])).toEqual([
       `msg_${job.id}_failed_1`,
-      `msg_${job.id}_done_2`,
+      `msg_${job.id}_done_1_r2`,
     ]);
+    expect(verify(receiver.requests[0])).toMatchObject({ status: 'failed', run: 1 });
     expect(verify(receiver.requests[1])).toMatchObject({
       status: 'done',
       result: { width: 10 },
       error: null,
+      run: 2,
     });
     expect((await store.get(job.id))?.webhook).toMatchObject({
-      message_id: `msg_${job.id}_done_2`,
+      message_id: `msg_${job.id}_done_1_r2`,
       status: 'delivered',
     });
   });
