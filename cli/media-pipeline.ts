@@ -251,13 +251,12 @@ const isAbort = (error: unknown): boolean =>
 const detailOf = (row: UploadRow, urls: boolean): string => {
   const lines: string[] = [];
   if (row.duplicate_of) lines.push(`duplicate of ${row.duplicate_of}`);
-  if (row.error) lines.push(row.error_code ? `${row.error} [${row.error_code}]` : row.error);
-  else lines.push(...describeResult(row.result, row.result_urls, { urls }));
   if (row.parts_kept) {
     lines.push(
-      `${row.parts_kept.count} of ${row.parts_kept.of} parts (${formatBytes(row.parts_kept.bytes)}) kept in storage`,
+      `${row.parts_kept.count} of ${row.parts_kept.of} parts (${formatBytes(row.parts_kept.bytes)}) kept for --resume`,
     );
-  }
+  } else if (row.error) lines.push(row.error_code ? `${row.error} [${row.error_code}]` : row.error);
+  else lines.push(...describeResult(row.result, row.result_urls, { urls }));
   return lines.join('\n');
 };
 
@@ -461,7 +460,7 @@ const uploadOne = async (
         error_code: null,
         ...(method === 'multipart'
           ? {
-              error: 'interrupted: the parts sent are kept',
+              error: 'interrupted; the parts sent are kept for --resume',
               resume_job_id: jobId,
               resume_command: resumeCommandOf(context, path, jobId),
             }
