@@ -219,7 +219,7 @@ describe('the CLI’s words, in process against a scripted API', () => {
   });
 
   it('summarises an upload without URLs: variants, and a duplicate as such', async () => {
-    const result = await cli(['upload', photo, '--preset', 'default'], (url, method) => {
+    const result = await cli(['upload', photo, '--preset', 'default'], (_url, method) => {
       if (method === 'POST') {
         return Response.json(
           {
