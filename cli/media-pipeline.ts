@@ -16,8 +16,11 @@ import {
   type PresetsResponse,
 } from '../client/media-client.ts';
 import { nodeTransport } from '../client/node-transport.ts';
+import { invocationOf, shellCommand } from './invocation.ts';
 import {
   describeJobList,
+  describeResult,
+  displayStatus,
   formatBytes,
   lineProgress,
   type Output,
@@ -27,6 +30,7 @@ import {
   silentProgress,
   terminalProgress,
 } from './render.ts';
+import { dropNote, keepNote } from './unfinished-uploads.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
@@ -35,12 +39,35 @@ import { UsageError } from './usage-error.ts';
  * terminal, plain lines otherwise), the summary to stdout; `--json` prints only JSON on stdout.
  *
  * Exit codes: 0 all went well; 1 a job failed, a file was refused or the API refused the request;
- * 2 the command line is wrong; 130 interrupted (Ctrl-C; multipart uploads in flight are aborted).
+ * 2 the command line is wrong; 130 interrupted by Ctrl-C, 129 by a closed terminal (SIGHUP), 143 by
+ * SIGTERM. An interrupted multipart upload keeps its parts and prints the command that resumes it; a
+ * second Ctrl-C within a few seconds aborts it for real.
  */
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 
 const JOB_STATUSES: readonly JobStatus[] = ['awaiting_upload', 'queued', 'processing', 'done', 'failed'];
+
+/** After a first Ctrl-C, how long a second one aborts the interrupted uploads for real. */
+export const ABORT_WINDOW_MS = 3_000;
+
+/**
+ * Signals this close after the one before are the same keypress: npm (npx, npm run) and tsx relay a
+ * Ctrl-C to the child that the terminal already sent it, milliseconds apart.
+ */
+export const RELAYED_SIGNAL_MS = 500;
+
+export type InterruptSignal = 'SIGINT' | 'SIGHUP' | 'SIGTERM';
+
+/** The reason of the CLI's AbortSignal: which signal stopped it. An AbortError, as the client expects. */
+export class Interrupted extends Error {
+  override readonly name = 'AbortError';
+  constructor(readonly signalName: InterruptSignal) {
+    super(`interrupted (${signalName})`);
+  }
+}
+
+const EXIT_CODE_OF: Record<InterruptSignal, number> = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 };
 
 export const USAGE = `Usage: media-pipeline <command> [options]
 
@@ -79,10 +106,16 @@ Options:
   --token TOKEN      an OIDC token instead, for a deployment with auth: jwt
                      (default: $MEDIA_PIPELINE_TOKEN)
   --json             print machine-readable JSON only
+  --urls             show the result URLs (presigned, an hour long) in upload's and status's output
   --timeout SECONDS  how long --wait waits (default 600)
   -h, --help         show this help
 
-Exit codes: 0 success; 1 a job failed, a file was refused or the API refused; 2 usage; 130 interrupted.
+Ctrl-C during an upload keeps the parts already sent and prints the command that resumes it (a
+second Ctrl-C within ${ABORT_WINDOW_MS / 1000} s aborts it instead); so does a closed terminal, and each unfinished
+upload also leaves that command in $XDG_STATE_HOME/media-pipeline/unfinished-uploads/ (~/.local/state).
+
+Exit codes: 0 success; 1 a job failed, a file was refused or the API refused; 2 usage; 130 Ctrl-C;
+129 the terminal closed (SIGHUP); 143 SIGTERM.
 `;
 
 export interface CliIo {
@@ -91,8 +124,14 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** For tests: the client's fetch. */
   fetch?: typeof fetch;
-  /** Aborted on Ctrl-C. */
+  /** Aborted at the first Ctrl-C, SIGHUP or SIGTERM, with an {@link Interrupted} reason. */
   signal?: AbortSignal;
+  /** Resolves true when Ctrl-C comes again within `ms` (or came already); absent: it never does. */
+  confirmAbort?: (ms: number) => Promise<boolean>;
+  /** How the user started the CLI, for the commands it prints (invocation.ts). @default ['media-pipeline'] */
+  invocation?: string[];
+  /** Where the CLI runs (the unfinished-upload notes `cd` there). @default process.cwd() */
+  cwd?: string;
 }
 
 const OPTIONS = {
@@ -100,6 +139,7 @@ const OPTIONS = {
   'callback-url': { type: 'string' },
   wait: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
+  urls: { type: 'boolean', default: false },
   concurrency: { type: 'string' },
   'content-type': { type: 'string' },
   resume: { type: 'string' },
@@ -132,14 +172,23 @@ const positiveInt = (name: string, value: string | undefined, fallback: number, 
 export interface UploadRow {
   file: string;
   job_id: string | null;
-  /** A job status, or what stopped the file before it had one. */
-  status: JobView['status'] | 'refused' | 'upload_failed' | 'cancelled' | 'timed_out';
+  /**
+   * A job status, or what stopped the file: `interrupted` (a signal stopped its upload; a multipart
+   * upload keeps its parts), `cancelled` (stopped before its job existed).
+   */
+  status: JobView['status'] | 'refused' | 'upload_failed' | 'cancelled' | 'interrupted' | 'timed_out';
   error: string | null;
   error_code: string | null;
   result_urls: Record<string, string> | null;
   result: Record<string, unknown> | null;
+  /** The job whose results this one shares (the same bytes were uploaded before). */
+  duplicate_of?: string;
   /** Set when an interrupted multipart upload can be finished with --resume. */
   resume_job_id?: string;
+  /** The command that finishes it, quoted for a POSIX shell. */
+  resume_command?: string;
+  /** Parts of an interrupted multipart upload that storage holds, when it could be asked. */
+  parts_kept?: { count: number; of: number; bytes: number };
 }
 
 const SUCCESS_AFTER_WAIT = new Set(['done']);
@@ -148,25 +197,67 @@ const SUCCESS_WITHOUT_WAIT = new Set(['awaiting_upload', 'queued', 'processing',
 /** Files uploaded at once; each large one sends its own parts in parallel. */
 const PARALLEL_FILES = 2;
 
-/** The message, with the cause a bare `fetch failed` hides (ECONNREFUSED and the like). */
-const errorText = (error: unknown): string => {
+/** Error codes of a connection that never reached the API (`fetch failed` hides them in `cause`). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+const codeOf = (error: unknown): string | undefined =>
+  error && typeof error === 'object' && 'code' in error ? String(error.code) : undefined;
+
+/** fetch could not reach the API at all: no answer, as opposed to an answer that refused. */
+export const isConnectionFailure = (error: unknown): boolean => {
+  if (!(error instanceof TypeError)) return false;
+  for (let cause: unknown = error.cause, depth = 0; cause && depth < 4; depth++) {
+    const code = codeOf(cause);
+    if (code && CONNECTION_CODES.has(code)) return true;
+    // AggregateError (every address of a host refused): its errors carry the codes.
+    if (
+      cause instanceof AggregateError &&
+      cause.errors.some((inner) => CONNECTION_CODES.has(codeOf(inner) ?? ''))
+    ) {
+      return true;
+    }
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return false;
+};
+
+/**
+ * The message, with the cause a bare `fetch failed` hides (ECONNREFUSED and the like), and where the
+ * API could not be reached at all, the question worth asking.
+ */
+const errorText = (error: unknown, baseUrl?: string): string => {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  return cause && error instanceof TypeError ? `${error.message} (${cause})` : error.message;
+  const cause =
+    error.cause instanceof Error ? error.cause.message || codeOf(error.cause) || error.cause.name : undefined;
+  const text = cause && error instanceof TypeError ? `${error.message} (${cause})` : error.message;
+  return baseUrl && isConnectionFailure(error) ? `${text}; is the API running at ${baseUrl}?` : text;
 };
 
 const isAbort = (error: unknown): boolean =>
   (error instanceof DOMException || error instanceof Error) && error.name === 'AbortError';
 
-/** What the summary says beside a job: its outputs' URLs, or its error. */
-const detailOf = (row: UploadRow): string => {
-  if (row.error) return row.error_code ? `${row.error} [${row.error_code}]` : row.error;
-  if (row.result_urls) {
-    return Object.entries(row.result_urls)
-      .map(([name, url]) => `${name}: ${url}`)
-      .join('\n');
-  }
-  return '';
+/** What the summary says beside a job: its error, else what it made (no URLs unless asked). */
+const detailOf = (row: UploadRow, urls: boolean): string => {
+  const lines: string[] = [];
+  if (row.duplicate_of) lines.push(`duplicate of ${row.duplicate_of}`);
+  if (row.parts_kept) {
+    lines.push(
+      `${row.parts_kept.count} of ${row.parts_kept.of} parts (${formatBytes(row.parts_kept.bytes)}) kept for --resume`,
+    );
+  } else if (row.error) lines.push(row.error_code ? `${row.error} [${row.error_code}]` : row.error);
+  else lines.push(...describeResult(row.result, row.result_urls, { urls }));
+  return lines.join('\n');
 };
 
 const rowFromJob = (file: string, job: JobView): UploadRow => ({
@@ -177,9 +268,15 @@ const rowFromJob = (file: string, job: JobView): UploadRow => ({
   error_code: job.error_code,
   result_urls: job.result_urls,
   result: job.result,
+  ...(job.duplicate_of ? { duplicate_of: job.duplicate_of } : {}),
 });
 
-const rowFromError = (file: string, jobId: string | undefined, error: unknown): UploadRow => {
+const rowFromError = (
+  file: string,
+  jobId: string | undefined,
+  error: unknown,
+  baseUrl?: string,
+): UploadRow => {
   const base = { file, job_id: jobId ?? null, result_urls: null, result: null };
   if (isAbort(error)) {
     return { ...base, status: 'cancelled', error: 'cancelled', error_code: 'Upload::Aborted' };
@@ -200,7 +297,7 @@ const rowFromError = (file: string, jobId: string | undefined, error: unknown): 
       ...(error.resumable ? { resume_job_id: error.jobId } : {}),
     };
   }
-  return { ...base, status: 'upload_failed', error: errorText(error), error_code: null };
+  return { ...base, status: 'upload_failed', error: errorText(error, baseUrl), error_code: null };
 };
 
 interface Context {
@@ -209,6 +306,50 @@ interface Context {
   io: CliIo;
   signal: AbortSignal;
   timeoutMs: number;
+  baseUrl: string;
+  /** The words that start the CLI again, as the user started it. */
+  invocation: string[];
+}
+
+/** The words of a command of this CLI as the user can paste it (the program as they ran it). */
+const commandLine = (context: Context, words: string[]): string =>
+  shellCommand([...context.invocation, ...words]);
+
+/** The command that finishes the interrupted multipart upload of `path` (as the user gave it). */
+const resumeCommandOf = (context: Context, path: string, jobId: string): string => {
+  const { flags, baseUrl } = context;
+  return commandLine(context, [
+    'upload',
+    path,
+    '--preset',
+    flags.preset ?? '',
+    '--resume',
+    jobId,
+    ...(baseUrl === DEFAULT_API_URL ? [] : ['--api-url', baseUrl]),
+    ...(flags['content-type'] ? ['--content-type', flags['content-type']] : []),
+    ...(flags.concurrency ? ['--concurrency', flags.concurrency] : []),
+    ...(flags.wait ? ['--wait'] : []),
+  ]);
+};
+
+/** A credential passed as a flag is not printed: the resume command then needs it added. */
+const credentialReminder = (flags: Flags): string =>
+  flags['api-key'] !== undefined
+    ? ' (add your --api-key: it is not printed)'
+    : flags.token !== undefined
+      ? ' (add your --token: it is not printed)'
+      : '';
+
+/** What became of one file, with what the summary and the interruption message need beyond the row. */
+interface Outcome {
+  row: UploadRow;
+  /** The path as the user gave it. */
+  path: string;
+  /** Every byte reached storage (a job still `awaiting_upload` is then being checked). */
+  uploaded: boolean;
+  method: 'PUT' | 'multipart' | undefined;
+  /** The unfinished-upload note on disk, while there is one. */
+  note: string | undefined;
 }
 
 const uploadOne = async (
@@ -216,13 +357,34 @@ const uploadOne = async (
   path: string,
   view: ProgressView,
   index: number,
-): Promise<UploadRow> => {
-  const { client, flags, signal } = context;
+): Promise<Outcome> => {
+  const { client, flags, signal, io } = context;
   const file = basename(path);
   let jobId: string | undefined = flags.resume;
+  let method: Outcome['method'] = flags.resume ? 'multipart' : undefined;
+  let uploaded = false;
+  let lastStatus: JobView['status'] | undefined;
+  let note: string | undefined;
+  const outcome = (row: UploadRow): Outcome => ({ row, path, uploaded, method, note });
+  const remember = (id: string, size: number) => {
+    note = keepNote(io.env, {
+      jobId: id,
+      file: path,
+      size: formatBytes(size),
+      cwd: io.cwd ?? process.cwd(),
+      resumeCommand: resumeCommandOf(context, path, id),
+      startedAt: new Date(),
+    });
+  };
   try {
-    const stats = await stat(path).catch(() => undefined);
-    if (!stats?.isFile()) throw new UsageError(`${path} is not a file`);
+    const stats = await stat(path).catch((error: unknown) => error as NodeJS.ErrnoException);
+    if (stats instanceof Error) {
+      throw new UsageError(
+        stats.code === 'ENOENT' ? `${path} does not exist` : `${path} cannot be read: ${stats.message}`,
+      );
+    }
+    if (stats.isDirectory()) throw new UsageError(`${path} is a directory, not a file`);
+    if (!stats.isFile()) throw new UsageError(`${path} is not a regular file`);
     const contentType = flags['content-type'] ?? guessContentType(file);
     if (!contentType) {
       throw new UsageError(
@@ -230,9 +392,13 @@ const uploadOne = async (
       );
     }
     const blob = await openAsBlob(path, { type: contentType });
-    let method: string | undefined;
-    view.update(index, { kind: 'uploading', sent: 0, total: stats.size });
-    await client.upload(blob, {
+    // Nothing is shown as sent before the job exists: the API may still refuse the file.
+    view.update(index, { kind: 'preparing' });
+    if (flags.resume) {
+      view.log(`${file}: job ${flags.resume}, resuming its upload`);
+      remember(flags.resume, stats.size);
+    }
+    const result = await client.upload(blob, {
       preset: flags.preset ?? '',
       ...(flags['callback-url'] ? { callbackUrl: flags['callback-url'] } : {}),
       ...(flags.resume ? { resumeJobId: flags.resume } : {}),
@@ -240,31 +406,78 @@ const uploadOne = async (
       fileName: file,
       contentType,
       signal,
+      // Ctrl-C must not throw away what was sent: the parts stay for --resume (a second Ctrl-C aborts).
+      keepPartsOnCancel: true,
       onCreated: (created) => {
         jobId = created.jobId;
         method = created.upload.method;
+        const plan = created.upload;
+        view.log(
+          `${file}: job ${created.jobId}${plan.method === 'multipart' ? ` (${formatBytes(stats.size)} in ${plan.part_count} parts)` : ''}`,
+        );
+        if (plan.method === 'multipart') remember(created.jobId, stats.size);
+        view.update(index, { kind: 'uploading', sent: 0, total: stats.size, method: plan.method });
       },
       onProgress: (sent, total) =>
         view.update(index, { kind: 'uploading', sent, total, ...(method ? { method } : {}) }),
     });
+    uploaded = true;
+    dropNote(note);
+    note = undefined;
+    if (result.parts && result.parts.skipped > 0) {
+      view.log(
+        `${file}: ${result.parts.skipped} parts were in storage already, ${result.parts.sent} sent now`,
+      );
+    }
     const id = jobId ?? '';
     const job = flags.wait
       ? await client.waitForJob(id, {
           signal,
           timeoutMs: context.timeoutMs,
-          onUpdate: (update) => view.update(index, { kind: 'job', status: update.status }),
+          onUpdate: (update) => {
+            lastStatus = update.status;
+            view.update(index, { kind: 'job', status: displayStatus(update.status, true) });
+          },
         })
       : await client.getJob(id, { signal });
     const row = rowFromJob(file, job);
-    view.update(index, { kind: 'finished', status: row.status, ...(row.error ? { detail: row.error } : {}) });
-    return row;
+    view.update(index, { kind: 'finished', status: displayStatus(row.status, true) });
+    return outcome(row);
   } catch (error) {
-    const row =
-      error instanceof UsageError
-        ? { ...rowFromError(file, jobId, error), status: 'refused' as const }
-        : rowFromError(file, jobId, error);
-    view.update(index, { kind: 'finished', status: row.status, detail: row.error ?? '' });
-    return row;
+    let row: UploadRow;
+    if (isAbort(error) && jobId && uploaded) {
+      // Stopped while following the job: the job goes on without us.
+      row = {
+        ...rowFromError(file, jobId, error),
+        status: lastStatus ?? 'awaiting_upload',
+        error: null,
+        error_code: null,
+      };
+    } else if (isAbort(error) && jobId) {
+      row = {
+        ...rowFromError(file, jobId, error),
+        status: 'interrupted',
+        error_code: null,
+        ...(method === 'multipart'
+          ? {
+              error: 'interrupted; the parts sent are kept for --resume',
+              resume_job_id: jobId,
+              resume_command: resumeCommandOf(context, path, jobId),
+            }
+          : { error: 'interrupted before the file was sent: upload it again' }),
+      };
+    } else if (error instanceof UsageError) {
+      row = { ...rowFromError(file, jobId, error), status: 'refused' };
+    } else {
+      row = rowFromError(file, jobId, error, context.baseUrl);
+      if (row.resume_job_id) row.resume_command = resumeCommandOf(context, path, row.resume_job_id);
+    }
+    if (!row.resume_job_id) {
+      dropNote(note);
+      note = undefined;
+    }
+    view.update(index, { kind: 'finished', status: displayStatus(row.status, uploaded) });
+    return outcome(row);
   }
 };
 
@@ -285,6 +498,83 @@ const mapLimited = async <T, R>(
   return results;
 };
 
+/** Asks storage what an interrupted upload kept (briefly: the user is waiting, the terminal may be gone). */
+const countKeptParts = async (context: Context, outcome: Outcome): Promise<void> => {
+  const { row } = outcome;
+  if (!row.resume_job_id) return;
+  try {
+    const listed = await context.client.listUploadedParts(row.resume_job_id, {
+      signal: AbortSignal.timeout(3_000),
+    });
+    row.parts_kept = {
+      count: listed.parts.length,
+      of: listed.part_count,
+      bytes: listed.parts.reduce((sum, part) => sum + part.size, 0),
+    };
+  } catch {
+    // The count is a courtesy; the command below is what matters.
+  }
+};
+
+/**
+ * After a signal: the interrupted uploads, their job ids and the commands that finish them, on stderr
+ * (in --json mode too: stdout is for the JSON). After a Ctrl-C, a second one within the window aborts
+ * the uploads for real; a closed terminal (SIGHUP) or SIGTERM leaves them for --resume.
+ */
+const reportInterruption = async (
+  context: Context,
+  outcomes: Outcome[],
+  reason: InterruptSignal,
+): Promise<void> => {
+  const { io } = context;
+  const kept = outcomes.filter((outcome) => outcome.row.resume_job_id);
+  const cause =
+    reason === 'SIGINT' ? 'Interrupted' : reason === 'SIGHUP' ? 'The terminal closed' : 'Stopped (SIGTERM)';
+  const lines: string[] = [];
+  if (kept.length > 0) {
+    lines.push(`${cause}: the parts already sent are kept.`);
+    for (const { row } of kept) {
+      const parts = row.parts_kept
+        ? `, ${row.parts_kept.count} of ${row.parts_kept.of} parts (${formatBytes(row.parts_kept.bytes)}) in storage`
+        : '';
+      lines.push(`  ${row.file}: job ${row.resume_job_id}${parts}`);
+    }
+    lines.push(`To finish ${kept.length === 1 ? 'it' : 'them'}, run:${credentialReminder(context.flags)}`);
+    for (const { row } of kept) lines.push(`  ${row.resume_command}`);
+    const notes = kept.map((outcome) => outcome.note).filter(Boolean);
+    if (notes.length > 0)
+      lines.push(`(Also written to ${notes.join(', ')}; S3 drops the parts after a day.)`);
+  }
+  for (const { row } of outcomes.filter((o) => o.row.status === 'interrupted' && !o.row.resume_job_id)) {
+    lines.push(`${row.file}: job ${row.job_id} never got its file: upload it again.`);
+  }
+  const following = outcomes.filter((outcome) => outcome.uploaded && outcome.row.job_id);
+  if (following.length > 0) {
+    lines.push(`Stopped waiting; the ${following.length === 1 ? 'job goes' : 'jobs go'} on. Follow with:`);
+    for (const { row } of following)
+      lines.push(`  ${commandLine(context, ['status', row.job_id ?? '', '--wait'])}`);
+  }
+  if (lines.length === 0) return;
+  const offer = reason === 'SIGINT' && kept.length > 0 && io.confirmAbort;
+  if (offer) {
+    lines.push(
+      `Press Ctrl-C again within ${ABORT_WINDOW_MS / 1000} s to abort ${kept.length === 1 ? 'this upload' : 'these uploads'} instead and discard the parts.`,
+    );
+  }
+  io.stderr.write(`\n${lines.join('\n')}\n`);
+  if (!offer || !(await offer(ABORT_WINDOW_MS))) return;
+  for (const outcome of kept) {
+    const id = outcome.row.resume_job_id ?? '';
+    try {
+      await context.client.abortUpload(id);
+      dropNote(outcome.note);
+      io.stderr.write(`Aborted: job ${id}'s parts are discarded and the job fails (Upload::Aborted).\n`);
+    } catch (error) {
+      io.stderr.write(`Could not abort job ${id}: ${errorText(error, context.baseUrl)}\n`);
+    }
+  }
+};
+
 const uploadCommand = async (context: Context, paths: string[]): Promise<number> => {
   const { flags, io } = context;
   if (paths.length === 0) throw new UsageError('upload needs at least one file');
@@ -298,11 +588,18 @@ const uploadCommand = async (context: Context, paths: string[]): Promise<number>
     : io.stderr.isTTY
       ? terminalProgress(io.stderr, labels)
       : lineProgress(io.stderr, labels);
-  const rows = await mapLimited(paths, PARALLEL_FILES, (path, index) =>
+  const outcomes = await mapLimited(paths, PARALLEL_FILES, (path, index) =>
     uploadOne(context, path, view, index),
   );
   view.stop();
+  const interrupted = context.signal.aborted
+    ? context.signal.reason instanceof Interrupted
+      ? context.signal.reason.signalName
+      : 'SIGINT'
+    : undefined;
+  if (interrupted) await Promise.all(outcomes.map((outcome) => countKeptParts(context, outcome)));
 
+  const rows = outcomes.map((outcome) => outcome.row);
   const succeeded = flags.wait ? SUCCESS_AFTER_WAIT : SUCCESS_WITHOUT_WAIT;
   const ok = rows.every((row) => succeeded.has(row.status));
   if (flags.json) {
@@ -312,21 +609,27 @@ const uploadCommand = async (context: Context, paths: string[]): Promise<number>
     io.stdout.write(
       renderTable(
         ['FILE', 'JOB ID', 'STATUS', flags.wait ? 'RESULT' : 'DETAIL'],
-        rows.map((row) => [row.file, row.job_id ?? '-', row.status, detailOf(row)]),
+        outcomes.map(({ row, uploaded }) => [
+          row.file,
+          row.job_id ?? '-',
+          displayStatus(row.status, uploaded),
+          detailOf(row, flags.urls),
+        ]),
         paint,
       ),
     );
-    for (const row of rows.filter((candidate) => candidate.resume_job_id)) {
-      io.stderr.write(
-        `To finish ${row.file}: media-pipeline upload ${row.file} --preset ${flags.preset} --resume ${row.resume_job_id}\n`,
-      );
-    }
   }
-  if (context.signal.aborted) return 130;
+  if (interrupted) {
+    await reportInterruption(context, outcomes, interrupted);
+    return EXIT_CODE_OF[interrupted];
+  }
+  for (const { row } of outcomes.filter((outcome) => outcome.row.resume_command)) {
+    io.stderr.write(`To finish ${row.file}, run:${credentialReminder(flags)}\n  ${row.resume_command}\n`);
+  }
   return ok ? 0 : 1;
 };
 
-const describeJob = (job: JobView): string => {
+const describeJob = (job: JobView, urls: boolean): string => {
   const lines: Array<[string, string]> = [
     ['job', job.id],
     ['status', job.status],
@@ -337,7 +640,9 @@ const describeJob = (job: JobView): string => {
   if (job.duplicate_of) lines.push(['duplicate of', job.duplicate_of]);
   if (job.error) lines.push(['error', job.error_code ? `${job.error} [${job.error_code}]` : job.error]);
   if (job.webhook) lines.push(['webhook', `${job.webhook.status} after ${job.webhook.attempts} attempt(s)`]);
-  for (const [name, url] of Object.entries(job.result_urls ?? {})) lines.push([name, url]);
+  describeResult(job.result, job.result_urls, { urls }).forEach((line, index) => {
+    lines.push([index === 0 ? 'result' : '', line]);
+  });
   const width = Math.max(...lines.map(([key]) => key.length));
   return `${lines.map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n')}\n`;
 };
@@ -365,7 +670,9 @@ const followJob = (context: Context, id: string): Promise<JobView> => {
 };
 
 const printJob = (context: Context, job: JobView): number => {
-  context.io.stdout.write(context.flags.json ? `${JSON.stringify(job, null, 2)}\n` : describeJob(job));
+  context.io.stdout.write(
+    context.flags.json ? `${JSON.stringify(job, null, 2)}\n` : describeJob(job, context.flags.urls),
+  );
   return job.status === 'failed' ? 1 : 0;
 };
 
@@ -443,9 +750,11 @@ const listCommand = async (context: Context, positionals: string[]): Promise<num
     io.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
     return 0;
   }
-  const again = ['media-pipeline list', status ? `--status ${status}` : '', limit ? `--limit ${limit}` : '']
-    .filter(Boolean)
-    .join(' ');
+  const again = commandLine(context, [
+    'list',
+    ...(status ? ['--status', status] : []),
+    ...(limit ? ['--limit', String(limit)] : []),
+  ]);
   io.stdout.write(describeJobList(page, again, painter(io.stdout, io.env)));
   return 0;
 };
@@ -529,7 +838,15 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
     });
     const timeoutMs = positiveInt('timeout', flags.timeout, 600, 86_400) * 1000;
     return await handler(
-      { client, flags, io, signal: io.signal ?? new AbortController().signal, timeoutMs },
+      {
+        client,
+        flags,
+        io,
+        signal: io.signal ?? new AbortController().signal,
+        timeoutMs,
+        baseUrl,
+        invocation: io.invocation ?? ['media-pipeline'],
+      },
       positionals,
     );
   } catch (error) {
@@ -543,32 +860,81 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
           : { code: usage ? 'Cli::Usage' : 'Cli::Failed', message: errorText(error) };
       io.stdout.write(`${JSON.stringify({ ok: false, error: body }, null, 2)}\n`);
     } else {
-      const unreachable =
-        error instanceof TypeError && !usage && baseUrl ? `; is the API running at ${baseUrl}?` : '';
-      io.stderr.write(`media-pipeline: ${errorText(error)}${unreachable}${usage ? `\n\n${USAGE}` : '\n'}`);
+      io.stderr.write(
+        `media-pipeline: ${errorText(error, usage ? undefined : baseUrl)}${usage ? `\n\n${USAGE}` : '\n'}`,
+      );
     }
-    if (isAbort(error)) return 130;
+    if (isAbort(error)) {
+      const reason = io.signal?.reason;
+      return reason instanceof Interrupted ? EXIT_CODE_OF[reason.signalName] : 130;
+    }
     return usage ? 2 : 1;
   }
 };
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 
-/** The process entry (cli/media-pipeline.mjs, or `tsx cli/media-pipeline.ts`): Ctrl-C cancels cleanly. */
-export const main = async (argv: string[] = process.argv.slice(2)): Promise<void> => {
+/**
+ * Turns signals into the CLI's AbortSignal. The first Ctrl-C, SIGHUP or SIGTERM aborts it; Ctrl-C
+ * again (not a relay of the same one) confirms an abort for real; a third quits at once.
+ */
+export const signalHandling = (
+  on: (signal: InterruptSignal, listener: () => void) => void,
+  exit: (code: number) => void,
+  now = () => Date.now(),
+) => {
   const controller = new AbortController();
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\ncancelling (Ctrl-C again to quit at once)…\n');
-    controller.abort();
+  let acceptedAt = Number.NEGATIVE_INFINITY;
+  let again = false;
+  let confirm: ((yes: boolean) => void) | undefined;
+  on('SIGINT', () => {
+    const at = now();
+    if (at - acceptedAt < RELAYED_SIGNAL_MS) return;
+    acceptedAt = at;
+    if (!controller.signal.aborted) controller.abort(new Interrupted('SIGINT'));
+    else if (!again) {
+      again = true;
+      confirm?.(true);
+    } else exit(130);
   });
+  for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+    on(signal, () => {
+      if (!controller.signal.aborted) controller.abort(new Interrupted(signal));
+    });
+  }
+  return {
+    signal: controller.signal,
+    confirmAbort: (ms: number): Promise<boolean> =>
+      again
+        ? Promise.resolve(true)
+        : new Promise((resolve) => {
+            const timer = setTimeout(() => resolve(false), ms);
+            confirm = (yes) => {
+              clearTimeout(timer);
+              resolve(yes);
+            };
+          }),
+  };
+};
+
+/** The process entry (cli/media-pipeline.mjs, or `tsx cli/media-pipeline.ts`). */
+export const main = async (argv: string[] = process.argv.slice(2)): Promise<void> => {
+  // A closed terminal (EIO) or a reader gone (EPIPE) fails writes: the work goes on, the notes on disk
+  // keep what stderr could not say.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  const { signal, confirmAbort } = signalHandling(
+    (name, listener) => process.on(name, listener),
+    (code) => process.exit(code),
+  );
   process.exitCode = await run(argv, {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
-    signal: controller.signal,
+    signal,
+    confirmAbort,
+    invocation: invocationOf({ env: process.env, script: process.argv[1], cwd: process.cwd() }),
+    cwd: process.cwd(),
   });
 };
 

@@ -49,8 +49,61 @@ export const bar = (fraction: number, width = 24): string => {
 export const truncate = (text: string, width: number): string =>
   text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 
+/** `12.3 MiB/s`. */
+export const formatRate = (bytesPerSecond: number): string => `${formatBytes(Math.round(bytesPerSecond))}/s`;
+
+/** Time left, rounded up to what a person reads: `7 s`, `3 min 10 s`, `2 h 5 min`. */
+export const formatEta = (seconds: number): string => {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+};
+
+/**
+ * Upload speed over the last few seconds (a resume's parts found in storage jump the count at once,
+ * and a retried part steps it back: neither is speed), and the time left at that speed.
+ */
+export class RateMeter {
+  private samples: Array<{ at: number; sent: number }> = [];
+  constructor(private readonly windowMs = 5_000) {}
+
+  sample(sent: number, at: number): void {
+    const last = this.samples.at(-1);
+    // A step back (a part sent again) restarts the window rather than counting negative speed.
+    if (last && sent < last.sent) this.samples = [];
+    this.samples.push({ at, sent });
+    while (this.samples.length > 2 && at - (this.samples[1]?.at ?? at) >= this.windowMs) this.samples.shift();
+  }
+
+  /** Bytes per second, once there is half a second to judge by. */
+  rate(): number | undefined {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at - first.at < 500) return undefined;
+    return ((last.sent - first.sent) / (last.at - first.at)) * 1000;
+  }
+
+  /** `12.3 MiB/s, 7 s left`, or '' while too early to tell. */
+  describe(sent: number, total: number): string {
+    const rate = this.rate();
+    if (rate === undefined) return '';
+    if (rate <= 0) return 'stalled';
+    return sent >= total ? formatRate(rate) : `${formatRate(rate)}, ${formatEta((total - sent) / rate)} left`;
+  }
+}
+
+/**
+ * The status a person reads: a job still `awaiting_upload` once its bytes are all sent is being
+ * checked (ingest reads and hashes them), not waiting for anything from the user.
+ */
+export const displayStatus = (status: string, uploaded: boolean): string =>
+  status === 'awaiting_upload' && uploaded ? 'checking' : status;
+
 export type RowPhase =
   | { kind: 'waiting' }
+  /** Hashing the file and creating its job: nothing sent yet, and the API may still refuse it. */
+  | { kind: 'preparing' }
   | { kind: 'uploading'; sent: number; total: number; method?: string }
   | { kind: 'job'; status: string }
   | { kind: 'finished'; status: string; detail?: string };
@@ -59,6 +112,7 @@ export interface ProgressRow {
   label: string;
   phase: RowPhase;
   startedAt: number;
+  meter: RateMeter;
 }
 
 const describe = (
@@ -71,9 +125,12 @@ const describe = (
   switch (phase.kind) {
     case 'waiting':
       return paint('dim', 'waiting');
+    case 'preparing':
+      return paint('dim', 'preparing');
     case 'uploading': {
       const percent = phase.total > 0 ? Math.floor((phase.sent / phase.total) * 100) : 100;
-      return `${bar(phase.sent / phase.total, barWidth)} ${String(percent).padStart(3)}%  ${formatBytes(phase.sent)} / ${formatBytes(phase.total)}${phase.method === 'multipart' ? paint('dim', '  (parts)') : ''}`;
+      const speed = row.meter.describe(phase.sent, phase.total);
+      return `${bar(phase.sent / phase.total, barWidth)} ${String(percent).padStart(3)}%  ${formatBytes(phase.sent)} / ${formatBytes(phase.total)}${speed ? `  ${speed}` : ''}${phase.method === 'multipart' ? paint('dim', '  (parts)') : ''}`;
     }
     case 'job':
       return `${paint('cyan', phase.status)}  ${paint('dim', formatDuration(now - row.startedAt))}`;
@@ -87,6 +144,8 @@ const describe = (
 /** Receives every row's changes; draws them as the output allows. */
 export interface ProgressView {
   update(index: number, phase: RowPhase): void;
+  /** A line that stays (the job id of an upload that starts), above the rows being redrawn. */
+  log(text: string): void;
   /** Draws the final state and lets the output go. */
   stop(): void;
 }
@@ -99,23 +158,27 @@ export const terminalProgress = (output: Output, labels: string[], now = () => D
     label,
     phase: { kind: 'waiting' },
     startedAt: now(),
+    meter: new RateMeter(),
   }));
   let drawn = 0;
   let scheduled: ReturnType<typeof setTimeout> | undefined;
-  const draw = () => {
+  const draw = (above = '') => {
     scheduled = undefined;
     // A line that wraps would break the redraw: the bar takes what the label and the numbers leave.
-    const barWidth = Math.min(30, Math.max(8, (output.columns ?? 100) - width - 40));
+    const barWidth = Math.min(30, Math.max(8, (output.columns ?? 100) - width - 60));
     const lines = rows.map(
       (row) =>
         `${paint('bold', truncate(row.label, width).padEnd(width))}  ${describe(row, now(), paint, barWidth)}`,
     );
-    // Up to the first line of the block, then each line cleared and written again.
-    output.write(`${drawn > 0 ? `\x1b[${drawn}A\r` : ''}${lines.map((line) => `\x1b[2K${line}\n`).join('')}`);
+    // Up to the first line of the block, then each line cleared and written again (a lasting line
+    // first, when there is one: the block moves down under it).
+    output.write(
+      `${drawn > 0 ? `\x1b[${drawn}A\r` : ''}${above ? `\x1b[2K${above}\n` : ''}${lines.map((line) => `\x1b[2K${line}\n`).join('')}`,
+    );
     drawn = lines.length;
   };
   const ticker = setInterval(() => {
-    if (rows.some((row) => row.phase.kind === 'job')) draw();
+    if (rows.some((row) => row.phase.kind === 'job' || row.phase.kind === 'uploading')) draw();
   }, 500);
   ticker.unref?.();
   return {
@@ -123,8 +186,13 @@ export const terminalProgress = (output: Output, labels: string[], now = () => D
       const row = rows[index];
       if (!row) return;
       if (phase.kind !== row.phase.kind) row.startedAt = now();
+      if (phase.kind === 'uploading') row.meter.sample(phase.sent, now());
       row.phase = phase;
       scheduled ??= setTimeout(draw, 100);
+    },
+    log(text) {
+      if (scheduled) clearTimeout(scheduled);
+      draw(text);
     },
     stop() {
       clearInterval(ticker);
@@ -134,36 +202,50 @@ export const terminalProgress = (output: Output, labels: string[], now = () => D
   };
 };
 
-/** Not a terminal: a line when something happens, upload progress in quarters. */
-export const lineProgress = (output: Output, labels: string[]): ProgressView => {
+/**
+ * Not a terminal: a line when something happens, upload progress in quarters with speed and time
+ * left. A file's outcome is one word: its detail (an error) is in the summary on stdout, and both
+ * often end up in the same log.
+ */
+export const lineProgress = (output: Output, labels: string[], now = () => Date.now()): ProgressView => {
   const last = labels.map(() => '');
+  const meters = labels.map(() => new RateMeter());
   return {
     update(index, phase) {
       let line: string;
       switch (phase.kind) {
         case 'waiting':
+        case 'preparing':
           return;
         case 'uploading': {
+          meters[index]?.sample(phase.sent, now());
           const quarter = phase.total > 0 ? Math.floor((phase.sent / phase.total) * 4) * 25 : 100;
           line = `uploading ${quarter}% of ${formatBytes(phase.total)}`;
-          break;
+          if (line === last[index]) return;
+          last[index] = line;
+          const speed = quarter > 0 ? meters[index]?.describe(phase.sent, phase.total) : '';
+          output.write(`${labels[index]}: ${line}${speed ? ` (${speed})` : ''}\n`);
+          return;
         }
         case 'job':
           line = phase.status;
           break;
         case 'finished':
-          line = `${phase.status}${phase.detail ? ` (${phase.detail})` : ''}`;
+          line = phase.status;
           break;
       }
       if (line === last[index]) return;
       last[index] = line;
       output.write(`${labels[index]}: ${line}\n`);
     },
+    log(text) {
+      output.write(`${text}\n`);
+    },
     stop() {},
   };
 };
 
-export const silentProgress: ProgressView = { update() {}, stop() {} };
+export const silentProgress: ProgressView = { update() {}, log() {}, stop() {} };
 
 /**
  * A table with a header, columns as wide as their widest cell, and cells that may hold several lines
@@ -286,4 +368,62 @@ export const describeRotation = (tenant: string, secrets: string[], finished: bo
     `  previous: ${previous}\n` +
     `Move your receivers to the new secret, then: media-pipeline keys rotate-secret --tenant ${tenant} --finish\n`
   );
+};
+
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** `12.5 s`, `3 min 4 s`: a video's length. */
+export const formatMediaDuration = (seconds: number): string =>
+  seconds < 60
+    ? `${Number(seconds.toFixed(1))} s`
+    : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+
+/**
+ * What a job made, one short line per output, without the presigned URLs (hundreds of characters
+ * each) unless `urls` is given: an image's variants with their dimensions and size, a video's
+ * duration, resolution and codec with its poster. A result of another shape lists its outputs' names.
+ */
+export const describeResult = (
+  result: Record<string, unknown> | null,
+  resultUrls: Record<string, string> | null,
+  options: { urls?: boolean } = {},
+): string[] => {
+  const url = (name: string) => (options.urls && resultUrls?.[name] ? `  ${resultUrls[name]}` : '');
+  const size = (width: unknown, height: unknown) =>
+    num(width) !== undefined && num(height) !== undefined ? `${width}×${height}` : undefined;
+  const variants = Array.isArray(result?.variants) ? result.variants.map(record) : undefined;
+  if (result && variants) {
+    return variants.flatMap((variant) => {
+      const name = str(variant?.name);
+      if (!name) return [];
+      const bytes = num(variant?.bytes);
+      const parts = [
+        size(variant?.width, variant?.height),
+        str(variant?.format),
+        bytes === undefined ? undefined : formatBytes(bytes),
+      ];
+      return [`${name} ${parts.filter(Boolean).join(' ')}${url(name)}`];
+    });
+  }
+  const duration = num(result?.duration);
+  if (result && duration !== undefined) {
+    const codec = [str(result.codec), str(result.audio_codec)].filter(Boolean).join(' + ');
+    const lines = [
+      [formatMediaDuration(duration), size(result.width, result.height), codec].filter(Boolean).join(', '),
+    ];
+    if (resultUrls?.poster || result.poster) {
+      const poster = size(result.poster_width, result.poster_height);
+      const at = num(result.poster_at_second);
+      lines.push(
+        `poster${poster ? ` ${poster}` : ''}${at === undefined ? '' : ` at ${at} s`}${url('poster')}`,
+      );
+    }
+    return lines;
+  }
+  return Object.keys(resultUrls ?? {}).map((name) => `${name}${url(name)}`);
 };

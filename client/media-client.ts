@@ -89,8 +89,17 @@ export interface UploadOptions {
   callbackUrl?: string;
   /** Bytes sent to S3 so far, and the file's size. Parts already in S3 (resume) count as sent at once. */
   onProgress?: (sent: number, total: number) => void;
-  /** Cancels; a multipart upload is aborted server-side (its job fails with `Upload::Aborted`). */
+  /**
+   * Cancels; a multipart upload is aborted server-side (its job fails with `Upload::Aborted`) unless
+   * `keepPartsOnCancel`.
+   */
   signal?: AbortSignal;
+  /**
+   * On cancel, leave a multipart upload as it is: the parts S3 holds stay, the job stays
+   * `awaiting_upload`, and `resumeJobId` finishes it later (S3 discards the parts a day after the
+   * upload started). `abortUpload` discards them. @default false
+   */
+  keepPartsOnCancel?: boolean;
   /** Parts in flight at once (multipart). @default 4 */
   concurrency?: number;
   /** Send the file's SHA-256 so S3 (single PUT) or ingest (multipart) checks the bytes. @default size ≤ 64 MiB */
@@ -754,8 +763,11 @@ export const createMediaClient = (options: MediaClientOptions): MediaClient => {
       return { jobId, method: 'multipart', parts: { sent: todo.length, skipped } };
     } catch (error) {
       if (outer?.aborted) {
-        // Cancelled: the parts are dropped and the job fails, whatever happens to this request.
-        await api('POST', `${jobPath(jobId)}/upload/abort`).catch(() => undefined);
+        // Cancelled: unless kept for a resume, the parts are dropped and the job fails, whatever
+        // happens to this request.
+        if (!options.keepPartsOnCancel) {
+          await api('POST', `${jobPath(jobId)}/upload/abort`).catch(() => undefined);
+        }
         throw abortError(outer);
       }
       if (error instanceof MediaApiError) throw error;

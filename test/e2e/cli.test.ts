@@ -1,12 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJpeg } from '#test/media';
+import { makeJpeg, makeMp4 } from '#test/media';
 import type { UploadRow } from '../../cli/media-pipeline.ts';
-import { apiKey, apiUrl, target } from './client.ts';
+import { apiKey, apiUrl, call, target } from './client.ts';
 
 /**
  * `media-pipeline` as a user runs it: the bin shim in a child process, pointed at the stack by flag or
@@ -92,7 +93,12 @@ describe('media-pipeline (the CLI)', () => {
     const [header, rule, ...rows] = run.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^FILE\s+JOB ID\s+STATUS\s+RESULT$/);
     expect(rule).toMatch(/^─+/);
-    expect(rows.find((row) => row.startsWith('cli-photo.jpg'))).toMatch(/\sdone\s+thumb: http/);
+    // Variants with their dimensions and size, no 450-character presigned URL
+    // (the photo may be a duplicate of an earlier test's: then its first line says so)
+    expect(rows.find((row) => row.startsWith('cli-photo.jpg'))).toMatch(/\sdone\s/);
+    expect(run.stdout).toMatch(/(\s|^)thumb 150×100 jpeg [\d.]+ KiB$/m);
+    expect(run.stdout).not.toContain('http');
+    expect(run.stderr).toMatch(/^cli-photo\.jpg: job \S+$/m);
     expect(rows.find((row) => row.startsWith('cli-cut.jpg'))).toMatch(/\sfailed\s+.+\[Media::Corrupt\]/);
     expect(run.stderr).toMatch(/cli-cut\.jpg: failed/);
   });
@@ -156,7 +162,7 @@ describe('media-pipeline (the CLI)', () => {
     const [header, , row] = table.stdout.split('\n');
     expect(header).toMatch(/^ID\s+STATUS\s+PRESET\s+FILE\s+CREATED$/);
     expect(row).toMatch(new RegExp(`^${jobId}\\s+done.*\\s+default\\s+cli-photo\\.jpg \\(`));
-    const next = /More jobs: media-pipeline list --status done --limit 2 --cursor (\S+)/.exec(
+    const next = /More jobs: node cli\/media-pipeline\.mjs list --status done --limit 2 --cursor (\S+)/.exec(
       table.stdout,
     )?.[1];
     expect(next).toEqual(expect.any(String));
@@ -235,5 +241,267 @@ describe('media-pipeline (the CLI)', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/the API key was refused: it is unknown or revoked/);
     });
+  });
+});
+
+/**
+ * Signals as a terminal sends them: the CLI runs in a process group of its own (a shell's foreground
+ * job), and Ctrl-C or a closed terminal signals the whole group, npm included when it runs through
+ * npx (npm then relays the same SIGINT to the CLI a second time). To interrupt a multipart upload
+ * against the real local runtime, which takes a part in milliseconds, the test stops the group
+ * (SIGSTOP) as soon as the job id is printed, lets it run in short steps until storage holds a
+ * part, and signals it while stopped: the signal is handled as the group continues.
+ */
+describe('media-pipeline interrupted in a multipart upload', () => {
+  const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+  let threshold = 0;
+  let clipDir: string;
+  let clip: string;
+  let stateHome: string;
+
+  beforeAll(async () => {
+    const presets = await call<{ limits: { multipart_threshold_bytes: number } }>('GET', '/api/presets/');
+    threshold = presets.body.limits.multipart_threshold_bytes;
+    if (threshold > 16 * 1024 * 1024) return;
+    // Six parts or more of a real video (32 Mbit/s of filler, so its size is known), in a folder and
+    // under a name that need quoting.
+    clipDir = join(dir, 'my videos');
+    await mkdir(clipDir, { recursive: true });
+    clip = join(clipDir, "it's a clip.mp4");
+    await writeFile(
+      clip,
+      await makeMp4(Math.ceil((threshold * 6 * 8) / 32e6) + 1, '320x240', { bitrateMbps: 32 }),
+    );
+    stateHome = join(dir, 'state');
+  }, 120_000);
+
+  interface Child {
+    process: ChildProcess;
+    stderr: () => string;
+    stdout: () => string;
+    exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+    waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
+    /** Signals the whole process group, as a terminal does. */
+    signal: (name: NodeJS.Signals) => void;
+  }
+
+  const start = (command: string, args: string[]): Child => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NO_COLOR: '1',
+        XDG_STATE_HOME: stateHome,
+        npm_config_update_notifier: 'false',
+        ...(apiKey() ? { MEDIA_PIPELINE_API_KEY: apiKey() } : {}),
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    const watchers = new Set<() => void>();
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      for (const watcher of watchers) watcher();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    return {
+      process: child,
+      stdout: () => stdout,
+      stderr: () => stderr,
+      exited,
+      signal: (name) => process.kill(-(child.pid ?? 0), name),
+      waitFor: (pattern, timeoutMs = 60_000) =>
+        new Promise((resolve, reject) => {
+          const check = () => {
+            const match = pattern.exec(stderr);
+            if (!match) return;
+            watchers.delete(check);
+            clearTimeout(timer);
+            resolve(match);
+          };
+          const timer = setTimeout(() => {
+            watchers.delete(check);
+            reject(new Error(`no ${pattern} in stderr:\n${stderr}`));
+          }, timeoutMs);
+          watchers.add(check);
+          check();
+        }),
+    };
+  };
+
+  const partsInStorage = async (jobId: string): Promise<number> => {
+    const listed = await call<{ parts?: unknown[] }>('GET', `/api/media/${jobId}/upload/parts`);
+    return listed.body.parts?.length ?? 0;
+  };
+
+  /** Stops the CLI at its job id, runs it in 20 ms steps until storage holds a part, leaves it stopped. */
+  const stopWithAPartSent = async (child: Child): Promise<string> => {
+    const jobId = (await child.waitFor(/: job (\S+) \(.* in \d+ parts\)$/m))[1] ?? '';
+    child.signal('SIGSTOP');
+    for (let step = 0; (await partsInStorage(jobId)) === 0; step++) {
+      if (step > 500) throw new Error('no part reached storage');
+      child.signal('SIGCONT');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      child.signal('SIGSTOP');
+    }
+    return jobId;
+  };
+
+  const jobOf = async (jobId: string) =>
+    (await call<{ status: string; error_code: string | null }>('GET', `/api/media/${jobId}/`)).body;
+
+  const quotedClip = () => `'${clip.replaceAll("'", `'\\''`)}'`;
+
+  it('Ctrl-C through npx keeps the parts and prints a resume command that finishes the upload when pasted', async (context) => {
+    if (threshold > 16 * 1024 * 1024) context.skip();
+    // Arrange: through npx, as the README says, from the project folder
+    const child = start('npx', [
+      'media-pipeline',
+      'upload',
+      clip,
+      '--preset',
+      'default',
+      '--concurrency',
+      '1',
+      '--api-url',
+      apiUrl(),
+    ]);
+    const jobId = await stopWithAPartSent(child);
+
+    // Act: Ctrl-C (npm relays it to the CLI a second time)
+    child.signal('SIGINT');
+    child.signal('SIGCONT');
+    const exit = await child.exited;
+
+    // Assert: exit 130, the parts kept, the job waiting for the rest, the command as pasted
+    // npm exits 130 too, or re-raises SIGINT once its shell did: either way the shell's $? is 130.
+    expect(exit.code === 130 || exit.signal === 'SIGINT', `${JSON.stringify(exit)}\n${child.stderr()}`).toBe(
+      true,
+    );
+    const command = `npx media-pipeline upload ${quotedClip()} --preset default --resume ${jobId} --api-url ${apiUrl()} --concurrency 1`;
+    expect(child.stderr()).toContain(
+      `Interrupted: the parts already sent are kept.\n  it's a clip.mp4: job ${jobId}, `,
+    );
+    expect(child.stderr()).toContain(`To finish it, run:\n  ${command}\n`);
+    expect(child.stderr()).toMatch(/Press Ctrl-C again within 3 s to abort this upload/);
+    expect(child.stderr()).not.toContain('Aborted');
+    expect(child.stdout()).toMatch(new RegExp(`${jobId}\\s+interrupted\\s+\\d+ of \\d+ parts`));
+    expect(await jobOf(jobId)).toMatchObject({ status: 'awaiting_upload' });
+    const kept = await partsInStorage(jobId);
+    expect(kept).toBeGreaterThanOrEqual(1);
+    const note = join(stateHome, 'media-pipeline', 'unfinished-uploads', `${jobId}.sh`);
+    expect(await readFile(note, 'utf8')).toContain(`&& ${command}\n`);
+
+    // Act: the command, pasted into a shell
+    const resumed = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        '/bin/sh',
+        ['-c', command],
+        {
+          cwd: ROOT,
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            NO_COLOR: '1',
+            XDG_STATE_HOME: stateHome,
+            npm_config_update_notifier: 'false',
+            ...(apiKey() ? { MEDIA_PIPELINE_API_KEY: apiKey() } : {}),
+          },
+          timeout: 90_000,
+        },
+        (error, _stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+      );
+    });
+
+    // Assert: only the missing parts were sent, and the job is processed
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(
+      new RegExp(`^it's a clip\\.mp4: ${kept} parts were in storage already, \\d+ sent now$`, 'm'),
+    );
+    expect(existsSync(note)).toBe(false);
+    for (let i = 0; i < 120 && (await jobOf(jobId)).status !== 'done'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(await jobOf(jobId)).toMatchObject({ status: 'done' });
+  });
+
+  it('a second Ctrl-C within the window aborts the upload for real, and says so', async (context) => {
+    if (threshold > 16 * 1024 * 1024) context.skip();
+    const child = start(process.execPath, [
+      BIN,
+      'upload',
+      clip,
+      '--preset',
+      'default',
+      '--concurrency',
+      '1',
+      '--api-url',
+      apiUrl(),
+    ]);
+    const jobId = await stopWithAPartSent(child);
+
+    // Act: Ctrl-C, then again once the offer is printed (later than a relayed copy of the first)
+    child.signal('SIGINT');
+    child.signal('SIGCONT');
+    await child.waitFor(/Press Ctrl-C again within 3 s/);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    child.signal('SIGINT');
+    const exit = await child.exited;
+
+    // Assert
+    expect(exit.code, child.stderr()).toBe(130);
+    expect(child.stderr()).toContain(
+      `node cli/media-pipeline.mjs upload ${quotedClip()} --preset default --resume ${jobId}`,
+    );
+    expect(child.stderr()).toContain(
+      `Aborted: job ${jobId}'s parts are discarded and the job fails (Upload::Aborted).`,
+    );
+    expect(await jobOf(jobId)).toMatchObject({ status: 'failed', error_code: 'Upload::Aborted' });
+    expect(existsSync(join(stateHome, 'media-pipeline', 'unfinished-uploads', `${jobId}.sh`))).toBe(false);
+  });
+
+  it('a closed terminal (SIGHUP) keeps the parts and leaves the job id and command on stderr and on disk', async (context) => {
+    if (threshold > 16 * 1024 * 1024) context.skip();
+    const child = start(process.execPath, [
+      BIN,
+      'upload',
+      clip,
+      '--preset',
+      'default',
+      '--concurrency',
+      '1',
+      '--api-url',
+      apiUrl(),
+    ]);
+    const jobId = await stopWithAPartSent(child);
+
+    // Act
+    child.signal('SIGHUP');
+    child.signal('SIGCONT');
+    const exit = await child.exited;
+
+    // Assert: exit 129 at once (no offer to abort: nobody is there to press a key)
+    expect(exit.code, child.stderr()).toBe(129);
+    expect(child.stderr()).toContain(
+      `The terminal closed: the parts already sent are kept.\n  it's a clip.mp4: job ${jobId}`,
+    );
+    expect(child.stderr()).not.toContain('Press Ctrl-C');
+    expect(await jobOf(jobId)).toMatchObject({ status: 'awaiting_upload' });
+    expect(await partsInStorage(jobId)).toBeGreaterThanOrEqual(1);
+    const note = await readFile(
+      join(stateHome, 'media-pipeline', 'unfinished-uploads', `${jobId}.sh`),
+      'utf8',
+    );
+    expect(note).toContain(`--resume ${jobId}`);
+    expect(note).toContain(`cd '${ROOT.replace(/\/$/, '')}'`);
   });
 });
