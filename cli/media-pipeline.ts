@@ -689,7 +689,7 @@ const retryCommand = async (context: Context, positionals: string[]): Promise<nu
   context.io.stdout.write(
     context.flags.json
       ? `${JSON.stringify(retried, null, 2)}\n`
-      : `job ${retried.job_id} is queued again (attempt ${retried.attempts + 1})\n`,
+      : `job ${retried.job_id} is queued again (retry ${retried.run - 1}: run ${retried.run}, attempt ${retried.attempt})\n`,
   );
   return 0;
 };
