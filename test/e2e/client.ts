@@ -67,6 +67,7 @@ export interface JobView {
   webhook: Record<string, unknown> | null;
   run: number;
   retryable: boolean;
+  updated_at: string;
 }
 
 export const createUpload = (fields: Record<string, unknown>) =>

@@ -227,15 +227,17 @@ describe('the bytes ingest checked are the bytes processed', () => {
     const swap = await putUpload(created.body, good);
     const retry = await call('POST', `/api/media/${created.body.job_id}/retry/`);
 
-    // Assess: S3 refused the second write, and the retry ran on the bytes the hash names
+    // Assess: S3 refused the second write; the failure belongs to those bytes (a corrupt file fails the
+    // same way every time), so the retry is refused with what to do, and the job keeps the bytes it had
     expect(swap.status).toBe(412);
     expect(await swap.text()).toContain('PreconditionFailed');
-    expect(retry.status).toBe(202);
-    const retried = await waitForJob(created.body.job_id, ['failed', 'done']);
-    expect(retried).toMatchObject({
+    expect(failed).toMatchObject({ retryable: false });
+    expect(retry).toMatchObject({ status: 409, body: { error: { code: 'Retry::PermanentFailure' } } });
+    expect(await waitForJob(created.body.job_id)).toMatchObject({
       status: 'failed',
       error_code: failed.error_code,
       file_hash: sha256(corrupted),
+      updated_at: failed.updated_at,
     });
   });
 
@@ -266,22 +268,23 @@ describe('the bytes ingest checked are the bytes processed', () => {
 });
 
 describe('retry', () => {
-  it('re-queues a failed job through the API until its attempts are used up', async () => {
-    // Prepare: a job that fails (a corrupt file fails every attempt)
+  it('refuses to retry a failure that would repeat, saying why and what to do', async () => {
+    // Prepare: a job that fails for good (a corrupt file fails every run the same way)
     const bytes = photo.subarray(0, Math.floor(photo.length / 3));
     const id = await upload(bytes, { file_name: 'broken.jpg', content_type: 'image/jpeg' });
-    expect((await waitForJob(id)).attempts).toBe(1);
+    const failed = await waitForJob(id);
 
-    // Act + Assess: two retries are accepted, each counted, then the limit answers 409
-    for (const attempt of [2, 3]) {
-      const retry = await call('POST', `/api/media/${id}/retry/`);
-      expect(retry).toMatchObject({ status: 202, body: { job_id: id, status: 'queued' } });
-      const job = await waitForJob(id, ['failed']);
-      expect(job.attempts).toBe(attempt);
-    }
-    const refused = await call('POST', `/api/media/${id}/retry`);
-    expect(refused.status).toBe(409);
-    expect(refused.body).toMatchObject({ error: { message: expect.stringContaining('3 of 3') } });
+    // Act
+    const refused = await call('POST', `/api/media/${id}/retry/`);
+
+    // Assess: not retryable, and the job is left as it was (a transient failure's new run is the fault
+    // suite's test/faults/retry-runs.test.ts)
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1, run: 1, retryable: false });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { error: { code: 'Retry::PermanentFailure', message: expect.any(String) } },
+    });
+    expect((await getJob(id)).body).toMatchObject({ status: 'failed', updated_at: failed.updated_at });
   });
 });
 
