@@ -151,7 +151,10 @@ describe('manual retries as runs, through the local runtime', () => {
     const done = await until(id, 'done');
 
     // Assess: run 2 had a fresh budget, and used one attempt of it
-    expect(retried).toEqual({ status: 202, body: { job_id: id, status: 'queued', attempts: 0, run: 2 } });
+    expect(retried).toEqual({
+      status: 202,
+      body: { job_id: id, status: 'queued', attempts: 0, attempt: 1, run: 2 },
+    });
     expect(done).toMatchObject({ status: 'done', attempts: 1, run: 2, retryable: false, error: null });
     // Each run's outcome was told under its own webhook id, naming its run.
     const hooks = await webhooksFor('outage.jpg', 2);
