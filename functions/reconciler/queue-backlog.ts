@@ -1,12 +1,14 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /**
- * What a queue's backlog counts: the messages waiting, those in flight (at work, or hidden for a
- * retry's backoff) and those delayed. Each is approximate (SQS counts them eventually consistently).
+ * What a queue's backlog counts: the messages waiting and those delayed, approximately (SQS counts them
+ * eventually consistently). Not those in flight: a lost-message candidate has waited longer than any
+ * visibility timeout and backoff, so its message, if it still exists, cannot be in flight; in-flight
+ * messages are other jobs at work, or a crashed consumer's (which the candidate's own re-send is for),
+ * and counting them would only hold real losses back.
  */
 export const BACKLOG_ATTRIBUTES = [
   'ApproximateNumberOfMessages',
-  'ApproximateNumberOfMessagesNotVisible',
   'ApproximateNumberOfMessagesDelayed',
 ] as const;
 

@@ -37,7 +37,7 @@ export interface ReconcileDeps {
   uploadsBucket: string;
   policy: ReconcilePolicy;
   /**
-   * The messages a kind's processing queue holds: visible, in flight and delayed (readQueueBacklog,
+   * The messages a kind's processing queue holds: waiting and delayed, not in flight (readQueueBacklog,
    * SQS GetQueueAttributes). Asked once per kind per run, only of a kind with lost-message candidates.
    */
   queueBacklog: (kind: MediaKind) => Promise<number>;
@@ -64,7 +64,7 @@ export interface BacklogCheck {
   media_kind: MediaKind;
   /** Lost-message candidates of this kind among the jobs read in this run. */
   candidates: number;
-  /** Messages the queue holds (visible, in flight, delayed); absent when it could not be read. */
+  /** Messages the queue holds waiting or delayed; absent when it could not be read. */
   backlog?: number;
   /**
    * The queue holds at least as many messages as there are candidates: the candidates may all still be

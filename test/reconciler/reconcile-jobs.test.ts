@@ -528,7 +528,7 @@ describe('the reconciler', () => {
       ]);
     });
 
-    it('counts the messages waiting, in flight and delayed', async () => {
+    it('counts the messages waiting and delayed, not those in flight (a candidate’s message cannot be)', async () => {
       // Prepare: one waiting, one received (in flight), one delayed
       const { sqs } = await import('#shared/aws-clients');
       const queueUrl = env.queues.video.url;
@@ -540,7 +540,7 @@ describe('the reconciler', () => {
       );
 
       // Act & assess
-      expect(await readQueueBacklog(sqs, queueUrl)).toBe(3);
+      expect(await readQueueBacklog(sqs, queueUrl)).toBe(2);
       expect(await readQueueBacklog(sqs, env.queues.image.url)).toBe(0);
     });
   });
