@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators.ts';
 import { makeJpeg } from '../support/media.ts';
-import { type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
+import { callApi, type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 /**
@@ -42,17 +42,7 @@ interface JobBody {
   error_code: string | null;
 }
 
-const api = async <T>(method: string, path: string, json?: unknown) => {
-  const response = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: {
-      ...runtime.authHeaders(),
-      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-};
+const api = <T>(method: string, path: string, json?: unknown) => callApi<T>(runtime, method, path, json);
 
 /** Creates an image job with a callback and PUTs `bytes` to its presigned URL; resolves with its id. */
 const uploadImage = async (bytes: Buffer, name: string): Promise<string> => {

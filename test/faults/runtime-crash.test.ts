@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators.ts';
 import { makeJpeg } from '../support/media.ts';
-import { FAST_RECOVERY_ENV, type RuntimeProcess, startRuntimeProcess } from '../support/runtime-process.ts';
+import {
+  callApi,
+  FAST_RECOVERY_ENV,
+  type RuntimeProcess,
+  startRuntimeProcess,
+} from '../support/runtime-process.ts';
 
 /**
  * The whole local runtime taken down under load, as an operator would see it: SIGKILL of its process
@@ -31,17 +36,7 @@ const start = async (): Promise<RuntimeProcess> => {
   return runtime;
 };
 
-const api = async <T>(runtime: RuntimeProcess, method: string, path: string, json?: unknown) => {
-  const response = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: {
-      ...runtime.authHeaders(),
-      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-};
+const api = callApi;
 
 interface Ticket {
   job_id: string;

@@ -117,6 +117,19 @@ export const startRuntimeProcess = async (options: RuntimeProcessOptions): Promi
  * The settings under which a crash heals in seconds rather than minutes: the reconciler every 3 s with
  * deadlines of a few seconds, Lambda's asynchronous retries after 1 and 2 s, webhook waits of 1 s at most.
  */
+/** A JSON call to the runtime's API with its dev key: the status and the parsed body. */
+export const callApi = async <T>(runtime: RuntimeProcess, method: string, path: string, json?: unknown) => {
+  const response = await fetch(`${runtime.apiUrl}${path}`, {
+    method,
+    headers: {
+      ...runtime.authHeaders(),
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+};
+
 export const FAST_RECOVERY_ENV: Readonly<Record<string, string>> = {
   MEDIA_PIPELINE_SCHEDULE_SCALE: '0.01',
   MEDIA_PIPELINE_ASYNC_RETRY_SCALE: String(1 / 60),
