@@ -9,7 +9,7 @@ import {
   PortInUseError,
   portInUseMessage,
 } from './port-holder.ts';
-import { RuntimeRunningError, resetLocalData } from './reset.ts';
+import { findRunningRuntime, RuntimeRunningError, resetLocalData } from './reset.ts';
 import { startLocalRuntime } from './runtime.ts';
 
 /**
@@ -64,6 +64,15 @@ const main = async (): Promise<void> => {
       newSecrets: args.includes('--new-secrets'),
     });
     return;
+  }
+  // One runtime per data directory: a second one would stop the first's DynamoDB Local as an orphan and
+  // take over its runtime.json (and a reset would then wipe the first's live data).
+  const running = await findRunningRuntime(dataDir);
+  if (running) {
+    console.error(
+      `a runtime (pid ${running.pid}, ${running.apiUrl}) already runs on ${dataDir}; stop it, or start another with its own MEDIA_PIPELINE_DATA_DIR (and PORT)`,
+    );
+    process.exit(1);
   }
   // Before the minute of synth: a port in use is said at once, with who holds it.
   await assertPortsFree(neededPorts, apiHost);

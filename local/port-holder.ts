@@ -114,7 +114,9 @@ export class PortInUseError extends Error {
 export const portInUseMessage = (needed: NeededPort, holder: PortHolder | undefined): string => {
   const who = holder ? `pid ${holder.pid}${holder.command ? ` (${holder.command})` : ''}` : 'another process';
   const settingName = needed.setting.split(' ')[0];
-  const runtime = holder?.command.includes('local/main.ts') ? ': another npm start?' : '';
+  const runtime = holder?.command.includes('local/main.ts')
+    ? ': another npm start? (a second one needs its own MEDIA_PIPELINE_DATA_DIR too)'
+    : '';
   return (
     `port ${needed.port} (${needed.role}) is in use by ${who}${runtime}; ` +
     `stop it, or choose another port with ${needed.setting}, e.g. ${settingName}=${needed.port + 10} npm start`

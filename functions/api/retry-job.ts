@@ -168,7 +168,6 @@ export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string
 
   try {
     await deps.dispatcher.enqueueProcessing(requeued);
-    await deps.store.markEnqueued(jobId);
   } catch (error) {
     logger.error('retry could not be queued; reverting the job to failed', {
       job_id: jobId,
@@ -189,6 +188,14 @@ export const retryJob = async (deps: RetryJobDeps, tenant: string, jobId: string
       { cause: error },
     );
   }
+  // The message is on its queue: the retry stands. A lost `enqueued_at` only lets the reconciler send it
+  // once more (a copy the processor drops); reverting here could fail a job already at work.
+  await deps.store.markEnqueued(jobId).catch((error: unknown) => {
+    logger.warn('retry queued, but its enqueued_at could not be recorded', {
+      job_id: jobId,
+      error: error as Error,
+    });
+  });
   return {
     job_id: jobId,
     status: JobStatus.Queued,

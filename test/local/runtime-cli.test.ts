@@ -136,6 +136,19 @@ describe('npm run reset while a runtime runs', () => {
     expect(runtime.child.exitCode).toBeNull();
   });
 
+  it('refuses a second npm start on the same data directory, naming the running one', async () => {
+    // Act: another port, the same data (its DynamoDB Local and runtime.json would be taken over)
+    const exit = await runMain([], { MEDIA_PIPELINE_DATA_DIR: dataDir, PORT: '0' });
+
+    // Assess
+    expect(exit.code).toBe(1);
+    expect(exit.stderr.trim().split('\n')).toEqual([
+      `a runtime (pid ${runtime.child.pid}, http://127.0.0.1:${runtime.port}) already runs on ${dataDir}; stop it, or start another with its own MEDIA_PIPELINE_DATA_DIR (and PORT)`,
+    ]);
+    expect(existsSync(join(dataDir, 's3', 'uploads'))).toBe(true);
+    expect(runtime.child.exitCode).toBeNull();
+  });
+
   it('with --force stops the runtime first, then resets, keeping the dev key and the webhook secret', async () => {
     // Act
     const exit = await runMain(['--reset', '--force'], { MEDIA_PIPELINE_DATA_DIR: dataDir });
