@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApi } from '#test/api';
-import { httpEvent, jsonEvent, type MultipartPart, multipartBody } from '#test/http-events';
+import { formEvent, httpEvent, jsonEvent, type MultipartPart } from '#test/http-events';
 import { makeJpeg } from '#test/media';
 import type { CreatedJob } from '../../functions/api/created-job.ts';
 import { DEFAULT_DIRECT_UPLOAD_MAX_BYTES } from '../../functions/api/direct-upload.ts';
@@ -27,18 +27,10 @@ beforeAll(async () => {
 });
 afterAll(() => api?.env.close());
 
-const postForm = (parts: MultipartPart[]) => {
-  const { body, contentType } = multipartBody(parts);
-  return api.invoke<CreatedJob & ErrorBody>(
-    httpEvent({
-      method: 'POST',
-      path: '/api/media/',
-      routeKey: 'POST /api/media',
-      body,
-      headers: { 'content-type': contentType },
-    }),
+const postForm = (parts: MultipartPart[]) =>
+  api.invoke<CreatedJob & ErrorBody>(
+    formEvent({ method: 'POST', path: '/api/media/', routeKey: 'POST /api/media', parts }),
   );
-};
 
 /** A request as API Gateway hands it over from a catch-all route (`<METHOD> /api/{proxy+}`). */
 const viaCatchAll = (method: string, path: string) =>

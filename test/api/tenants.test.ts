@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#shared/job';
 import { type ApiHarness, startApi } from '#test/api';
-import { httpEvent, jsonEvent, multipartBody } from '#test/http-events';
+import { formEvent, httpEvent, jsonEvent } from '#test/http-events';
 import { newJob } from '#test/jobs';
 import { makeJpeg } from '#test/media';
 import type { JobView } from '../../functions/api/job-view.ts';
@@ -195,17 +195,15 @@ describe('creating jobs for the caller’s tenant', () => {
     // Prepare
     const jpeg = await makeJpeg(40, 30, 31);
     const directUpload = (tenant: string) => {
-      const { body, contentType } = multipartBody([
-        { name: 'file', value: jpeg, fileName: 'photo.jpg', contentType: 'image/jpeg' },
-        { name: 'preset', value: 'default' },
-      ]);
       return api.invoke<JobView>(
-        httpEvent({
+        formEvent({
           method: 'POST',
           path: '/api/media/',
           routeKey: 'POST /api/media',
-          body,
-          headers: { 'content-type': contentType },
+          parts: [
+            { name: 'file', value: jpeg, fileName: 'photo.jpg', contentType: 'image/jpeg' },
+            { name: 'preset', value: 'default' },
+          ],
           tenant,
         }),
       );

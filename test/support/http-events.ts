@@ -100,6 +100,14 @@ export interface MultipartPart {
   contentType?: string;
 }
 
+/** A multipart/form-data request body with its content type (multipartBody). */
+export const formEvent = (
+  options: Omit<HttpEventOptions, 'body'> & { parts: MultipartPart[] },
+): APIGatewayProxyEventV2 => {
+  const { body, contentType } = multipartBody(options.parts);
+  return httpEvent({ ...options, body, headers: { 'content-type': contentType, ...options.headers } });
+};
+
 /** A multipart/form-data body as a browser or `curl -F` would send it. */
 export const multipartBody = (parts: MultipartPart[]): { body: Buffer; contentType: string } => {
   const boundary = `----vitest${randomUUID().replaceAll('-', '')}`;
