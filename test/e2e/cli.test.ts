@@ -358,22 +358,23 @@ describe('media-pipeline interrupted in a multipart upload', () => {
   const jobOf = async (jobId: string) =>
     (await call<{ status: string; error_code: string | null }>('GET', `/api/media/${jobId}/`)).body;
 
+  /** The clip's upload, one part at a time, so that an interrupt finds parts sent and parts to send. */
+  const uploadClip = () => [
+    'upload',
+    clip,
+    '--preset',
+    'default',
+    '--concurrency',
+    '1',
+    '--api-url',
+    apiUrl(),
+  ];
   const quotedClip = () => `'${clip.replaceAll("'", `'\\''`)}'`;
 
   it('Ctrl-C through npx keeps the parts and prints a resume command that finishes the upload when pasted', async (context) => {
     if (threshold > 16 * 1024 * 1024) context.skip();
     // Arrange: through npx, as the README says, from the project folder
-    const child = start('npx', [
-      'media-pipeline',
-      'upload',
-      clip,
-      '--preset',
-      'default',
-      '--concurrency',
-      '1',
-      '--api-url',
-      apiUrl(),
-    ]);
+    const child = start('npx', ['media-pipeline', ...uploadClip()]);
     const jobId = await stopWithAPartSent(child);
 
     // Act: Ctrl-C (npm relays it to the CLI a second time)
@@ -436,17 +437,7 @@ describe('media-pipeline interrupted in a multipart upload', () => {
 
   it('a second Ctrl-C within the window aborts the upload for real, and says so', async (context) => {
     if (threshold > 16 * 1024 * 1024) context.skip();
-    const child = start(process.execPath, [
-      BIN,
-      'upload',
-      clip,
-      '--preset',
-      'default',
-      '--concurrency',
-      '1',
-      '--api-url',
-      apiUrl(),
-    ]);
+    const child = start(process.execPath, [BIN, ...uploadClip()]);
     const jobId = await stopWithAPartSent(child);
 
     // Act: Ctrl-C, then again once the offer is printed (later than a relayed copy of the first)
@@ -471,17 +462,7 @@ describe('media-pipeline interrupted in a multipart upload', () => {
 
   it('a closed terminal (SIGHUP) keeps the parts and leaves the job id and command on stderr and on disk', async (context) => {
     if (threshold > 16 * 1024 * 1024) context.skip();
-    const child = start(process.execPath, [
-      BIN,
-      'upload',
-      clip,
-      '--preset',
-      'default',
-      '--concurrency',
-      '1',
-      '--api-url',
-      apiUrl(),
-    ]);
+    const child = start(process.execPath, [BIN, ...uploadClip()]);
     const jobId = await stopWithAPartSent(child);
 
     // Act
